@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds hive's test images from source, with no registry: a static Go
+# binary in a FROM scratch image. Tags: hive-test/web:v1, hive-test/web:v2
+# (same program, VERSION differs), hive-test/web:crash (exits 3 at start).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/web" "$here"
+cp "$here/Dockerfile" "$ctx/"
+# The engine's classic builder needs no buildx; keep its deprecation notice quiet.
+build() { DOCKER_BUILDKIT=0 docker build -q "$@" >/dev/null 2> >(grep -v -e DEPRECATED -e buildx -e "^ *$" >&2); }
+for v in v1 v2; do
+  build --build-arg VERSION=$v -t hive-test/web:$v "$ctx"
+done
+printf 'FROM hive-test/web:v1\nENV CRASH=1\n' > "$ctx/Dockerfile.crash"
+build -f "$ctx/Dockerfile.crash" -t hive-test/web:crash "$ctx"
+echo "built hive-test/web:v1 hive-test/web:v2 hive-test/web:crash"

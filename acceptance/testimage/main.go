@@ -1,0 +1,186 @@
+// Command web is hive's test workload: a static HTTP server that answers
+// with its hostname, plus a few sub-commands that make a container behave
+// in ways tests need (exit with a code, ignore SIGTERM, print lines, read a
+// file). It is built with CGO_ENABLED=0 into a FROM scratch image by
+// build.sh; no registry is needed.
+//
+//	web [serve]           HTTP on :$PORT (80): / -> "<hostname> <version>",
+//	                      /healthz, /exit?code=N, /env?name=X, /file?path=P
+//	web exit N            print a line and exit with code N
+//	web ignore-term       ignore SIGTERM, run until killed
+//	web print N           print "line 1".."line N" (and one stderr line), then wait
+//	web cat PATH          print the file, then wait
+//	web write PATH TEXT   write TEXT to PATH, then wait
+//	web whoami            print uid:gid and working dir, then wait
+//	web sleep             wait
+//	web healthcheck       exit 0 if /healthz on $PORT answers 200 (for HEALTHCHECK)
+//
+// "wait" means: run until SIGTERM or SIGINT, then exit 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if err := run(cmd, args); err != nil {
+		fmt.Fprintln(os.Stderr, "web:", err)
+		os.Exit(2)
+	}
+}
+
+func run(cmd string, args []string) error {
+	switch cmd {
+	case "serve":
+		return serve()
+	case "exit":
+		code, err := intArg(args)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("exiting with %d\n", code)
+		os.Exit(code)
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
+		select {}
+	case "print":
+		n, err := intArg(args)
+		if err != nil {
+			return err
+		}
+		for i := 1; i <= n; i++ {
+			fmt.Printf("line %d\n", i)
+		}
+		fmt.Fprintln(os.Stderr, "err line")
+		waitForSignal()
+	case "cat":
+		if len(args) != 1 {
+			return errors.New("usage: web cat PATH")
+		}
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		os.Stdout.Write(b)
+		waitForSignal()
+	case "write":
+		if len(args) != 2 {
+			return errors.New("usage: web write PATH TEXT")
+		}
+		if err := os.WriteFile(args[0], []byte(args[1]), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", args[0])
+		waitForSignal()
+	case "whoami":
+		wd, _ := os.Getwd()
+		fmt.Printf("%d:%d %s\n", os.Getuid(), os.Getgid(), wd)
+		waitForSignal()
+	case "sleep":
+		waitForSignal()
+	case "healthcheck":
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://127.0.0.1:" + port() + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			os.Exit(1)
+		}
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
+
+func intArg(args []string) (int, error) {
+	if len(args) != 1 {
+		return 0, errors.New("want one number")
+	}
+	return strconv.Atoi(args[0])
+}
+
+func port() string {
+	if p := os.Getenv("PORT"); p != "" {
+		return p
+	}
+	return "80"
+}
+
+func waitForSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	<-ch
+	fmt.Println("stopping")
+	os.Exit(0)
+}
+
+func serve() error {
+	host, _ := os.Hostname()
+	version := os.Getenv("VERSION")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s\n", host, version)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := os.Stat("/tmp/unhealthy"); err == nil || os.Getenv("UNHEALTHY") != "" {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		fmt.Fprintf(w, "exiting with %d\n", code)
+		w.(http.Flusher).Flush()
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			os.Exit(code)
+		}()
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
+	})
+	srv := &http.Server{Addr: ":" + port(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if os.Getenv("CRASH") != "" {
+		fmt.Println("crashing on start as asked by CRASH")
+		os.Exit(3)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	fmt.Printf("serving %s on :%s\n", version, port())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Println("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
