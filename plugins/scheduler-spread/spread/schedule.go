@@ -143,14 +143,16 @@ func (c *cluster) decide(task *scheduler.Task) scheduler.Decision {
 	ports := normalizePorts(task.HostPorts)
 	var rejected [numVerdicts]int
 	var best *nodeState
+	bestSame := 0 // best's tasks of the service, looked up once
 	for i := range candidates {
 		ns := &candidates[i]
 		if v := ns.check(task, cons, ports); v != fits {
 			rejected[v]++
 			continue
 		}
-		if best == nil || ns.better(best, task.ServiceID) {
-			best = ns
+		same := ns.services[task.ServiceID]
+		if best == nil || ns.better(same, best, bestSame) {
+			best, bestSame = ns, same
 		}
 	}
 	if best == nil {
@@ -200,12 +202,12 @@ func fitsResource(capacity, used, want int64) bool {
 	return want <= capacity-used
 }
 
-// better reports whether ns is a better choice than other for a task of
-// service: fewer tasks of the service, then fewer tasks, then the smaller
-// node ID.
-func (ns *nodeState) better(other *nodeState, service string) bool {
-	if a, b := ns.services[service], other.services[service]; a != b {
-		return a < b
+// better reports whether ns, which holds same tasks of the service being
+// placed, is a better choice than other, which holds otherSame: fewer
+// tasks of the service, then fewer tasks, then the smaller node ID.
+func (ns *nodeState) better(same int, other *nodeState, otherSame int) bool {
+	if same != otherSame {
+		return same < otherSame
 	}
 	if ns.total != other.total {
 		return ns.total < other.total

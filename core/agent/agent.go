@@ -1,0 +1,249 @@
+// Package agent runs on every node. It keeps a session with the managers
+// (session.Manager), receives the node's assigned tasks, drives each
+// through the runtime plugin with a small per-task state machine (runner),
+// and reports statuses back in batches.
+//
+// After a restart the agent adopts what already runs: it lists the
+// containers labelled with its node ID and hands each task its container,
+// so a running task is waited on, never restarted or duplicated. Containers
+// of this node that belong to no assigned task are removed. Containers of
+// other nodes sharing the engine are never touched.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/session"
+	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
+)
+
+// Config configures an agent.
+type Config struct {
+	NodeID string
+	// Addr is the node's advertised cluster address.
+	Addr    string
+	Runtime runtime.Runtime
+	Manager session.Manager
+	// Describe returns what the node reports of itself at registration.
+	Describe func(ctx context.Context) types.NodeDescription
+	// HostIP is the address host-mode published ports bind on ("" = all).
+	HostIP string
+	// SweepInterval is how often orphaned containers are looked for.
+	SweepInterval time.Duration
+	Clock         clock.Clock
+	Logger        *slog.Logger
+}
+
+// Agent is a node's task executor.
+type Agent struct {
+	nodeID   string
+	addr     string
+	rt       runtime.Runtime
+	mgr      session.Manager
+	describe func(ctx context.Context) types.NodeDescription
+	hostIP   string
+	sweep    time.Duration
+	clock    clock.Clock
+	logger   *slog.Logger
+	reporter *reporter
+
+	mu      sync.Mutex
+	runners map[string]*runner
+	wg      sync.WaitGroup
+}
+
+// New returns an agent.
+func New(cfg Config) *Agent {
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	logger := cfg.Logger.With("node_id", cfg.NodeID)
+	return &Agent{
+		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe,
+		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, clock: cfg.Clock, logger: logger,
+		reporter: newReporter(cfg.NodeID, cfg.Manager, cfg.Clock, logger),
+		runners:  map[string]*runner{},
+	}
+}
+
+// Run runs the agent until ctx is done. Task containers are left as they
+// are when it returns: the next agent on this node adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.wg.Wait()
+	existing, err := a.listOwn(ctx)
+	if err != nil {
+		return nil // ctx done
+	}
+	a.logger.Info("agent started", "adoptable_containers", len(existing))
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.reporter.run(ctx)
+	}()
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		if err := a.session(ctx, existing); err != nil && ctx.Err() == nil {
+			a.logger.Warn("session with the managers ended; reconnecting", "error", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-a.clock.After(backoff):
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		existing = nil
+	}
+	return nil
+}
+
+// listOwn lists this node's containers, retrying until the runtime answers.
+func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, error) {
+	backoff := minBackoff
+	for {
+		cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID}})
+		if err == nil {
+			out := map[string]*runtime.Container{}
+			for _, c := range cs {
+				if id := c.Labels[LabelTask]; id != "" {
+					out[id] = c
+				}
+			}
+			return out, nil
+		}
+		a.logger.Warn("cannot list containers yet; waiting for the runtime plugin", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-a.clock.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// session registers the node and follows its assignments until the
+// session ends.
+func (a *Agent) session(ctx context.Context, existing map[string]*runtime.Container) error {
+	if err := a.mgr.Register(ctx, session.Registration{NodeID: a.nodeID, Addr: a.addr, Description: a.describe(ctx)}); err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sets, err := a.mgr.Assignments(sctx, a.nodeID)
+	if err != nil {
+		return fmt.Errorf("subscribe to assignments: %w", err)
+	}
+	hbErr := make(chan error, 1)
+	go func() { hbErr <- a.heartbeats(sctx) }()
+	sweep := a.clock.NewTicker(a.sweep)
+	defer sweep.Stop()
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-hbErr:
+			return err
+		case set, ok := <-sets:
+			if !ok {
+				return fmt.Errorf("assignment stream closed")
+			}
+			a.apply(ctx, set, existing)
+			if first {
+				first = false
+				a.sweepOrphans(ctx)
+			}
+			existing = nil
+		case <-sweep.C():
+			a.sweepOrphans(ctx)
+		}
+	}
+}
+
+func (a *Agent) heartbeats(ctx context.Context) error {
+	for {
+		period, err := a.mgr.Heartbeat(ctx, a.nodeID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("heartbeat: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.clock.After(period):
+		}
+	}
+}
+
+// apply starts runners for new tasks, updates the others, and stops the
+// runners of tasks no longer assigned.
+func (a *Agent) apply(ctx context.Context, set []*types.Task, existing map[string]*runtime.Container) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := make(map[string]bool, len(set))
+	for _, t := range set {
+		seen[t.ID] = true
+		if r, ok := a.runners[t.ID]; ok {
+			r.update(t)
+			continue
+		}
+		r := newRunner(a, t, existing[t.ID])
+		a.runners[t.ID] = r
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			r.run(ctx, t)
+			a.mu.Lock()
+			if a.runners[t.ID] == r {
+				delete(a.runners, t.ID)
+			}
+			a.mu.Unlock()
+		}()
+	}
+	for id, r := range a.runners {
+		if !seen[id] {
+			r.remove()
+		}
+	}
+}
+
+// sweepOrphans removes this node's containers that belong to no task the
+// agent runs.
+func (a *Agent) sweepOrphans(ctx context.Context) {
+	cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID}})
+	if err != nil {
+		a.logger.Debug("orphan sweep skipped", "error", err)
+		return
+	}
+	a.mu.Lock()
+	var orphans []*runtime.Container
+	for _, c := range cs {
+		if _, ok := a.runners[c.Labels[LabelTask]]; !ok {
+			orphans = append(orphans, c)
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range orphans {
+		a.logger.Info("removing orphaned container", "container_id", c.ID, "task_id", c.Labels[LabelTask])
+		if err := a.rt.Remove(ctx, c.ID, runtime.RemoveOptions{Force: true}); err != nil {
+			a.logger.Warn("remove orphaned container failed", "container_id", c.ID, "error", err)
+		}
+	}
+}
+
+// findContainer returns the container of a task, or nil.
+func (a *Agent) findContainer(ctx context.Context, taskID string) (*runtime.Container, error) {
+	cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID, LabelTask: taskID}})
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	return cs[0], nil
+}

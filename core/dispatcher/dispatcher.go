@@ -1,0 +1,185 @@
+// Package dispatcher is the managers' side of the node sessions: it
+// registers nodes, records heartbeats, streams each node its assigned tasks
+// from the store, and writes the nodes' batched status reports through
+// Raft. It implements session.Manager for the agent that runs in the same
+// process; remote agents reach it over gRPC.
+package dispatcher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/session"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
+)
+
+// DefaultHeartbeatPeriod is how often agents send heartbeats.
+const DefaultHeartbeatPeriod = 2 * time.Second
+
+// Dispatcher serves node sessions from the store.
+type Dispatcher struct {
+	store  *store.Store
+	clock  clock.Clock
+	logger *slog.Logger
+	// HeartbeatPeriod is returned to agents by Heartbeat.
+	HeartbeatPeriod time.Duration
+
+	mu       sync.Mutex
+	lastSeen map[string]time.Time
+}
+
+var _ session.Manager = (*Dispatcher)(nil)
+
+// New returns a dispatcher over s.
+func New(s *store.Store, clk clock.Clock, logger *slog.Logger) *Dispatcher {
+	return &Dispatcher{store: s, clock: clk, logger: logger, HeartbeatPeriod: DefaultHeartbeatPeriod, lastSeen: map[string]time.Time{}}
+}
+
+// Register creates the node's record, or refreshes its description and
+// address, and marks it ready. A new node is an active worker unless the
+// record already exists (the daemon creates managers' records itself).
+func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) error {
+	err := d.store.Update(ctx, func(tx store.Tx) error {
+		cur := tx.Node(reg.NodeID)
+		if cur == nil {
+			return tx.CreateNode(&types.Node{
+				ID:          reg.NodeID,
+				Spec:        types.NodeSpec{Role: types.RoleWorker, Availability: types.AvailabilityActive},
+				Description: reg.Description,
+				Status:      types.NodeStatus{State: types.NodeStateReady, Addr: reg.Addr},
+			})
+		}
+		n := cur.Copy()
+		n.Description = reg.Description
+		n.Status = types.NodeStatus{State: types.NodeStateReady, Addr: reg.Addr}
+		return tx.UpdateNode(n)
+	})
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", reg.NodeID, err)
+	}
+	d.touch(reg.NodeID)
+	d.logger.Info("node registered", "node_id", reg.NodeID, "hostname", reg.Description.Hostname, "addr", reg.Addr)
+	return nil
+}
+
+// Heartbeat records that the node is alive.
+func (d *Dispatcher) Heartbeat(ctx context.Context, nodeID string) (time.Duration, error) {
+	d.touch(nodeID)
+	return d.HeartbeatPeriod, nil
+}
+
+func (d *Dispatcher) touch(nodeID string) {
+	d.mu.Lock()
+	d.lastSeen[nodeID] = d.clock.Now()
+	d.mu.Unlock()
+}
+
+// LastSeen returns when the node last registered or sent a heartbeat to
+// this manager (zero if never).
+func (d *Dispatcher) LastSeen(nodeID string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastSeen[nodeID]
+}
+
+// Assigned reports whether a task belongs in its node's assignment set.
+func Assigned(t *types.Task, nodeID string) bool {
+	return t.NodeID == nodeID && t.Status.State >= types.TaskStateAssigned
+}
+
+// Assignments streams the node's assignment set.
+func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error) {
+	var set []*types.Task
+	events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) {
+		set = assignedSet(tx, nodeID)
+	}, func(ev store.Event) bool {
+		if ev.Action == store.ActionReset {
+			return true
+		}
+		return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
+	})
+	out := make(chan []*types.Task, 1)
+	out <- set
+	go func() {
+		defer close(out)
+		defer cancel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-events:
+				if !ok {
+					cancel()
+					events, cancel = d.store.ViewAndWatch(func(store.ReadTx) {}, nil)
+				}
+				drain(events)
+				d.store.View(func(tx store.ReadTx) { set = assignedSet(tx, nodeID) })
+				select {
+				case <-out: // replace a set the agent has not taken yet
+				default:
+				}
+				out <- set
+			}
+		}
+	}()
+	return out, nil
+}
+
+func assignedSet(tx store.ReadTx, nodeID string) []*types.Task {
+	var set []*types.Task
+	for _, t := range tx.TasksByNode(nodeID) {
+		if Assigned(t, nodeID) {
+			set = append(set, t)
+		}
+	}
+	return set
+}
+
+func drain(events <-chan store.Event) {
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// UpdateTaskStatus writes a batch of statuses in one Raft command. A
+// status for a task not on the node, or behind the stored state, is
+// dropped; so is one that changes nothing.
+func (d *Dispatcher) UpdateTaskStatus(ctx context.Context, nodeID string, updates []session.StatusUpdate) error {
+	d.touch(nodeID)
+	err := d.store.Update(ctx, func(tx store.Tx) error {
+		for _, u := range updates {
+			cur := tx.Task(u.TaskID)
+			if cur == nil || cur.NodeID != nodeID || u.Status.State < cur.Status.State || sameStatus(cur.Status, u.Status) {
+				continue
+			}
+			t := cur.Copy()
+			t.Status = u.Status
+			if err := tx.UpdateTask(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update task status from node %s: %w", nodeID, err)
+	}
+	return nil
+}
+
+func sameStatus(a, b types.TaskStatus) bool {
+	return a.State == b.State && a.Message == b.Message && a.Err == b.Err && a.ContainerID == b.ContainerID &&
+		a.PID == b.PID && a.ExitCode == b.ExitCode && slices.Equal(a.Addresses, b.Addresses) && a.StartedAt.Equal(b.StartedAt)
+}

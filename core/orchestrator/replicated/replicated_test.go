@@ -1,0 +1,160 @@
+package replicated
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hiveorch/hive/core/types"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func ids() func() string {
+	n := 0
+	return func() string { n++; return fmt.Sprintf("t%d", n) }
+}
+
+func service(replicas uint64, policy types.RestartPolicy) *types.Service {
+	return &types.Service{ID: "svc", Spec: types.ServiceSpec{Name: "web", Mode: types.ModeReplicated, Replicas: replicas,
+		Task: types.TaskSpec{Container: types.ContainerSpec{Image: "img"}, RestartPolicy: policy}}}
+}
+
+func task(id string, slot uint64, desired, state types.TaskState) *types.Task {
+	return &types.Task{ID: id, ServiceID: "svc", ServiceName: "web", Slot: slot, DesiredState: desired,
+		Status: types.TaskStatus{State: state}, Meta: types.Meta{CreatedAt: t0}}
+}
+
+func slots(ts []*types.Task) []uint64 {
+	var out []uint64
+	for _, t := range ts {
+		out = append(out, t.Slot)
+	}
+	return out
+}
+
+func dur(d time.Duration) *types.Duration { v := types.Duration(d); return &v }
+
+func TestReconcileFillsEmptySlotsOneToN(t *testing.T) {
+	svc := service(3, types.RestartPolicy{Condition: types.RestartAny})
+	plan, _ := Reconcile(svc, []*types.Task{task("a", 2, types.TaskStateRunning, types.TaskStateRunning)}, t0, ids())
+	if got := slots(plan.Create); fmt.Sprint(got) != "[1 3]" {
+		t.Fatalf("created slots %v, want [1 3]", got)
+	}
+	for _, c := range plan.Create {
+		if c.Name() != fmt.Sprintf("web.%d", c.Slot) || c.DesiredState != types.TaskStateRunning || c.Status.State != types.TaskStateNew {
+			t.Errorf("new task %s desired %v state %v", c.Name(), c.DesiredState, c.Status.State)
+		}
+	}
+}
+
+func TestReconcileScaleDownRemovesTheHighestSlots(t *testing.T) {
+	svc := service(2, types.RestartPolicy{Condition: types.RestartAny})
+	var tasks []*types.Task
+	for i := uint64(1); i <= 5; i++ {
+		tasks = append(tasks, task(fmt.Sprint("t", i), i, types.TaskStateRunning, types.TaskStateRunning))
+	}
+	plan, _ := Reconcile(svc, tasks, t0, ids())
+	if len(plan.Create) != 0 || len(plan.Replace) != 0 {
+		t.Fatalf("scale down created or replaced tasks: %+v", plan)
+	}
+	removed := map[string]bool{}
+	for _, d := range plan.Desired {
+		if d.State != types.TaskStateRemove {
+			t.Errorf("task %s set to %v, want remove", d.TaskID, d.State)
+		}
+		removed[d.TaskID] = true
+	}
+	if len(removed) != 3 || !removed["t3"] || !removed["t4"] || !removed["t5"] {
+		t.Fatalf("removed %v, want t3 t4 t5", removed)
+	}
+}
+
+func TestReconcileRestartPolicy(t *testing.T) {
+	tests := []struct {
+		name        string
+		policy      types.RestartPolicy
+		state       types.TaskState
+		restart     types.RestartCount
+		wantReplace bool
+	}{
+		{"any restarts a completed task", types.RestartPolicy{Condition: types.RestartAny}, types.TaskStateComplete, types.RestartCount{}, true},
+		{"any restarts a failed task", types.RestartPolicy{Condition: types.RestartAny}, types.TaskStateFailed, types.RestartCount{}, true},
+		{"none never restarts", types.RestartPolicy{Condition: types.RestartNone}, types.TaskStateFailed, types.RestartCount{}, false},
+		{"on-failure skips a clean exit", types.RestartPolicy{Condition: types.RestartOnFailure}, types.TaskStateComplete, types.RestartCount{}, false},
+		{"on-failure restarts a failure", types.RestartPolicy{Condition: types.RestartOnFailure}, types.TaskStateFailed, types.RestartCount{}, true},
+		{"on-failure restarts a rejection", types.RestartPolicy{Condition: types.RestartOnFailure}, types.TaskStateRejected, types.RestartCount{}, true},
+		{"max attempts reached", types.RestartPolicy{Condition: types.RestartAny, MaxAttempts: 2}, types.TaskStateFailed,
+			types.RestartCount{Attempts: 2, WindowStart: t0.Add(-time.Minute)}, false},
+		{"max attempts not reached", types.RestartPolicy{Condition: types.RestartAny, MaxAttempts: 2}, types.TaskStateFailed,
+			types.RestartCount{Attempts: 1, WindowStart: t0.Add(-time.Minute)}, true},
+		{"window expired resets attempts", types.RestartPolicy{Condition: types.RestartAny, MaxAttempts: 2, Window: dur(30 * time.Second)}, types.TaskStateFailed,
+			types.RestartCount{Attempts: 2, WindowStart: t0.Add(-time.Minute)}, true},
+		{"within window counts attempts", types.RestartPolicy{Condition: types.RestartAny, MaxAttempts: 2, Window: dur(5 * time.Minute)}, types.TaskStateFailed,
+			types.RestartCount{Attempts: 2, WindowStart: t0.Add(-time.Minute)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := service(1, tt.policy)
+			old := task("old", 1, types.TaskStateRunning, tt.state)
+			old.Restart = tt.restart
+			plan, _ := Reconcile(svc, []*types.Task{old}, t0, ids())
+			if len(plan.Create) != 0 {
+				t.Fatalf("an ended task's slot must not be refilled by a plain create: %+v", plan.Create)
+			}
+			if got := len(plan.Replace) == 1; got != tt.wantReplace {
+				t.Fatalf("replaced = %v, want %v", got, tt.wantReplace)
+			}
+			if tt.wantReplace && plan.Replace[0].Old != "old" {
+				t.Fatalf("replaced %s, want old", plan.Replace[0].Old)
+			}
+		})
+	}
+}
+
+func TestReplacementWaitsForTheRestartDelay(t *testing.T) {
+	svc := service(1, types.RestartPolicy{Condition: types.RestartAny, Delay: dur(5 * time.Second)})
+	old := task("old", 1, types.TaskStateRunning, types.TaskStateFailed)
+	plan, _ := Reconcile(svc, []*types.Task{old}, t0, ids())
+	if len(plan.Replace) != 1 {
+		t.Fatalf("want one replacement, got %+v", plan)
+	}
+	repl := plan.Replace[0].New
+	if repl.DesiredState != types.TaskStateReady || !repl.NotBefore.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("replacement desired %v not before %v, want ready until +5s", repl.DesiredState, repl.NotBefore)
+	}
+	if repl.Slot != 1 || repl.Restart.Attempts != 1 {
+		t.Fatalf("replacement slot %d attempts %d", repl.Slot, repl.Restart.Attempts)
+	}
+
+	// The old task is now shut down; the replacement waits, then starts.
+	old.DesiredState = types.TaskStateShutdown
+	repl.Status.State = types.TaskStateReady
+	plan, wake := Reconcile(svc, []*types.Task{old, repl}, t0.Add(2*time.Second), ids())
+	if !plan.Empty() || !wake.Equal(repl.NotBefore) {
+		t.Fatalf("before the delay: plan %+v wake %v, want nothing until %v", plan, wake, repl.NotBefore)
+	}
+	plan, _ = Reconcile(svc, []*types.Task{old, repl}, t0.Add(5*time.Second), ids())
+	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != repl.ID || plan.Desired[0].State != types.TaskStateRunning {
+		t.Fatalf("after the delay: %+v, want the replacement promoted to running", plan)
+	}
+}
+
+func TestReconcileKeepsOneTaskPerSlot(t *testing.T) {
+	svc := service(1, types.RestartPolicy{Condition: types.RestartAny})
+	a := task("a", 1, types.TaskStateRunning, types.TaskStateRunning)
+	b := task("b", 1, types.TaskStateRunning, types.TaskStateStarting)
+	plan, _ := Reconcile(svc, []*types.Task{a, b}, t0, ids())
+	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != "b" || plan.Desired[0].State != types.TaskStateShutdown {
+		t.Fatalf("plan %+v, want b shut down and the running a kept", plan)
+	}
+}
+
+func TestReconcileIgnoresHistory(t *testing.T) {
+	svc := service(1, types.RestartPolicy{Condition: types.RestartAny})
+	done := task("old", 1, types.TaskStateShutdown, types.TaskStateFailed)
+	cur := task("cur", 1, types.TaskStateRunning, types.TaskStateRunning)
+	if plan, _ := Reconcile(svc, []*types.Task{done, cur}, t0, ids()); !plan.Empty() {
+		t.Fatalf("a converged service produced %+v", plan)
+	}
+}

@@ -1,0 +1,227 @@
+// Package scheduler drives the scheduler plugin: on the leader it gathers
+// the tasks that need a node (state new or pending), sends them in batches
+// with a snapshot of the nodes to the plugin, and writes the plugin's
+// decisions through the store: a node and state "assigned", or state
+// "pending" with the reason no node fits (shown by `hive service ps`).
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/controller"
+	"github.com/hiveorch/hive/core/orchestrator"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
+	sdksched "github.com/hiveorch/hive/plugins/sdk/scheduler"
+)
+
+// BatchSize is the most tasks sent to the plugin in one call.
+const BatchSize = 500
+
+// Driver calls the scheduler plugin for unassigned tasks.
+type Driver struct {
+	store  *store.Store
+	plugin sdksched.Scheduler
+	clock  clock.Clock
+	logger *slog.Logger
+	Resync time.Duration
+}
+
+// New returns a driver over s that asks plugin.
+func New(s *store.Store, plugin sdksched.Scheduler, clk clock.Clock, logger *slog.Logger) *Driver {
+	return &Driver{store: s, plugin: plugin, clock: clk, logger: logger, Resync: 5 * time.Second}
+}
+
+// Run schedules until ctx is done.
+func (d *Driver) Run(ctx context.Context) error {
+	return controller.Run(ctx, controller.Config{
+		Name: "scheduler", Source: d.store, Filter: relevant,
+		Resync: d.Resync, Clock: d.clock, Logger: d.logger, Pass: d.pass,
+	})
+}
+
+func relevant(ev store.Event) bool {
+	switch {
+	case ev.Action == store.ActionReset, ev.Node != nil:
+		return true
+	case ev.Task != nil:
+		// New tasks need a node; a task that ended frees resources and
+		// ports, so pending tasks may now fit.
+		return ev.Action != store.ActionUpdate || ev.OldTask == nil ||
+			needsNode(ev.Task) || ev.Task.Status.State.Terminal() != ev.OldTask.Status.State.Terminal() ||
+			ev.Task.DesiredState != ev.OldTask.DesiredState
+	}
+	return false
+}
+
+// needsNode reports whether t waits for the scheduler.
+func needsNode(t *types.Task) bool {
+	return t.Status.State <= types.TaskStatePending && orchestrator.Occupies(t)
+}
+
+// holdsResources reports whether t counts against its node's capacity.
+func holdsResources(t *types.Task) bool {
+	return t.NodeID != "" && t.Status.State >= types.TaskStateAssigned && !t.Status.State.Terminal() &&
+		t.DesiredState <= types.TaskStateRunning
+}
+
+func (d *Driver) pass(ctx context.Context) (time.Time, error) {
+	var req sdksched.Request
+	d.store.View(func(tx store.ReadTx) {
+		req = Snapshot(tx.Nodes(), tx.Tasks())
+	})
+	if len(req.Tasks) == 0 {
+		return time.Time{}, nil
+	}
+	nodes := req.Nodes
+	var decisions []sdksched.Decision
+	for batch := range slices.Chunk(req.Tasks, BatchSize) {
+		resp, err := d.plugin.Schedule(ctx, &sdksched.Request{Nodes: nodes, Tasks: batch})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("scheduler plugin: %w", err)
+		}
+		if len(resp.Decisions) != len(batch) {
+			return time.Time{}, fmt.Errorf("scheduler plugin returned %d decisions for %d tasks", len(resp.Decisions), len(batch))
+		}
+		decisions = append(decisions, resp.Decisions...)
+		nodes = withPlacements(nodes, batch, resp.Decisions)
+	}
+	return time.Time{}, d.write(ctx, decisions)
+}
+
+// Snapshot builds the plugin's request: every node with the tasks that
+// hold its resources, and every task waiting for a node, oldest first.
+func Snapshot(nodes []*types.Node, tasks []*types.Task) sdksched.Request {
+	var req sdksched.Request
+	index := map[string]int{}
+	for _, n := range nodes {
+		index[n.ID] = len(req.Nodes)
+		req.Nodes = append(req.Nodes, orchestrator.SchedulerNode(n))
+	}
+	var pending []*types.Task
+	for _, t := range tasks {
+		switch {
+		case needsNode(t):
+			pending = append(pending, t)
+		case holdsResources(t):
+			if i, ok := index[t.NodeID]; ok {
+				req.Nodes[i].Tasks = append(req.Nodes[i].Tasks, sdksched.NodeTask{
+					ServiceID:    t.ServiceID,
+					Reservations: reservations(t),
+					HostPorts:    hostPorts(t),
+				})
+			}
+		}
+	}
+	slices.SortFunc(pending, func(a, b *types.Task) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if a.Slot != b.Slot {
+			return int(a.Slot) - int(b.Slot)
+		}
+		return cmpString(a.ID, b.ID)
+	})
+	for _, t := range pending {
+		req.Tasks = append(req.Tasks, sdksched.Task{
+			ID:           t.ID,
+			ServiceID:    t.ServiceID,
+			Constraints:  t.Spec.Placement.Constraints,
+			Reservations: reservations(t),
+			HostPorts:    hostPorts(t),
+			NodeID:       t.NodeID,
+		})
+	}
+	return req
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func reservations(t *types.Task) sdksched.Resources {
+	r := t.Spec.Resources.Reservations
+	return sdksched.Resources{NanoCPUs: r.NanoCPUs, MemoryBytes: r.MemoryBytes}
+}
+
+func hostPorts(t *types.Task) []sdksched.HostPort {
+	var out []sdksched.HostPort
+	for _, p := range t.Ports {
+		if p.PublishMode == types.PublishHost && p.PublishedPort != 0 {
+			out = append(out, sdksched.HostPort{Protocol: string(p.Protocol), Port: p.PublishedPort})
+		}
+	}
+	return out
+}
+
+// withPlacements returns nodes with the batch's placed tasks added, so the
+// next batch counts them.
+func withPlacements(nodes []sdksched.Node, batch []sdksched.Task, decisions []sdksched.Decision) []sdksched.Node {
+	out := slices.Clone(nodes)
+	index := map[string]int{}
+	for i, n := range out {
+		index[n.ID] = i
+	}
+	for i, dec := range decisions {
+		j, ok := index[dec.NodeID]
+		if dec.NodeID == "" || !ok {
+			continue
+		}
+		out[j].Tasks = append(slices.Clone(out[j].Tasks), sdksched.NodeTask{
+			ServiceID: batch[i].ServiceID, Reservations: batch[i].Reservations, HostPorts: batch[i].HostPorts})
+	}
+	return out
+}
+
+// write records decisions. A task that changed meanwhile (no longer waiting
+// for a node) is left alone.
+func (d *Driver) write(ctx context.Context, decisions []sdksched.Decision) error {
+	now := d.clock.Now()
+	for batch := range slices.Chunk(decisions, BatchSize) {
+		err := d.store.Update(ctx, func(tx store.Tx) error {
+			for _, dec := range batch {
+				cur := tx.Task(dec.TaskID)
+				if cur == nil || !needsNode(cur) {
+					continue
+				}
+				t := cur.Copy()
+				if dec.NodeID != "" {
+					if tx.Node(dec.NodeID) == nil {
+						continue
+					}
+					t.NodeID = dec.NodeID
+					t.Status = types.TaskStatus{State: types.TaskStateAssigned, Timestamp: now, Message: "scheduler assigned task to node"}
+				} else {
+					if t.Status.State == types.TaskStatePending && t.Status.Err == dec.Reason {
+						continue
+					}
+					t.Status = types.TaskStatus{State: types.TaskStatePending, Timestamp: now, Message: "pending task scheduling", Err: dec.Reason}
+				}
+				if err := tx.UpdateTask(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("record scheduling decisions: %w", err)
+		}
+	}
+	for _, dec := range decisions {
+		if dec.NodeID != "" {
+			d.logger.Debug("task assigned", "task_id", dec.TaskID, "node_id", dec.NodeID)
+		}
+	}
+	return nil
+}

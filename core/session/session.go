@@ -1,0 +1,50 @@
+// Package session is the contract between a node's agent and the
+// managers' dispatcher: registration, heartbeats, the stream of the node's
+// assigned tasks, and batched task status reports. On a manager the agent
+// talks to the local dispatcher in process; on a worker the same interface
+// is carried over mutual-TLS gRPC.
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/hiveorch/hive/core/types"
+)
+
+// Manager is the agent's view of the managers.
+//
+// Methods are safe for concurrent use. An error wrapping
+// errdefs.ErrUnavailable means the managers cannot be reached now; the agent
+// retries.
+type Manager interface {
+	// Register announces the node and what it is; the managers create or
+	// refresh its record and mark it ready.
+	Register(ctx context.Context, reg Registration) error
+	// Assignments streams the node's assigned tasks: each value is the
+	// whole current set (tasks assigned to the node that reached state
+	// "assigned"), sent once at once and again after each change. The
+	// channel is closed when ctx is done or the session is lost; the agent
+	// then registers again.
+	Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error)
+	// UpdateTaskStatus reports task statuses in one batch. A status for a
+	// task not assigned to the node, or older than what the managers have,
+	// is ignored.
+	UpdateTaskStatus(ctx context.Context, nodeID string, updates []StatusUpdate) error
+	// Heartbeat tells the managers the node is alive and returns when the
+	// next heartbeat is due.
+	Heartbeat(ctx context.Context, nodeID string) (time.Duration, error)
+}
+
+// Registration is what a node says of itself when its session starts.
+type Registration struct {
+	NodeID      string                `json:"node_id"`
+	Addr        string                `json:"addr"`
+	Description types.NodeDescription `json:"description"`
+}
+
+// StatusUpdate is one task's new status.
+type StatusUpdate struct {
+	TaskID string           `json:"task_id"`
+	Status types.TaskStatus `json:"status"`
+}

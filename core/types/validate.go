@@ -1,0 +1,233 @@
+package types
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/hiveorch/hive/plugins/sdk/scheduler"
+)
+
+// MaxReplicas bounds a replicated service's replicas, to catch typos
+// (--replicas 1000000) before they flood the store.
+const MaxReplicas = 10000
+
+var (
+	serviceNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$`)
+	volumeNameRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+	signalRE      = regexp.MustCompile(`^(SIG)?[A-Z][A-Z0-9+-]*$|^[0-9]{1,2}$`)
+)
+
+// ValidateServiceName checks a service name: letters, digits, '-' and
+// '_', starting with a letter or digit, at most 63 characters. Dots are not
+// allowed because task names are "NAME.SLOT".
+func ValidateServiceName(name string) error {
+	if !serviceNameRE.MatchString(name) {
+		return fmt.Errorf("invalid service name %q: use up to 63 letters, digits, '-' or '_', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// Normalize fills the defaults a spec leaves out: mode replicated,
+// restart condition any, port protocol tcp and publish mode ingress.
+func (s *ServiceSpec) Normalize() {
+	if s.Mode == "" {
+		s.Mode = ModeReplicated
+	}
+	if s.Task.RestartPolicy.Condition == "" {
+		s.Task.RestartPolicy.Condition = RestartAny
+	}
+	for i := range s.Endpoint.Ports {
+		p := &s.Endpoint.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = ProtocolTCP
+		}
+		if p.PublishMode == "" {
+			p.PublishMode = PublishIngress
+		}
+	}
+	for i := range s.Task.Container.Mounts {
+		if s.Task.Container.Mounts[i].Type == "" {
+			s.Task.Container.Mounts[i].Type = MountVolume
+		}
+	}
+}
+
+// Validate checks a normalized spec and returns every problem found, each
+// saying what to fix. It does not check things that need the cluster's
+// state (name and port conflicts).
+func (s *ServiceSpec) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if err := ValidateServiceName(s.Name); err != nil {
+		errs = append(errs, err)
+	}
+	switch s.Mode {
+	case ModeReplicated:
+		if s.Replicas > MaxReplicas {
+			add("invalid replicas %d: at most %d", s.Replicas, MaxReplicas)
+		}
+	case ModeGlobal:
+		if s.Replicas != 0 {
+			add("replicas cannot be set for a global service (it runs one task per node)")
+		}
+	default:
+		add("invalid mode %q: use replicated or global", s.Mode)
+	}
+	errs = append(errs, validateLabels("label", s.Labels)...)
+	errs = append(errs, s.Task.validate()...)
+	errs = append(errs, validatePorts(s.Endpoint.Ports)...)
+	return errors.Join(errs...)
+}
+
+func (t *TaskSpec) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	c := &t.Container
+
+	if c.Image == "" {
+		add("an image is required")
+	} else if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
+		add("invalid image reference %q: %v", c.Image, err)
+	}
+	for _, e := range c.Env {
+		if k, _, _ := strings.Cut(e, "="); k == "" || strings.ContainsAny(k, " \t\n") {
+			add("invalid environment variable %q: use KEY=VALUE", e)
+		}
+	}
+	errs = append(errs, validateLabels("container label", c.Labels)...)
+	if c.Dir != "" && !path.IsAbs(c.Dir) {
+		add("invalid working directory %q: it must be an absolute path", c.Dir)
+	}
+	if c.StopSignal != "" && !signalRE.MatchString(c.StopSignal) {
+		add("invalid stop signal %q: use a signal name such as SIGTERM or a number", c.StopSignal)
+	}
+	if c.StopGracePeriod != nil && *c.StopGracePeriod < 0 {
+		add("invalid stop grace period %s: it cannot be negative", c.StopGracePeriod)
+	}
+	targets := map[string]bool{}
+	for _, m := range c.Mounts {
+		errs = append(errs, m.validate()...)
+		if targets[m.Target] {
+			add("duplicate mount target %q: each mount needs its own target", m.Target)
+		}
+		targets[m.Target] = true
+	}
+
+	r := t.Resources
+	for _, x := range []struct {
+		name string
+		v    int64
+	}{{"CPU limit", r.Limits.NanoCPUs}, {"memory limit", r.Limits.MemoryBytes}, {"CPU reservation", r.Reservations.NanoCPUs}, {"memory reservation", r.Reservations.MemoryBytes}} {
+		if x.v < 0 {
+			add("invalid %s %d: it cannot be negative", x.name, x.v)
+		}
+	}
+	if r.Limits.MemoryBytes > 0 && r.Limits.MemoryBytes < 6*1024*1024 {
+		add("invalid memory limit %d bytes: the engine needs at least 6MB", r.Limits.MemoryBytes)
+	}
+	if r.Limits.NanoCPUs > 0 && r.Reservations.NanoCPUs > r.Limits.NanoCPUs {
+		add("CPU reservation exceeds the CPU limit")
+	}
+	if r.Limits.MemoryBytes > 0 && r.Reservations.MemoryBytes > r.Limits.MemoryBytes {
+		add("memory reservation exceeds the memory limit")
+	}
+
+	p := t.RestartPolicy
+	switch p.Condition {
+	case RestartNone, RestartOnFailure, RestartAny:
+	default:
+		add("invalid restart condition %q: use none, on-failure or any", p.Condition)
+	}
+	if p.Delay != nil && *p.Delay < 0 {
+		add("invalid restart delay %s: it cannot be negative", p.Delay)
+	}
+	if p.Window != nil && *p.Window < 0 {
+		add("invalid restart window %s: it cannot be negative", p.Window)
+	}
+	if _, err := scheduler.ParseConstraints(t.Placement.Constraints); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+func (m Mount) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if m.Target == "" || !path.IsAbs(m.Target) {
+		add("invalid mount target %q: it must be an absolute path in the container", m.Target)
+	}
+	switch m.Type {
+	case MountBind:
+		if !path.IsAbs(m.Source) {
+			add("invalid bind mount source %q: it must be an absolute path on the node", m.Source)
+		}
+	case MountVolume:
+		if m.Source != "" && !volumeNameRE.MatchString(m.Source) {
+			add("invalid volume name %q: use letters, digits, '_', '.' or '-'", m.Source)
+		}
+	case MountTmpfs:
+		if m.Source != "" {
+			add("a tmpfs mount takes no source (got %q)", m.Source)
+		}
+	default:
+		add("invalid mount type %q: use bind, volume or tmpfs", m.Type)
+	}
+	return errs
+}
+
+func validatePorts(ports []PortConfig) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	seen := map[string]bool{}
+	for _, p := range ports {
+		if p.TargetPort == 0 || p.TargetPort > 65535 {
+			add("invalid target port %d: use 1-65535", p.TargetPort)
+		}
+		if p.PublishedPort > 65535 {
+			add("invalid published port %d: use 1-65535", p.PublishedPort)
+		}
+		switch p.Protocol {
+		case ProtocolTCP:
+		case ProtocolUDP:
+			if p.PublishMode == PublishIngress {
+				add("port %d/udp: the routing mesh carries TCP only; publish UDP with mode=host", p.TargetPort)
+			}
+		default:
+			add("invalid protocol %q: use tcp or udp", p.Protocol)
+		}
+		switch p.PublishMode {
+		case PublishIngress:
+		case PublishHost:
+			if p.PublishedPort == 0 {
+				add("port %d: mode=host needs a published port", p.TargetPort)
+			}
+		default:
+			add("invalid publish mode %q: use ingress or host", p.PublishMode)
+		}
+		if p.PublishedPort != 0 {
+			key := strconv.Itoa(int(p.PublishedPort)) + "/" + string(p.Protocol)
+			if seen[key] {
+				add("published port %s is listed twice", key)
+			}
+			seen[key] = true
+		}
+	}
+	return errs
+}
+
+func validateLabels(what string, labels map[string]string) []error {
+	var errs []error
+	for k := range labels {
+		if k == "" || strings.ContainsAny(k, " \t\n=") {
+			errs = append(errs, fmt.Errorf("invalid %s key %q: it must be non-empty with no spaces or '='", what, k))
+		}
+	}
+	return errs
+}
