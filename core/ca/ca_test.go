@@ -1,0 +1,109 @@
+package ca
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func TestBootstrapThenLoadGivesTheSameIdentity(t *testing.T) {
+	dir := t.TempDir()
+	root, nc, err := Bootstrap(dir, "node1", now, DefaultCertExpiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.NodeID() != "node1" || nc.Role() != OUManager {
+		t.Fatalf("certificate names %q/%q", nc.NodeID(), nc.Role())
+	}
+	if got := nc.Leaf.NotAfter.Sub(now); got < DefaultCertExpiry-time.Minute || got > DefaultCertExpiry+time.Minute {
+		t.Fatalf("certificate lasts %v, want %v", got, DefaultCertExpiry)
+	}
+	root2, nc2, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root2.Digest() != root.Digest() || root2.Key == nil || nc2.NodeID() != "node1" {
+		t.Fatal("loaded identity differs from the bootstrapped one")
+	}
+	if _, err := nc2.Leaf.Verify(x509.VerifyOptions{Roots: root.Pool(), DNSName: ServerName, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("node certificate does not verify against the root: %v", err)
+	}
+}
+
+func TestClusterPortRefusesAPeerWithoutAClusterCertificate(t *testing.T) {
+	root, nc, err := Bootstrap(t.TempDir(), "node1", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", ServerTLS(root, nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.WriteString(c, "hello")
+			}()
+		}
+	}()
+
+	// A member of the cluster gets in.
+	c, err := tls.Dial("tcp", l.Addr().String(), ClientTLS(root, nc))
+	if err != nil {
+		t.Fatalf("member dial: %v", err)
+	}
+	if b, _ := io.ReadAll(c); string(b) != "hello" {
+		t.Fatalf("member read %q", b)
+	}
+	c.Close()
+
+	// A certificate from another CA is refused.
+	otherRoot, err := NewRoot(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certPEM, err := otherRoot.Issue(&key.PublicKey, "intruder", OUManager, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := marshalKey(key)
+	intruder, err := parseNodeCert(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ClientTLS(root, intruder)
+	if c, err := tls.Dial("tcp", l.Addr().String(), cfg); err == nil {
+		_, rerr := io.ReadAll(c)
+		c.Close()
+		if rerr == nil {
+			t.Fatal("a certificate from another CA was accepted")
+		}
+	}
+
+	// No client certificate at all is refused.
+	plain, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(plain, &tls.Config{RootCAs: root.Pool(), ServerName: ServerName, MinVersion: tls.VersionTLS13})
+	if _, err := io.ReadAll(tc); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	tc.Close()
+}

@@ -1,0 +1,241 @@
+// Package controlapi is the managers' control logic behind the HTTP API:
+// it resolves references (IDs, ID prefixes, names), validates and
+// normalizes service specs, allocates published ports, and turns API calls
+// into store transactions. It implements the service, node, task and log
+// parts of api.Backend; the daemon adds Info, Plugins and Shutdown.
+package controlapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
+)
+
+// LogSource reads a task's container output, wherever the task runs.
+type LogSource interface {
+	TaskLogs(ctx context.Context, t *types.Task, opts runtime.LogOptions, sink func(runtime.LogEntry) error) error
+}
+
+// Server implements the store-backed part of api.Backend.
+type Server struct {
+	store  *store.Store
+	clock  clock.Clock
+	nodeID string
+	logs   LogSource
+	logger *slog.Logger
+}
+
+// New returns a Server. nodeID is the node serving requests ("self").
+func New(s *store.Store, clk clock.Clock, nodeID string, logs LogSource, logger *slog.Logger) *Server {
+	return &Server{store: s, clock: clk, nodeID: nodeID, logs: logs, logger: logger}
+}
+
+// storeErr translates store errors into API error kinds.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotLeader):
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
+	case errors.Is(err, store.ErrSequenceConflict), errors.Is(err, store.ErrNameConflict), errors.Is(err, store.ErrExist):
+		return fmt.Errorf("%w: %w", errdefs.ErrConflict, err)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", errdefs.ErrNotFound, err)
+	}
+	return err
+}
+
+// ListNodes returns every node, sorted by hostname.
+func (s *Server) ListNodes(ctx context.Context) ([]*types.Node, error) {
+	var out []*types.Node
+	s.store.View(func(tx store.ReadTx) {
+		for _, n := range tx.Nodes() {
+			out = append(out, n.Copy())
+		}
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Description.Hostname != out[j].Description.Hostname {
+			return out[i].Description.Hostname < out[j].Description.Hostname
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// GetNode resolves a node reference.
+func (s *Server) GetNode(ctx context.Context, ref string) (*types.Node, error) {
+	var n *types.Node
+	var err error
+	s.store.View(func(tx store.ReadTx) { n, err = s.resolveNode(tx, ref) })
+	if err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
+}
+
+func (s *Server) resolveNode(tx store.ReadTx, ref string) (*types.Node, error) {
+	if ref == "self" {
+		ref = s.nodeID
+	}
+	if n := tx.Node(ref); n != nil {
+		return n, nil
+	}
+	return resolve("node", ref, tx.Nodes(), func(n *types.Node) (string, string) { return n.ID, n.Description.Hostname })
+}
+
+// resolve finds the one object whose name is ref, or whose ID starts with
+// ref.
+func resolve[T any](kind, ref string, all []T, key func(T) (id, name string)) (T, error) {
+	var zero T
+	if ref == "" {
+		return zero, fmt.Errorf("%w: a %s name or ID is required", errdefs.ErrInvalidArgument, kind)
+	}
+	var byName, byPrefix []T
+	var ids []string
+	for _, o := range all {
+		id, name := key(o)
+		if name == ref {
+			byName = append(byName, o)
+		}
+		if strings.HasPrefix(id, ref) {
+			byPrefix = append(byPrefix, o)
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byName) > 1:
+		return zero, fmt.Errorf("%w: %s name %q is ambiguous: use an ID", errdefs.ErrInvalidArgument, kind, ref)
+	case len(byPrefix) == 1:
+		return byPrefix[0], nil
+	case len(byPrefix) > 1:
+		sort.Strings(ids)
+		return zero, fmt.Errorf("%w: %s ID prefix %q is ambiguous (matches %s): give more characters", errdefs.ErrInvalidArgument, kind, ref, strings.Join(ids, ", "))
+	}
+	return zero, fmt.Errorf("%w: %s %q not found", errdefs.ErrNotFound, kind, ref)
+}
+
+func (s *Server) resolveService(tx store.ReadTx, ref string) (*types.Service, error) {
+	if svc := tx.Service(ref); svc != nil {
+		return svc, nil
+	}
+	if svc := tx.ServiceByName(ref); svc != nil {
+		return svc, nil
+	}
+	return resolve("service", ref, tx.Services(), func(s *types.Service) (string, string) { return s.ID, s.Spec.Name })
+}
+
+// ListServices returns every service with its task counts, sorted by name.
+func (s *Server) ListServices(ctx context.Context) ([]api.ServiceSummary, error) {
+	var out []api.ServiceSummary
+	s.store.View(func(tx store.ReadTx) {
+		for _, svc := range tx.Services() {
+			out = append(out, summarize(svc, tx.TasksByService(svc.ID)))
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Service.Spec.Name < out[j].Service.Spec.Name })
+	return out, nil
+}
+
+func summarize(svc *types.Service, tasks []*types.Task) api.ServiceSummary {
+	sum := api.ServiceSummary{Service: svc.Copy()}
+	for _, t := range tasks {
+		if t.DesiredState == types.TaskStateRunning && t.Status.State == types.TaskStateRunning {
+			sum.RunningTasks++
+		}
+		if svc.Spec.Mode == types.ModeGlobal && t.DesiredState <= types.TaskStateRunning {
+			sum.DesiredTasks++
+		}
+	}
+	if svc.Spec.Mode == types.ModeReplicated {
+		sum.DesiredTasks = svc.Spec.Replicas
+	}
+	return sum
+}
+
+// GetService resolves a service reference.
+func (s *Server) GetService(ctx context.Context, ref string) (*types.Service, error) {
+	var svc *types.Service
+	var err error
+	s.store.View(func(tx store.ReadTx) { svc, err = s.resolveService(tx, ref) })
+	if err != nil {
+		return nil, err
+	}
+	return svc.Copy(), nil
+}
+
+// ListTasks returns the tasks matching f, by service name, slot (or node)
+// and newest first within a slot.
+func (s *Server) ListTasks(ctx context.Context, f api.TaskFilter) ([]*types.Task, error) {
+	var want func(types.TaskState) bool
+	switch f.DesiredState {
+	case "":
+		want = func(types.TaskState) bool { return true }
+	case api.DesiredRunning:
+		want = func(d types.TaskState) bool { return d <= types.TaskStateRunning }
+	case api.DesiredShutdown:
+		want = func(d types.TaskState) bool { return d >= types.TaskStateShutdown }
+	case api.DesiredAccepted:
+		want = func(d types.TaskState) bool { return d == types.TaskStateAccepted }
+	default:
+		return nil, fmt.Errorf("%w: invalid desired-state filter %q: use running, shutdown or accepted", errdefs.ErrInvalidArgument, f.DesiredState)
+	}
+	var out []*types.Task
+	var err error
+	s.store.View(func(tx store.ReadTx) {
+		tasks := tx.Tasks()
+		if f.Service != "" {
+			var svc *types.Service
+			if svc, err = s.resolveService(tx, f.Service); err != nil {
+				return
+			}
+			tasks = tx.TasksByService(svc.ID)
+		}
+		nodeID := ""
+		if f.Node != "" {
+			var n *types.Node
+			if n, err = s.resolveNode(tx, f.Node); err != nil {
+				return
+			}
+			nodeID = n.ID
+		}
+		for _, t := range tasks {
+			if (nodeID == "" || t.NodeID == nodeID) && want(t.DesiredState) {
+				out = append(out, t.Copy())
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, compareTasks)
+	return out, nil
+}
+
+func compareTasks(a, b *types.Task) int {
+	if c := strings.Compare(a.ServiceName, b.ServiceName); c != 0 {
+		return c
+	}
+	if a.Slot != b.Slot {
+		return int(a.Slot) - int(b.Slot)
+	}
+	if c := strings.Compare(a.NodeID, b.NodeID); c != 0 {
+		return c
+	}
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}

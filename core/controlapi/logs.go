@@ -1,0 +1,144 @@
+package controlapi
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
+)
+
+// ServiceLogs sends the output of a service's tasks to sink. Without
+// Follow, the lines of every task (each cut to the last Tail lines) are
+// merged in time order. With Follow, lines are sent as they come, and tasks
+// that start later (replacements, scale up) are followed too.
+func (s *Server) ServiceLogs(ctx context.Context, ref string, opts api.LogOptions, sink func(api.LogLine) error) error {
+	svc, err := s.GetService(ctx, ref)
+	if err != nil {
+		return err
+	}
+	ropts := runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Since: opts.Since, Timestamps: true}
+	if !opts.Follow {
+		return s.mergedLogs(ctx, svc, ropts, opts.Timestamps, sink)
+	}
+	return s.followLogs(ctx, svc, ropts, opts.Timestamps, sink)
+}
+
+// logTasks returns the service's tasks that have a container, by slot.
+func (s *Server) logTasks(serviceID string) (tasks []*types.Task, hostnames map[string]string) {
+	hostnames = map[string]string{}
+	s.store.View(func(tx store.ReadTx) {
+		for _, t := range tx.TasksByService(serviceID) {
+			if t.Status.ContainerID != "" {
+				tasks = append(tasks, t.Copy())
+			}
+		}
+		for _, n := range tx.Nodes() {
+			hostnames[n.ID] = n.Description.Hostname
+		}
+	})
+	slices.SortFunc(tasks, compareTasks)
+	return tasks, hostnames
+}
+
+func logLine(t *types.Task, hostname string, e runtime.LogEntry, timestamps bool) api.LogLine {
+	l := api.LogLine{TaskID: t.ID, TaskName: t.Name(), NodeID: t.NodeID, NodeHostname: hostname,
+		Stream: e.Stream, Line: string(e.Line)}
+	if timestamps {
+		l.Time = e.Time
+	}
+	return l
+}
+
+func (s *Server) mergedLogs(ctx context.Context, svc *types.Service, opts runtime.LogOptions, timestamps bool, sink func(api.LogLine) error) error {
+	tasks, hostnames := s.logTasks(svc.ID)
+	type entry struct {
+		t *types.Task
+		e runtime.LogEntry
+	}
+	var all []entry
+	for _, t := range tasks {
+		err := s.logs.TaskLogs(ctx, t, opts, func(e runtime.LogEntry) error {
+			all = append(all, entry{t, e})
+			return nil
+		})
+		if err != nil {
+			s.logger.Debug("task logs unavailable", "task_id", t.ID, "error", err)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b entry) int { return a.e.Time.Compare(b.e.Time) })
+	for _, x := range all {
+		if err := sink(logLine(x.t, hostnames[x.t.NodeID], x.e, timestamps)); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtime.LogOptions, timestamps bool, sink func(api.LogLine) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lines := make(chan api.LogLine, 256)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	following := map[string]bool{}
+	initial := true
+	attach := func() {
+		defer func() { initial = false }()
+		tasks, hostnames := s.logTasks(svc.ID)
+		for _, t := range tasks {
+			if following[t.ID] {
+				continue
+			}
+			following[t.ID] = true
+			o := opts
+			if !initial {
+				// A task that started while following: all of its output
+				// is new.
+				o.Tail = -1
+			}
+			wg.Add(1)
+			go func(t *types.Task, host string) {
+				defer wg.Done()
+				err := s.logs.TaskLogs(ctx, t, o, func(e runtime.LogEntry) error {
+					select {
+					case lines <- logLine(t, host, e, timestamps):
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil && ctx.Err() == nil {
+					s.logger.Debug("task logs ended", "task_id", t.ID, "error", err)
+				}
+			}(t, hostnames[t.NodeID])
+		}
+	}
+	events, stop := s.store.ViewAndWatch(func(store.ReadTx) {}, func(ev store.Event) bool {
+		return ev.Action == store.ActionReset || ev.Service != nil ||
+			(ev.Task != nil && ev.Task.ServiceID == svc.ID && ev.Task.Status.ContainerID != "")
+	})
+	defer stop()
+	attach()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case l := <-lines:
+			if err := sink(l); err != nil {
+				return err
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if ev.Service != nil && ev.Service.ID == svc.ID && ev.Action == store.ActionDelete {
+				return nil
+			}
+			attach()
+		}
+	}
+}
