@@ -12,6 +12,7 @@
 //	web cat PATH          print the file, then wait
 //	web write PATH TEXT   write TEXT to PATH, then wait
 //	web whoami            print uid:gid and working dir, then wait
+//	web env NAME...       print NAME=value for each name, then wait
 //	web sleep             wait
 //	web healthcheck       exit 0 if /healthz on $PORT answers 200 (for HEALTHCHECK)
 //
@@ -56,7 +57,11 @@ func run(cmd string, args []string) error {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ignoring SIGTERM")
-		select {}
+		// A bare select{} would be a deadlock to the runtime (no other
+		// goroutine), which kills the program with exit code 2.
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "print":
 		n, err := intArg(args)
 		if err != nil {
@@ -89,6 +94,11 @@ func run(cmd string, args []string) error {
 	case "whoami":
 		wd, _ := os.Getwd()
 		fmt.Printf("%d:%d %s\n", os.Getuid(), os.Getgid(), wd)
+		waitForSignal()
+	case "env":
+		for _, name := range args {
+			fmt.Printf("%s=%s\n", name, os.Getenv(name))
+		}
 		waitForSignal()
 	case "sleep":
 		waitForSignal()

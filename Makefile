@@ -1,0 +1,73 @@
+# hive's build, test and demo entry points. `make up` gives a working
+# single-node hive with a demo service; `make test` runs every test.
+
+GO       ?= go
+BIN      := bin
+HIVE     := $(BIN)/hive
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/hiveorch/hive/core/version.Version=$(VERSION)
+DEMO_IMAGE := hive-demo/web:latest
+DEMO_PORT  ?= 8080
+
+.PHONY: all build plugins testimage test unit acceptance bench up down lint proto clean
+
+all: build
+
+## build: the hive binary (bin/hive), which also serves the built-in plugins
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(HIVE) ./cmd/hive
+
+## plugins: the first-party plugins as stand-alone executables too (bin/runtime-docker, ...)
+plugins:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runtime-docker ./plugins/runtime-docker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler-spread ./plugins/scheduler-spread
+
+## testimage: the test and demo images, built locally (no registry needed)
+testimage:
+	acceptance/testimage/build.sh
+	docker tag hive-test/web:v1 $(DEMO_IMAGE)
+
+## test: unit tests, then the acceptance tests against the real engine
+test: unit acceptance
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+acceptance: build plugins testimage
+	HIVE_BIN=$(CURDIR)/$(HIVE) HIVE_PLUGIN_BIN_DIR=$(CURDIR)/$(BIN) \
+		$(GO) test -count=1 -timeout 40m -tags acceptance -v ./acceptance/...
+
+## bench: the benchmarks (figures go in README.md)
+bench: build testimage
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./core/... ./plugins/...
+	HIVE_BIN=$(CURDIR)/$(HIVE) bench/run.sh
+
+## up: build, start hive in the background and deploy a 3-replica demo service
+up: build testimage
+	@$(HIVE) service ls >/dev/null 2>&1 || $(HIVE) up -d
+	@$(HIVE) service inspect demo >/dev/null 2>&1 || \
+		$(HIVE) service create --name demo --replicas 3 -p $(DEMO_PORT):80 $(DEMO_IMAGE)
+	@echo
+	@echo "hive is up with a demo service of 3 replicas:"
+	@echo "  curl http://localhost:$(DEMO_PORT)/     # answers with the container's hostname"
+	@echo "  $(HIVE) service ps demo"
+	@echo "  make down                              # remove the demo and stop hive"
+
+## down: remove the demo service and stop hive
+down:
+	-@$(HIVE) service rm demo 2>/dev/null
+	$(HIVE) down
+
+## lint: formatting, vet and staticcheck
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: run gofmt -w on the files above'; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags acceptance ./acceptance/...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+## proto: regenerate the plugin protocol's Go code (needs protoc)
+proto:
+	$(GO) generate ./plugins/sdk/proto/...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,203 @@
+package daemoncmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hiveorch/hive/config"
+	"github.com/hiveorch/hive/core/api/client"
+	"github.com/hiveorch/hive/core/daemon"
+)
+
+// logFile is where a detached daemon writes its log, in its data directory.
+const logFile = "hive.log"
+
+func upCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start a hive node (a new single-node cluster, or resume this data directory's)",
+		Long: `Start hive on this machine. On a new data directory it creates a cluster of one
+manager: a Raft store, a certificate authority, and the built-in runtime
+(Docker) and scheduler plugins. On a data directory used before, it resumes
+that node and adopts the task containers still running.
+
+The API listens on the endpoint set by -H/--host or HIVE_HOST (default: the
+socket hive.sock in the data directory). The cluster port (--listen-addr)
+speaks only mutual TLS.
+
+By default hive runs in the foreground until interrupted; with -d it starts in
+the background, returns once the API answers, and logs to DATA_DIR/hive.log.
+Stopping hive (Ctrl-C or 'hive down') leaves task containers running; the next
+'hive up' adopts them without restarting them.`,
+		Example: `  hive up -d
+  hive up --data-dir /tmp/hive -H unix:///tmp/hive/hive.sock --listen-addr 127.0.0.1:4300
+  HIVE_LOG_LEVEL=debug hive up`,
+		Args: cobra.NoArgs,
+		RunE: runUp,
+	}
+	addDaemonFlags(c.Flags())
+	c.Flags().BoolP("detach", "d", false, "start in the background and return once the API answers")
+	return c
+}
+
+func runUp(cmd *cobra.Command, _ []string) error {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	if detach, _ := cmd.Flags().GetBool("detach"); detach {
+		return startDetached(cmd, cfg)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the hive binary: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return daemon.Run(ctx, daemon.Options{
+		Config: cfg, Executable: exe, Builtins: BuiltinNames(), Logger: newLogger(cfg, os.Stderr),
+	})
+}
+
+// startDetached starts `hive up` again without -d in a new session, its
+// output going to the data directory's log, and waits for the API.
+func startDetached(cmd *cobra.Command, cfg *config.Config) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the hive binary: %w", err)
+	}
+	cl, err := client.New(cfg.Host)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	pctx, pcancel := context.WithTimeout(cmd.Context(), time.Second)
+	err = cl.Ping(pctx)
+	pcancel()
+	if err == nil {
+		return fmt.Errorf("a hive is already answering at %s: stop it with 'hive down', or choose another endpoint with -H", cfg.Host)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	logPath := filepath.Join(cfg.DataDir, logFile)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log file: %w", err)
+	}
+	defer logf.Close()
+	offset, _ := logf.Seek(0, io.SeekEnd)
+
+	child := exec.Command(exe, foregroundArgs(os.Args[1:])...)
+	child.Stdout, child.Stderr = logf, logf
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start hive in the background: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+
+	ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		err := cl.Ping(pctx)
+		pcancel()
+		if err == nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "hive is up (pid %d)\n  API:  %s\n  logs: %s\n  stop: hive down\n", child.Process.Pid, cfg.Host, logPath)
+			return nil
+		}
+		select {
+		case werr := <-exited:
+			return fmt.Errorf("hive exited during start-up (%v):\n%s", werr, logTail(logPath, offset))
+		case <-ctx.Done():
+			return fmt.Errorf("hive did not answer at %s within 60s; see %s", cfg.Host, logPath)
+		case <-tick.C:
+		}
+	}
+}
+
+// foregroundArgs returns the command line without the detach flag.
+func foregroundArgs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "-d" || a == "--detach" || strings.HasPrefix(a, "--detach=") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// logTail returns what the log got since offset, at most its last 4 KiB.
+func logTail(path string, offset int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) < offset {
+		return ""
+	}
+	b = b[offset:]
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+func downCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop the local hive daemon (task containers keep running)",
+		Long: `Ask the hive daemon at -H/HIVE_HOST to stop, and wait until it has. Running task
+containers are left alone: they keep serving (except through published ingress
+ports, which hive itself answers), and the next 'hive up' on the same data
+directory adopts them without restarting them.`,
+		Example: `  hive down
+  hive down -H unix:///tmp/hive/hive.sock`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := client.New(cfg.Host)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+			defer cancel()
+			if err := cl.Shutdown(ctx); err != nil {
+				return err
+			}
+			for {
+				pctx, pcancel := context.WithTimeout(ctx, time.Second)
+				err := cl.Ping(pctx)
+				pcancel()
+				if err != nil {
+					var ce *client.ConnError
+					if errors.As(err, &ce) {
+						fmt.Fprintln(cmd.OutOrStdout(), "hive stopped; task containers keep running and are adopted by the next 'hive up'")
+						return nil
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("hive at %s is still answering after 60s", cfg.Host)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		},
+	}
+}

@@ -1,0 +1,159 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
+)
+
+func (s *suite) testEnv(t *testing.T) {
+	spec := s.spec("env", "env", "FOO", "SPACED", "EMPTY")
+	spec.Env = []string{"FOO=bar", "SPACED=two words", "EMPTY="}
+	id := s.run(t, spec)
+	s.waitLog(t, id, "FOO=bar", "SPACED=two words", "EMPTY=")
+}
+
+func (s *suite) testUser(t *testing.T) {
+	spec := s.spec("whoami", "whoami")
+	spec.User = "1234:5678"
+	spec.WorkingDir = "/work/dir"
+	id := s.run(t, spec)
+	s.waitLog(t, id, "1234:5678 /work/dir")
+}
+
+func (s *suite) testMounts(t *testing.T) {
+	t.Run("a named volume is shared between containers", func(t *testing.T) {
+		vol := s.name("vol")
+		s.volumes = append(s.volumes, vol)
+		mount := []runtime.Mount{{Type: runtime.MountVolume, Source: vol, Target: "/data"}}
+
+		// The text ends with a newline: an engine may hold back a partial
+		// line until the container exits.
+		writer := s.spec("vol-write", "write", "/data/greeting", "hello from a volume\n")
+		writer.Mounts = mount
+		wid := s.run(t, writer)
+		s.waitLog(t, wid, "wrote /data/greeting")
+
+		reader := s.spec("vol-read", "cat", "/data/greeting")
+		reader.Mounts = mount
+		rid := s.run(t, reader)
+		s.waitLog(t, rid, "hello from a volume")
+	})
+	t.Run("a bind mount shows a host file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "host.txt")
+		if err := os.WriteFile(file, []byte("from the host\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec := s.spec("bind", "cat", "/host.txt")
+		spec.Mounts = []runtime.Mount{{Type: runtime.MountBind, Source: file, Target: "/host.txt", ReadOnly: true}}
+		id := s.run(t, spec)
+		s.waitLog(t, id, "from the host")
+	})
+	t.Run("a read-only bind mount refuses writes", func(t *testing.T) {
+		dir := t.TempDir()
+		spec := s.spec("bind-ro", "write", "/ro/file", "must not land")
+		spec.Mounts = []runtime.Mount{{Type: runtime.MountBind, Source: dir, Target: "/ro", ReadOnly: true}}
+		id := s.run(t, spec)
+		if st := s.wait(t, id); st.ExitCode == 0 {
+			t.Errorf("writing to a read-only mount: exit code 0, want a failure")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "file")); err == nil {
+			t.Errorf("the write reached the host through a read-only mount")
+		}
+	})
+	t.Run("a tmpfs is writable", func(t *testing.T) {
+		// The test image has no directory to write to but its mounts.
+		spec := s.spec("tmpfs", "write", "/scratch/file", "in memory")
+		spec.Mounts = []runtime.Mount{{Type: runtime.MountTmpfs, Target: "/scratch"}}
+		id := s.run(t, spec)
+		s.waitLog(t, id, "wrote /scratch/file")
+		if c := s.inspect(t, id); c.State != runtime.StateRunning {
+			t.Errorf("after writing to the tmpfs: State %q (exit code %d), want running", c.State, c.ExitCode)
+		}
+	})
+}
+
+func (s *suite) testResources(t *testing.T) {
+	const limit = 64 << 20
+	spec := s.spec("limits", "sleep")
+	spec.Resources = runtime.Resources{NanoCPUs: 500_000_000, MemoryBytes: limit}
+	id := s.run(t, spec)
+	if c := s.inspect(t, id); c.State != runtime.StateRunning {
+		t.Fatalf("with a CPU and memory limit: State %q, want running", c.State)
+	}
+	st, err := s.rt.Stats(s.ctx(t), id)
+	if err != nil {
+		t.Fatalf("Stats = %v", err)
+	}
+	if st.MemoryLimit != 0 && st.MemoryLimit != limit {
+		t.Errorf("Stats().MemoryLimit = %d, want %d (the limit set) or 0 (not reported)", st.MemoryLimit, limit)
+	}
+}
+
+func (s *suite) testStats(t *testing.T) {
+	id := s.run(t, s.spec("stats", "serve"))
+	s.poll(t, "non-zero memory in Stats", func() (bool, string) {
+		st, err := s.rt.Stats(s.ctx(t), id)
+		if err != nil {
+			t.Fatalf("Stats = %v", err)
+		}
+		if st.Time.IsZero() {
+			return false, "Stats().Time is zero"
+		}
+		return st.MemoryBytes > 0, fmt.Sprintf("last sample %+v", *st)
+	})
+}
+
+func (s *suite) testHostPort(t *testing.T) {
+	if s.opts.SkipPorts {
+		t.Skip("Options.SkipPorts: the runtime cannot publish host ports")
+	}
+	port := freePort(t)
+	spec := s.spec("port", "serve")
+	spec.Env = []string{"PORT=8080"}
+	spec.Ports = []runtime.PortBinding{{Protocol: "tcp", ContainerPort: 8080, HostPort: port, HostIP: "127.0.0.1"}}
+	id := s.run(t, spec)
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	client := &http.Client{Timeout: 2 * time.Second}
+	s.poll(t, "GET "+url, func() (bool, string) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) == "" {
+			return false, fmt.Sprintf("status %d, body %q", resp.StatusCode, body)
+		}
+		return true, ""
+	})
+
+	c := s.inspect(t, id)
+	found := false
+	for _, p := range c.Ports {
+		found = found || (p.ContainerPort == 8080 && p.HostPort == port)
+	}
+	if !found {
+		t.Errorf("Inspect().Ports = %+v, want 8080 bound to host port %d", c.Ports, port)
+	}
+}
+
+// freePort returns a TCP port free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) uint32 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return uint32(l.Addr().(*net.TCPAddr).Port)
+}

@@ -1,0 +1,27 @@
+package runtime_test
+
+import (
+	"testing"
+
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
+	"github.com/hiveorch/hive/plugins/sdk/runtime/conformance"
+)
+
+const testImage = "hive-test/web:v1"
+
+func TestFakeConformance(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(t *testing.T, f *runtime.Fake) runtime.Runtime
+	}{
+		{"direct", func(t *testing.T, f *runtime.Fake) runtime.Runtime { return f }},
+		{"through the gRPC harness", func(t *testing.T, f *runtime.Fake) runtime.Runtime { return runtime.NewHarness(t, f) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := runtime.NewFake()
+			f.AddImage(testImage)
+			conformance.Run(t, func(t *testing.T) runtime.Runtime { return tc.wrap(t, f) },
+				conformance.Options{Image: testImage, SkipPorts: true})
+		})
+	}
+}

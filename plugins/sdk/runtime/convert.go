@@ -1,0 +1,183 @@
+package runtime
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hiveorch/hive/plugins/sdk/internal/pb"
+)
+
+// Conversions between the runtime's Go types and their wire form. The zero
+// time travels as an absent timestamp so that it comes back as the zero
+// time; durations travel as nanoseconds.
+
+func timeToPB(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func timeFromPB(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func portsToPB(ports []PortBinding) []*pb.PortBinding {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := make([]*pb.PortBinding, len(ports))
+	for i, p := range ports {
+		out[i] = &pb.PortBinding{Protocol: p.Protocol, ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIp: p.HostIP}
+	}
+	return out
+}
+
+func portsFromPB(ports []*pb.PortBinding) []PortBinding {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := make([]PortBinding, len(ports))
+	for i, p := range ports {
+		out[i] = PortBinding{Protocol: p.GetProtocol(), ContainerPort: p.GetContainerPort(), HostPort: p.GetHostPort(), HostIP: p.GetHostIp()}
+	}
+	return out
+}
+
+func specToPB(s *ContainerSpec) *pb.ContainerSpec {
+	if s == nil {
+		return nil
+	}
+	out := &pb.ContainerSpec{
+		Name:             s.Name,
+		Image:            s.Image,
+		Command:          s.Command,
+		Args:             s.Args,
+		Env:              s.Env,
+		Labels:           s.Labels,
+		WorkingDir:       s.WorkingDir,
+		User:             s.User,
+		Hostname:         s.Hostname,
+		Ports:            portsToPB(s.Ports),
+		Resources:        &pb.Resources{NanoCpus: s.Resources.NanoCPUs, MemoryBytes: s.Resources.MemoryBytes},
+		StopSignal:       s.StopSignal,
+		StopTimeoutNanos: int64(s.StopTimeout),
+	}
+	for _, m := range s.Mounts {
+		out.Mounts = append(out.Mounts, &pb.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return out
+}
+
+func specFromPB(s *pb.ContainerSpec) *ContainerSpec {
+	if s == nil {
+		return nil
+	}
+	out := &ContainerSpec{
+		Name:       s.GetName(),
+		Image:      s.GetImage(),
+		Command:    s.GetCommand(),
+		Args:       s.GetArgs(),
+		Env:        s.GetEnv(),
+		Labels:     s.GetLabels(),
+		WorkingDir: s.GetWorkingDir(),
+		User:       s.GetUser(),
+		Hostname:   s.GetHostname(),
+		Ports:      portsFromPB(s.GetPorts()),
+		Resources: Resources{
+			NanoCPUs:    s.GetResources().GetNanoCpus(),
+			MemoryBytes: s.GetResources().GetMemoryBytes(),
+		},
+		StopSignal:  s.GetStopSignal(),
+		StopTimeout: time.Duration(s.GetStopTimeoutNanos()),
+	}
+	for _, m := range s.GetMounts() {
+		out.Mounts = append(out.Mounts, Mount{Type: m.GetType(), Source: m.GetSource(), Target: m.GetTarget(), ReadOnly: m.GetReadOnly()})
+	}
+	return out
+}
+
+func containerToPB(c *Container) *pb.Container {
+	if c == nil {
+		return nil
+	}
+	return &pb.Container{
+		Id:         c.ID,
+		Name:       c.Name,
+		Image:      c.Image,
+		Labels:     c.Labels,
+		State:      c.State,
+		Pid:        int64(c.PID),
+		ExitCode:   int64(c.ExitCode),
+		Error:      c.Error,
+		CreatedAt:  timeToPB(c.CreatedAt),
+		StartedAt:  timeToPB(c.StartedAt),
+		FinishedAt: timeToPB(c.FinishedAt),
+		Addresses:  c.Addresses,
+		Ports:      portsToPB(c.Ports),
+	}
+}
+
+func containerFromPB(c *pb.Container) *Container {
+	if c == nil {
+		return nil
+	}
+	return &Container{
+		ID:         c.GetId(),
+		Name:       c.GetName(),
+		Image:      c.GetImage(),
+		Labels:     c.GetLabels(),
+		State:      c.GetState(),
+		PID:        int(c.GetPid()),
+		ExitCode:   int(c.GetExitCode()),
+		Error:      c.GetError(),
+		CreatedAt:  timeFromPB(c.GetCreatedAt()),
+		StartedAt:  timeFromPB(c.GetStartedAt()),
+		FinishedAt: timeFromPB(c.GetFinishedAt()),
+		Addresses:  c.GetAddresses(),
+		Ports:      portsFromPB(c.GetPorts()),
+	}
+}
+
+func logEntryToPB(e LogEntry) *pb.LogEntry {
+	return &pb.LogEntry{Time: timeToPB(e.Time), Stream: e.Stream, Line: e.Line}
+}
+
+func logEntryFromPB(e *pb.LogEntry) LogEntry {
+	return LogEntry{Time: timeFromPB(e.GetTime()), Stream: e.GetStream(), Line: e.GetLine()}
+}
+
+func progressToPB(p PullProgress) *pb.PullProgress {
+	return &pb.PullProgress{Status: p.Status, Layer: p.Layer, Current: p.Current, Total: p.Total}
+}
+
+func progressFromPB(p *pb.PullProgress) PullProgress {
+	return PullProgress{Status: p.GetStatus(), Layer: p.GetLayer(), Current: p.GetCurrent(), Total: p.GetTotal()}
+}
+
+func statsToPB(s *Stats) *pb.StatsResponse {
+	if s == nil {
+		return &pb.StatsResponse{}
+	}
+	return &pb.StatsResponse{
+		Time:        timeToPB(s.Time),
+		CpuNanos:    s.CPUNanos,
+		CpuPercent:  s.CPUPercent,
+		MemoryBytes: s.MemoryBytes,
+		MemoryLimit: s.MemoryLimit,
+	}
+}
+
+func statsFromPB(s *pb.StatsResponse) *Stats {
+	return &Stats{
+		Time:        timeFromPB(s.GetTime()),
+		CPUNanos:    s.GetCpuNanos(),
+		CPUPercent:  s.GetCpuPercent(),
+		MemoryBytes: s.GetMemoryBytes(),
+		MemoryLimit: s.GetMemoryLimit(),
+	}
+}

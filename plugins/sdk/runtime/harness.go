@@ -1,0 +1,31 @@
+package runtime
+
+import (
+	"testing"
+
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/hiveorch/hive/plugins/sdk"
+)
+
+// NewHarness serves impl over gRPC in this process, as a plugin process
+// would, and returns the Runtime hive would get for it: every call goes
+// through the client adapter, the wire and the server adapter, so a test
+// sees exactly what hive sees, errors included. The connection closes in
+// t.Cleanup. Call it several times on one impl to get several clients of
+// the same runtime (as after a restart of hive).
+func NewHarness(t testing.TB, impl Runtime) Runtime {
+	t.Helper()
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
+		sdk.PluginSetRuntime: &Plugin{Impl: impl},
+	})
+	t.Cleanup(func() {
+		server.Stop()
+		_ = client.Close()
+	})
+	raw, err := client.Dispense(sdk.PluginSetRuntime)
+	if err != nil {
+		t.Fatalf("runtime harness: dispense: %v", err)
+	}
+	return raw.(Runtime)
+}
