@@ -20,47 +20,58 @@ import (
 // agent may trust the assignments it is sent.
 func (d *daemon) leadership(ctx context.Context, caughtUp chan<- struct{}) error {
 	var once sync.Once
+	current := func() { once.Do(func() { close(caughtUp) }) }
 	leaderCh := d.store.LeaderCh()
-	var cancel context.CancelFunc
-	var done chan error
-	stopControllers := func() {
-		if cancel != nil {
-			cancel()
-			<-done
-			cancel = nil
-			d.logger.Info("controllers stopped: no longer the leader")
-		}
-	}
-	defer stopControllers()
+	var term *leaderTerm
+	defer func() { term.end() }()
 	for {
+		var done <-chan error
+		if term != nil {
+			done = term.done
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-done:
-			cancel = nil
-			done = nil
+			term = nil
 			if err != nil {
 				return err
 			}
 		case leader, ok := <-leaderCh:
-			if !ok {
+			switch {
+			case !ok:
 				return nil
+			case !leader && term != nil:
+				term.end()
+				term = nil
+				d.logger.Info("controllers stopped: no longer the leader")
+			case leader && term == nil:
+				term = d.startTerm(ctx, current)
 			}
-			if !leader {
-				stopControllers()
-				continue
-			}
-			if cancel != nil {
-				continue
-			}
-			var lctx context.Context
-			lctx, cancel = context.WithCancel(ctx)
-			done = make(chan error, 1)
-			go func() {
-				done <- d.lead(lctx, func() { once.Do(func() { close(caughtUp) }) })
-			}()
 		}
 	}
+}
+
+// leaderTerm is one period of leadership: the controllers run until end.
+type leaderTerm struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (d *daemon) startTerm(ctx context.Context, current func()) *leaderTerm {
+	lctx, cancel := context.WithCancel(ctx)
+	t := &leaderTerm{cancel: cancel, done: make(chan error, 1)}
+	go func() { t.done <- d.lead(lctx, current) }()
+	return t
+}
+
+// end stops the term's controllers and waits for them.
+func (t *leaderTerm) end() {
+	if t == nil {
+		return
+	}
+	t.cancel()
+	<-t.done
 }
 
 // lead makes the store current, prepares the cluster records and runs the
