@@ -31,7 +31,12 @@ import (
 	"time"
 )
 
+// signals receives SIGTERM and SIGINT from the very start, so a signal
+// sent right after the container starts is never missed.
+var signals = make(chan os.Signal, 1)
+
 func main() {
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	args := os.Args[1:]
 	cmd := "serve"
 	if len(args) > 0 {
@@ -133,9 +138,7 @@ func port() string {
 }
 
 func waitForSignal() {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
-	<-ch
+	<-signals
 	fmt.Println("stopping")
 	os.Exit(0)
 }
@@ -179,15 +182,13 @@ func serve() error {
 		fmt.Println("crashing on start as asked by CRASH")
 		os.Exit(3)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	fmt.Printf("serving %s on :%s\n", version, port())
 	select {
 	case err := <-errc:
 		return err
-	case <-ctx.Done():
+	case <-signals:
 	}
 	fmt.Println("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
