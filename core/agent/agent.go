@@ -63,7 +63,7 @@ func New(cfg Config) *Agent {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
-	logger := cfg.Logger.With("node_id", cfg.NodeID)
+	logger := cfg.Logger
 	return &Agent{
 		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe,
 		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, clock: cfg.Clock, logger: logger,
