@@ -1,0 +1,466 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/api/apitest"
+	"github.com/hiveorch/hive/core/types"
+)
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// fastProgress keeps the progress waits of tests short.
+var fastProgress = progressSettings{interval: 5 * time.Millisecond, stable: 30 * time.Millisecond, pendingGrace: 100 * time.Millisecond, maxFailures: 3}
+
+// harness is a fake backend served by core/api on a unix socket in
+// t.TempDir, and a way to run the CLI against it.
+type harness struct {
+	t    *testing.T
+	b    *apitest.Backend
+	sock string
+	env  []string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	b := apitest.New()
+	b.InfoValue = api.Info{NodeID: "node1aaaaaaaaaaaaaaaaaaaa", Hostname: "laptop", Role: "manager", Leader: true}
+	b.AddNode(&types.Node{ID: "node1aaaaaaaaaaaaaaaaaaaa", Description: types.NodeDescription{Hostname: "laptop", Runtime: types.Plugin{Name: "docker", Version: "20.10.24"}},
+		Spec:          types.NodeSpec{Role: types.RoleManager, Availability: types.AvailabilityActive},
+		Status:        types.NodeStatus{State: types.NodeStateReady},
+		ManagerStatus: &types.ManagerStatus{Leader: true, Reachability: "reachable"}})
+	b.AddNode(&types.Node{ID: "node2bbbbbbbbbbbbbbbbbbbb", Description: types.NodeDescription{Hostname: "worker-1", Runtime: types.Plugin{Name: "docker", Version: "20.10.24"}},
+		Spec:   types.NodeSpec{Role: types.RoleWorker, Availability: types.AvailabilityDrain},
+		Status: types.NodeStatus{State: types.NodeStateDown}})
+	b.PluginList = []api.PluginStatus{
+		{Name: "runtime-docker", Kind: "runtime", Version: "0.1.0", Source: "builtin", State: "running"},
+		{Name: "scheduler-x", Kind: "scheduler", Version: "2.0.0", Source: "/opt/hive/plugins/scheduler-x", State: "failed", Error: "exit status 2"},
+	}
+	b.AutoRun = true
+
+	sock := filepath.Join(t.TempDir(), "hive.sock")
+	l, err := api.ListenUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.NewServer(b, logger).Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &harness{t: t, b: b, sock: sock, env: []string{"HIVE_HOST=unix://" + sock, "TOKEN=s3cret"}}
+}
+
+// run runs the CLI with args and returns its stdout, stderr and exit
+// status.
+func (h *harness) run(args ...string) (string, string, int) {
+	h.t.Helper()
+	return runCLI(h.t, h.env, args...)
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	c := &cli{opts: RootOptions{Env: env}, now: time.Now, progress: fastProgress, isTerminal: func(io.Writer) bool { return false }}
+	root := newRoot(c)
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := Execute(ctx, root)
+	t.Logf("hive %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return out.String(), errOut.String(), code
+}
+
+func (h *harness) mustRun(args ...string) string {
+	h.t.Helper()
+	out, errOut, code := h.run(args...)
+	if code != 0 {
+		h.t.Fatalf("hive %s exited %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+func TestCreateDetachedSendsTheSpec(t *testing.T) {
+	h := newHarness(t)
+	envFile := filepath.Join(t.TempDir(), "web.env")
+	if err := os.WriteFile(envFile, []byte("# web settings\nMODE=prod\nTOKEN\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "3",
+		"-p", "8080:80", "-p", "published=9443,target=443,mode=host",
+		"-e", "LEVEL=debug", "--env-file", envFile, "--label", "team=web",
+		"--constraint", "node.role==manager", "--mount", "type=volume,source=data,target=/var/lib/data",
+		"--limit-cpu", "0.5", "--limit-memory", "512m", "--reserve-cpu", "0.25", "--reserve-memory", "128m",
+		"--restart-condition", "on-failure", "--restart-delay", "2s", "--restart-max-attempts", "4", "--restart-window", "1m",
+		"--stop-grace-period", "30s", "--stop-signal", "SIGQUIT", "--workdir", "/app", "--user", "1000:1000",
+		"--entrypoint", "/bin/sh -c", "nginx:alpine", "nginx -g 'daemon off;'", "--extra")
+
+	svc := h.b.Service("web")
+	if svc == nil {
+		t.Fatal("the service was not created")
+	}
+	if strings.TrimSpace(out) != svc.ID {
+		t.Errorf("stdout %q, want the service ID %s", out, svc.ID)
+	}
+	d := func(v time.Duration) *types.Duration { x := types.Duration(v); return &x }
+	want := types.ServiceSpec{
+		Name: "web", Labels: map[string]string{"team": "web"}, Mode: types.ModeReplicated, Replicas: 3,
+		Task: types.TaskSpec{
+			Container: types.ContainerSpec{
+				Image: "nginx:alpine", Command: []string{"/bin/sh", "-c"}, Args: []string{"nginx -g 'daemon off;'", "--extra"},
+				Env: []string{"MODE=prod", "TOKEN=s3cret", "LEVEL=debug"}, Dir: "/app", User: "1000:1000",
+				Mounts:     []types.Mount{{Type: types.MountVolume, Source: "data", Target: "/var/lib/data"}},
+				StopSignal: "SIGQUIT", StopGracePeriod: d(30 * time.Second),
+			},
+			Resources: types.Requirements{
+				Limits:       types.Resources{NanoCPUs: 500_000_000, MemoryBytes: 512 << 20},
+				Reservations: types.Resources{NanoCPUs: 250_000_000, MemoryBytes: 128 << 20},
+			},
+			RestartPolicy: types.RestartPolicy{Condition: types.RestartOnFailure, Delay: d(2 * time.Second), MaxAttempts: 4, Window: d(time.Minute)},
+			Placement:     types.Placement{Constraints: []string{"node.role==manager"}},
+		},
+		Endpoint: types.EndpointSpec{Ports: []types.PortConfig{
+			{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"},
+			{Protocol: "tcp", TargetPort: 443, PublishedPort: 9443, PublishMode: "host"},
+		}},
+	}
+	if !reflect.DeepEqual(svc.Spec, want) {
+		t.Errorf("spec sent:\n%+v\nwant:\n%+v", svc.Spec, want)
+	}
+	if h.b.Called("ListTasks") {
+		t.Error("--detach still waited for the tasks")
+	}
+}
+
+func TestCreateDefaults(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "plain", "busybox")
+	got := h.b.Service("plain").Spec
+	want := types.ServiceSpec{Name: "plain", Mode: types.ModeReplicated, Replicas: 1,
+		Task: types.TaskSpec{Container: types.ContainerSpec{Image: "busybox"}, RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("spec = %+v, want %+v", got, want)
+	}
+	h.mustRun("service", "create", "-d", "--name", "agent", "--mode", "global", "busybox", "top")
+	if s := h.b.Service("agent").Spec; s.Mode != types.ModeGlobal || s.Replicas != 0 || !reflect.DeepEqual(s.Task.Container.Args, []string{"top"}) {
+		t.Errorf("global spec = %+v", s)
+	}
+}
+
+func TestBadInputSendsNothing(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"service", "create", "--replicas", "-1", "nginx"}, "Error: invalid --replicas -1: must be 0 or more"},
+		{[]string{"service", "create", "--replicas", "three", "nginx"}, "invalid --replicas three: want a whole number"},
+		{[]string{"service", "create", "--mode", "global", "--replicas", "2", "nginx"}, "invalid --replicas with --mode global"},
+		{[]string{"service", "create", "--mode", "daemon", "nginx"}, `invalid --mode "daemon": want replicated or global`},
+		{[]string{"service", "create", "-p", "8080:80:90", "nginx"}, `invalid --publish "8080:80:90"`},
+		{[]string{"service", "create", "-p", "8080:80", "-p", "8080:81", "nginx"}, "port 8080/tcp is already published"},
+		{[]string{"service", "create", "--mount", "type=volume,soure=data,destination=/var/lib/data", "busybox"}, `unknown field "soure" (did you mean "source"?)`},
+		{[]string{"service", "create", "--mount", "target=/d", "--mount", "target=/d/", "busybox"}, "/d is already a mount target"},
+		{[]string{"service", "create", "--constraint", "node.role=manager", "nginx"}, `invalid --constraint "node.role=manager": want KEY==VALUE or KEY!=VALUE`},
+		{[]string{"service", "create", "--constraint", "node.colour==red", "nginx"}, `unknown key "node.colour"`},
+		{[]string{"service", "create", "--limit-memory", "lots", "nginx"}, `invalid --limit-memory "lots"`},
+		{[]string{"service", "create", "--limit-cpu", "1", "--reserve-cpu", "2", "nginx"}, "invalid --reserve-cpu 2: more than --limit-cpu 1"},
+		{[]string{"service", "create", "--restart-condition", "always", "nginx"}, `invalid --restart-condition "always": want none, on-failure or any`},
+		{[]string{"service", "create", "--restart-delay", "5", "nginx"}, `invalid --restart-delay "5": want a duration such as 10s`},
+		{[]string{"service", "create", "--stop-signal", "SIGNOPE", "nginx"}, `invalid --stop-signal "SIGNOPE"`},
+		{[]string{"service", "create", "--workdir", "app", "nginx"}, `invalid --workdir "app": it must be an absolute path`},
+		{[]string{"service", "create", "--name", "my web", "nginx"}, `invalid --name "my web"`},
+		{[]string{"service", "create", "--env-file", "/nonexistent/x.env", "nginx"}, "read --env-file: open /nonexistent/x.env"},
+		{[]string{"service", "create", "Nginx"}, `invalid image "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`},
+		{[]string{"service", "create", "--entrypoint", "", "nginx"}, "invalid --entrypoint: it is empty"},
+		{[]string{"service", "create"}, `"hive service create" requires at least an IMAGE`},
+		{[]string{"service", "create", "--nope", "nginx"}, "unknown flag: --nope"},
+		{[]string{"service", "scale", "web"}, `invalid scale argument "web": want SERVICE=REPLICAS`},
+		{[]string{"service", "scale", "web=-2"}, "invalid replica count for web: -2: must be 0 or more"},
+		{[]string{"service", "ps", "--filter", "state=running", "web"}, `invalid --filter "state=running"`},
+		{[]string{"service", "ls", "--format", "yaml"}, `invalid --format "yaml": want table or json`},
+		{[]string{"service", "logs", "--tail", "some", "web"}, `invalid --tail "some"`},
+		{[]string{"service", "logs", "--since", "last week", "web"}, `invalid --since "last week"`},
+		{[]string{"service", "logs", "a", "b"}, `"hive service logs" requires exactly one SERVICE, got 2 argument(s)`},
+		{[]string{"service", "frobnicate"}, `unknown command "frobnicate" for "hive service"`},
+		{[]string{"node", "ls", "extra"}, `"hive node ls" accepts no arguments`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			before := len(h.b.Calls())
+			out, errOut, code := h.run(tt.args...)
+			if code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			if !strings.Contains(errOut, tt.want) || !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.want)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if calls := h.b.Calls()[before:]; len(calls) > 0 {
+				t.Errorf("bad input reached the backend: %v", calls)
+			}
+		})
+	}
+}
+
+func TestUsageErrorsPointAtHelp(t *testing.T) {
+	h := newHarness(t)
+	_, errOut, code := h.run("service", "ls", "--bogus")
+	if code != 1 || errOut != "Error: unknown flag: --bogus\nSee 'hive service ls --help'.\n" {
+		t.Errorf("got %d %q", code, errOut)
+	}
+	_, errOut, code = h.run("servce", "ls")
+	if code != 1 || !strings.HasPrefix(errOut, "Error: unknown command \"servce\" for \"hive\"") ||
+		!strings.Contains(errOut, "\tservice\n") || !strings.HasSuffix(errOut, "See 'hive --help'.\n") {
+		t.Errorf("misspelt command: %d %q", code, errOut)
+	}
+	_, errOut, _ = h.run("service", "create", "--limit-cpu", "x", "nginx")
+	if strings.Contains(errOut, "--help") {
+		t.Errorf("a bad value is not a usage error, yet stderr says %q", errOut)
+	}
+}
+
+func TestCreateShowsProgressUntilConverged(t *testing.T) {
+	h := newHarness(t)
+	out := h.mustRun("service", "create", "--name", "web", "--replicas", "3", "nginx:alpine")
+	svc := h.b.Service("web")
+	bar := "[==================================================>]"
+	want := svc.ID + "\n" +
+		"1/3: running   " + bar + "\n" +
+		"2/3: running   " + bar + "\n" +
+		"3/3: running   " + bar + "\n" +
+		"overall progress: 3 out of 3 tasks\n" +
+		"verify: Service converged\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+
+	out = h.mustRun("service", "create", "-q", "--name", "quiet", "nginx:alpine")
+	if out != h.b.Service("quiet").ID+"\n" {
+		t.Errorf("-q printed %q, want only the ID", out)
+	}
+}
+
+func TestCreateGivesUpOnRejectedTask(t *testing.T) {
+	h := newHarness(t)
+	h.b.AutoRun = false
+	h.b.OnChange = func(s *types.Service) []*types.Task {
+		return []*types.Task{{ID: "task1rejected", ServiceID: s.ID, ServiceName: s.Spec.Name, Slot: 1,
+			DesiredState: types.TaskStateShutdown,
+			Status:       types.TaskStatus{State: types.TaskStateRejected, Err: "image not found: nginx:nope"}}}
+	}
+	out, errOut, code := h.run("service", "create", "--name", "web", "nginx:nope")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.HasPrefix(out, h.b.Service("web").ID+"\n") {
+		t.Errorf("stdout %q does not start with the service ID", out)
+	}
+	want := "Error: service web was created but did not converge: web.1: rejected: image not found: nginx:nope\nSee what happened with 'hive service ps web'\n"
+	if errOut != want {
+		t.Errorf("stderr %q\nwant   %q", errOut, want)
+	}
+}
+
+func TestServiceLs(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "-p", "8080:80", "-p", "8081:81", "nginx:alpine@sha256:"+strings.Repeat("a", 64))
+	h.mustRun("service", "create", "-d", "--name", "api", "-p", "published=9000,target=9000,mode=host", "api:1")
+	web, api := h.b.Service("web"), h.b.Service("api")
+
+	out := h.mustRun("service", "ls")
+	want := "ID             NAME   MODE         REPLICAS   IMAGE          PORTS\n" +
+		fmt.Sprintf("%s   api    replicated   1/1        api:1          9000->9000/tcp (host)\n", api.ID[:12]) +
+		fmt.Sprintf("%s   web    replicated   2/2        nginx:alpine   *:8080-8081->80-81/tcp\n", web.ID[:12])
+	if out != want {
+		t.Errorf("service ls:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustRun("service", "ls", "-q"); out != api.ID[:12]+"\n"+web.ID[:12]+"\n" {
+		t.Errorf("service ls -q = %q", out)
+	}
+	out = h.mustRun("service", "ls", "--format", "json")
+	if !strings.Contains(out, `"running_tasks": 2`) || !strings.Contains(out, `"name": "web"`) || !strings.HasPrefix(out, "[") {
+		t.Errorf("service ls --format json = %s", out)
+	}
+}
+
+func TestServicePsScaleRm(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "nginx:alpine")
+	out := h.mustRun("service", "ps", "web")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[1], "web.1") ||
+		!strings.Contains(lines[1], "laptop") || !strings.Contains(lines[1], "Running ") || !strings.Contains(lines[2], "web.2") {
+		t.Errorf("service ps:\n%s", out)
+	}
+
+	out = h.mustRun("service", "scale", "web=4")
+	if !strings.HasPrefix(out, "web scaled to 4\n") || !strings.HasSuffix(out, "overall progress: 4 out of 4 tasks\nverify: Service converged\n") {
+		t.Errorf("service scale:\n%s", out)
+	}
+	if n := h.b.Service("web").Spec.Replicas; n != 4 {
+		t.Errorf("replicas = %d, want 4", n)
+	}
+	if out := h.mustRun("service", "ps", "-q", "--filter", "desired-state=running", "web"); len(strings.Fields(out)) != 4 {
+		t.Errorf("service ps -q after scale = %q", out)
+	}
+
+	h.mustRun("service", "create", "-d", "--name", "agent", "--mode", "global", "busybox")
+	out, errOut, code := h.run("service", "scale", "-d", "agent=3", "web=1", "nope=2")
+	if code != 1 || out != "web scaled to 1\n" {
+		t.Errorf("scale with errors: exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"Error: agent: scale can only be used with replicated mode\n", "Error: service nope not found: not found\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+
+	out, errOut, code = h.run("service", "rm", "web", "nope", "agent")
+	if code != 1 || out != "web\nagent\n" || errOut != "Error: service nope not found: not found\n" {
+		t.Errorf("rm: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if len(h.b.Services()) != 0 {
+		t.Errorf("services left: %v", h.b.Services())
+	}
+}
+
+func TestScaleRetriesOnceOnConflict(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "nginx")
+	// Another writer bumps the version between our read and our update,
+	// once: the first UpdateService fails with a conflict.
+	h.b.AddService(func() *types.Service { s := h.b.Service("web"); s.Version += 100; return s }())
+	out := h.mustRun("service", "scale", "-d", "web=2")
+	if out != "web scaled to 2\n" || h.b.Service("web").Spec.Replicas != 2 {
+		t.Errorf("scale = %q, replicas %d", out, h.b.Service("web").Spec.Replicas)
+	}
+}
+
+func TestServiceLogs(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "nginx")
+	svc := h.b.Service("web")
+	tasks, _ := h.b.ListTasks(context.Background(), api.TaskFilter{Service: "web"})
+	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	h.b.Logs[svc.ID] = []api.LogLine{
+		{TaskID: tasks[0].ID, TaskName: "web.1", NodeHostname: "laptop", Time: at, Stream: "stdout", Line: "hello"},
+		{TaskID: tasks[1].ID, TaskName: "web.2", NodeHostname: "laptop", Time: at.Add(time.Second), Stream: "stderr", Line: "oops"},
+		{TaskID: tasks[0].ID, TaskName: "web.1", NodeHostname: "laptop", Time: at.Add(2 * time.Second), Stream: "stdout", Line: "bye"},
+	}
+	p1 := "web.1." + tasks[0].ID[:12] + "@laptop    | "
+	p2 := "web.2." + tasks[1].ID[:12] + "@laptop    | "
+
+	out, errOut, code := h.run("service", "logs", "web")
+	if code != 0 || out != p1+"hello\n"+p1+"bye\n" || errOut != p2+"oops\n" {
+		t.Errorf("logs: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	out = h.mustRun("service", "logs", "--tail", "1", "-t", "--no-task-ids", "web")
+	if out != "web.1@laptop    | 2024-05-01T10:00:02Z bye\n" {
+		t.Errorf("logs --tail 1 -t --no-task-ids = %q", out)
+	}
+	_, errOut, code = h.run("service", "logs", "nope")
+	if code != 1 || errOut != "Error: service nope not found: not found\n" {
+		t.Errorf("logs of a missing service: %d %q", code, errOut)
+	}
+}
+
+func TestReadCommands(t *testing.T) {
+	h := newHarness(t)
+	out := h.mustRun("node", "ls")
+	want := "ID                            HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS   RUNTIME\n" +
+		"node1aaaaaaaaaaaaaaaaaaaa *   laptop     Ready    Active         Leader           docker 20.10.24\n" +
+		"node2bbbbbbbbbbbbbbbbbbbb     worker-1   Down     Drain                           docker 20.10.24\n"
+	if out != want {
+		t.Errorf("node ls:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustRun("node", "ls", "-q"); out != "node1aaaaaaaaaaaaaaaaaaaa\nnode2bbbbbbbbbbbbbbbbbbbb\n" {
+		t.Errorf("node ls -q = %q", out)
+	}
+	if out := h.mustRun("node", "inspect", "self"); !strings.HasPrefix(out, "[\n    {\n        \"id\": \"node1aaaaaaaaaaaaaaaaaaaa\"") {
+		t.Errorf("node inspect self = %s", out)
+	}
+	out = h.mustRun("plugin", "ls")
+	want = "NAME             KIND        VERSION   SOURCE                          STATE\n" +
+		"runtime-docker   runtime     0.1.0     builtin                         running\n" +
+		"scheduler-x      scheduler   2.0.0     /opt/hive/plugins/scheduler-x   failed: exit status 2\n"
+	if out != want {
+		t.Errorf("plugin ls:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustRun("info"); !strings.Contains(out, "Node ID:     node1aaaaaaaaaaaaaaaaaaaa\n") || !strings.Contains(out, "Leader:      yes\n") {
+		t.Errorf("info:\n%s", out)
+	}
+	if out := h.mustRun("info", "--format", "json"); !strings.Contains(out, `"hostname": "laptop"`) {
+		t.Errorf("info --format json:\n%s", out)
+	}
+	h.mustRun("service", "create", "-d", "--name", "web", "-p", "8080:80", "--limit-memory", "512m", "nginx")
+	if out := h.mustRun("service", "inspect", "web"); !strings.HasPrefix(out, "[\n    {\n") || !strings.Contains(out, `"name": "web"`) {
+		t.Errorf("service inspect = %s", out)
+	}
+	out = h.mustRun("service", "inspect", "--pretty", "web")
+	for _, want := range []string{"Name:               web\n", "Service Mode:       Replicated\n", " Replicas:          1\n", "  Memory:           512MiB\n", " PublishedPort = 8080\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect --pretty lacks %q:\n%s", want, out)
+		}
+	}
+	out, errOut, code := h.run("service", "inspect", "web", "nope")
+	if code != 1 || !strings.Contains(out, `"name": "web"`) || errOut != "Error: service nope not found: not found\n" {
+		t.Errorf("inspect with a missing service: %d %q %q", code, out, errOut)
+	}
+}
+
+func TestUnreachableHost(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "x", "hive.sock")
+	for _, env := range [][]string{{"HIVE_HOST=unix://" + sock}, {}} {
+		args := []string{"service", "ls"}
+		if len(env) == 0 {
+			args = []string{"-H", "unix://" + sock, "service", "ls"}
+		}
+		out, errOut, code := runCLI(t, env, args...)
+		want := fmt.Sprintf("Error: cannot reach hive at unix://%s: dial unix %s: connect: no such file or directory — is hive running? start it with 'hive up', or point -H/HIVE_HOST at it\n", sock, sock)
+		if code != 1 || out != "" || errOut != want {
+			t.Errorf("exit %d, stdout %q\nstderr %q\nwant   %q", code, out, errOut, want)
+		}
+	}
+	_, errOut, code := runCLI(t, nil, "-H", "http://localhost", "info")
+	if code != 1 || !strings.Contains(errOut, `invalid hive host "http://localhost"`) {
+		t.Errorf("bad -H: %d %q", code, errOut)
+	}
+}
+
+func TestHostFromConfigFile(t *testing.T) {
+	h := newHarness(t)
+	cfg := filepath.Join(t.TempDir(), "hive.yaml")
+	if err := os.WriteFile(cfg, []byte("host: unix://"+h.sock+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, []string{"HOME=" + t.TempDir()}, "--config", cfg, "plugin", "ls")
+	if code != 0 || !strings.Contains(out, "runtime-docker") {
+		t.Errorf("host from --config: exit %d, %q %q", code, out, errOut)
+	}
+}

@@ -1,0 +1,280 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/types"
+)
+
+func (c *cli) serviceCommand() *cobra.Command {
+	return groupCommand("service", "Manage services",
+		"  hive service create --name web --replicas 3 -p 8080:80 nginx:alpine\n  hive service ls\n  hive service scale web=5",
+		c.serviceCreateCommand(), c.serviceLsCommand(), c.servicePsCommand(), c.serviceInspectCommand(),
+		c.serviceScaleCommand(), c.serviceRmCommand(), c.serviceLogsCommand())
+}
+
+func (c *cli) serviceLsCommand() *cobra.Command {
+	var (
+		format string
+		quiet  bool
+	)
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List services",
+		Long: `List the services of the cluster. REPLICAS is running/desired tasks; for a
+global service, desired is the number of nodes it should run on. PORTS shows
+ingress ports as *:PUBLISHED->TARGET/PROTOCOL and host-mode ports as
+PUBLISHED->TARGET/PROTOCOL (host).`,
+		Example: `  hive service ls
+  hive service ls -q
+  hive service ls --format json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, formatTable, formatJSON); err != nil {
+				return err
+			}
+			cl, err := c.api()
+			if err != nil {
+				return err
+			}
+			sums, err := cl.ListServices(cmd.Context())
+			if err != nil {
+				return err
+			}
+			sort.SliceStable(sums, func(i, j int) bool { return sums[i].Service.Spec.Name < sums[j].Service.Spec.Name })
+			out := cmd.OutOrStdout()
+			switch {
+			case format == formatJSON:
+				if sums == nil {
+					sums = []api.ServiceSummary{}
+				}
+				return writeJSON(out, sums)
+			case quiet:
+				for _, s := range sums {
+					fmt.Fprintln(out, truncID(s.Service.ID))
+				}
+				return nil
+			}
+			return renderServices(out, sums)
+		},
+	}
+	addFormatFlag(cmd, &format, formatTable)
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print service IDs")
+	return cmd
+}
+
+// renderServices prints the service ls table.
+func renderServices(w io.Writer, sums []api.ServiceSummary) error {
+	t := newTable(w, "ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS")
+	for _, s := range sums {
+		svc := s.Service
+		t.row(truncID(svc.ID), svc.Spec.Name, string(svc.Spec.Mode),
+			fmt.Sprintf("%d/%d", s.RunningTasks, s.DesiredTasks),
+			imageName(svc.Spec.Task.Container.Image), formatPorts(servicePorts(svc)))
+	}
+	return t.flush()
+}
+
+func (c *cli) serviceInspectCommand() *cobra.Command {
+	var (
+		pretty bool
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] SERVICE [SERVICE...]",
+		Short: "Show the details of one or more services",
+		Long: `Show the details of one or more services: a JSON array by default, as
+docker service inspect prints, or a summary for people with --pretty. A
+service is named by its name, ID or a unique prefix of its ID.`,
+		Example: `  hive service inspect web
+  hive service inspect --pretty web api`,
+		Args: minArgs(1, "one service"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, formatJSON); err != nil {
+				return err
+			}
+			if pretty && flagChanged(cmd.Flags(), "format") {
+				return usageErrorf(cmd, "--pretty and --format cannot be used together")
+			}
+			cl, err := c.api()
+			if err != nil {
+				return err
+			}
+			services := []*types.Service{}
+			var errs []error
+			for _, ref := range args {
+				s, err := cl.GetService(cmd.Context(), ref)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				services = append(services, s)
+			}
+			out := cmd.OutOrStdout()
+			if pretty {
+				for i, s := range services {
+					if i > 0 {
+						fmt.Fprintln(out)
+					}
+					if err := renderServicePretty(out, s); err != nil {
+						return err
+					}
+				}
+			} else if err := writeJSON(out, services); err != nil {
+				return err
+			}
+			return errorOf(errs)
+		},
+	}
+	cmd.Flags().BoolVar(&pretty, "pretty", false, "print a summary for people instead of JSON")
+	addFormatFlag(cmd, &format, formatJSON)
+	return cmd
+}
+
+// renderServicePretty prints a service the way docker service inspect
+// --pretty does.
+func renderServicePretty(w io.Writer, s *types.Service) error {
+	var b strings.Builder
+	kv := func(indent int, key string, value any) {
+		fmt.Fprintf(&b, "%-*s%v\n", 20, strings.Repeat(" ", indent)+key+":", value)
+	}
+	kv(0, "ID", s.ID)
+	kv(0, "Name", s.Spec.Name)
+	if len(s.Spec.Labels) > 0 {
+		b.WriteString("Labels:\n")
+		for _, k := range sortedKeys(s.Spec.Labels) {
+			fmt.Fprintf(&b, " %s=%s\n", k, s.Spec.Labels[k])
+		}
+	}
+	kv(0, "Service Mode", capitalize(string(s.Spec.Mode)))
+	if s.Spec.Mode != types.ModeGlobal {
+		kv(1, "Replicas", s.Spec.Replicas)
+	}
+	if cons := s.Spec.Task.Placement.Constraints; len(cons) > 0 {
+		b.WriteString("Placement:\n")
+		kv(1, "Constraints", "["+strings.Join(cons, ", ")+"]")
+	}
+	rp := s.Spec.Task.RestartPolicy
+	b.WriteString("RestartPolicy:\n")
+	kv(1, "Condition", rp.Condition)
+	kv(1, "Delay", rp.RestartDelay())
+	kv(1, "Max attempts", rp.MaxAttempts)
+	if rp.Window != nil {
+		kv(1, "Window", rp.Window)
+	}
+	ct := s.Spec.Task.Container
+	b.WriteString("ContainerSpec:\n")
+	kv(1, "Image", ct.Image)
+	if len(ct.Command) > 0 {
+		kv(1, "Command", strings.Join(ct.Command, " "))
+	}
+	if len(ct.Args) > 0 {
+		kv(1, "Args", strings.Join(ct.Args, " "))
+	}
+	if len(ct.Env) > 0 {
+		kv(1, "Env", strings.Join(ct.Env, " "))
+	}
+	if ct.Dir != "" {
+		kv(1, "Dir", ct.Dir)
+	}
+	if ct.User != "" {
+		kv(1, "User", ct.User)
+	}
+	if ct.StopSignal != "" {
+		kv(1, "Stop Signal", ct.StopSignal)
+	}
+	kv(1, "Stop Grace Period", ct.GracePeriod())
+	if len(ct.Mounts) > 0 {
+		b.WriteString("Mounts:\n")
+		for _, m := range ct.Mounts {
+			kv(1, "Target", m.Target)
+			kv(2, "Source", m.Source)
+			kv(2, "ReadOnly", m.ReadOnly)
+			kv(2, "Type", m.Type)
+		}
+	}
+	res := s.Spec.Task.Resources
+	if res.Limits != (types.Resources{}) || res.Reservations != (types.Resources{}) {
+		b.WriteString("Resources:\n")
+		for _, r := range []struct {
+			name string
+			v    types.Resources
+		}{{"Reservations", res.Reservations}, {"Limits", res.Limits}} {
+			if r.v == (types.Resources{}) {
+				continue
+			}
+			fmt.Fprintf(&b, " %s:\n", r.name)
+			if r.v.NanoCPUs != 0 {
+				kv(2, "CPU", formatCPU(r.v.NanoCPUs))
+			}
+			if r.v.MemoryBytes != 0 {
+				kv(2, "Memory", formatBytes(r.v.MemoryBytes))
+			}
+		}
+	}
+	if ports := servicePorts(s); len(ports) > 0 {
+		b.WriteString("Ports:\n")
+		for _, p := range ports {
+			fmt.Fprintf(&b, " PublishedPort = %s\n  Protocol = %s\n  TargetPort = %d\n  PublishMode = %s\n",
+				publishedPort(p.PublishedPort), protocol(p.Protocol), p.TargetPort, p.PublishMode)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// formatCPU renders nano CPUs as a number of CPUs: 1500000000 -> "1.5".
+func formatCPU(nano int64) string {
+	s := fmt.Sprintf("%d.%09d", nano/1e9, nano%1e9)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// formatBytes renders a size in binary units: 536870912 -> "512MiB".
+func formatBytes(n int64) string { return units.BytesSize(float64(n)) }
+
+func (c *cli) serviceRmCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm SERVICE [SERVICE...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more services",
+		Long: `Remove services; their tasks are stopped. Each removed service is printed as
+given. A service that cannot be removed is reported and the others are still
+removed; the command then exits 1.`,
+		Example: `  hive service rm web
+  hive service rm $(hive service ls -q)`,
+		Args: minArgs(1, "one service"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.api()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, ref := range args {
+				if err := cl.RemoveService(cmd.Context(), ref); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), ref)
+			}
+			return errorOf(errs)
+		},
+	}
+}

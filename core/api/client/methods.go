@@ -1,0 +1,198 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/types"
+)
+
+// Ping checks that the API answers.
+func (c *Client) Ping(ctx context.Context) error {
+	var s string
+	if err := c.call(ctx, http.MethodGet, "/v1/_ping", nil, nil, &s); err != nil {
+		return err
+	}
+	if s != "OK" {
+		return fmt.Errorf("ping %s: unexpected answer %q", c.endpoint, s)
+	}
+	return nil
+}
+
+// Info describes the node that answers and its cluster.
+func (c *Client) Info(ctx context.Context) (*api.Info, error) {
+	var out api.Info
+	if err := c.call(ctx, http.MethodGet, "/v1/info", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListNodes returns every node.
+func (c *Client) ListNodes(ctx context.Context) ([]*types.Node, error) {
+	var out []*types.Node
+	if err := c.call(ctx, http.MethodGet, "/v1/nodes", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetNode returns the node ref names: an ID, unique ID prefix, hostname or
+// "self".
+func (c *Client) GetNode(ctx context.Context, ref string) (*types.Node, error) {
+	if ref == "" {
+		return nil, errors.New("get node: empty node name")
+	}
+	var out types.Node
+	if err := c.call(ctx, http.MethodGet, "/v1/nodes/"+url.PathEscape(ref), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListServices returns every service with its task counts.
+func (c *Client) ListServices(ctx context.Context) ([]api.ServiceSummary, error) {
+	var out []api.ServiceSummary
+	if err := c.call(ctx, http.MethodGet, "/v1/services", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetService returns the service ref names: an ID, unique ID prefix or
+// name.
+func (c *Client) GetService(ctx context.Context, ref string) (*types.Service, error) {
+	if ref == "" {
+		return nil, errors.New("get service: empty service name")
+	}
+	var out types.Service
+	if err := c.call(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(ref), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateService creates a service and returns it.
+func (c *Client) CreateService(ctx context.Context, spec types.ServiceSpec) (*types.Service, error) {
+	var out types.Service
+	if err := c.call(ctx, http.MethodPost, "/v1/services", nil, spec, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateService replaces a service's spec. version is the Meta.Version the
+// caller read; the call fails with errdefs.ErrConflict when the service
+// changed since.
+func (c *Client) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error) {
+	if ref == "" {
+		return nil, errors.New("update service: empty service name")
+	}
+	q := url.Values{"version": {strconv.FormatUint(version, 10)}}
+	var out types.Service
+	if err := c.call(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(ref)+"/update", q, spec, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RemoveService removes a service.
+func (c *Client) RemoveService(ctx context.Context, ref string) error {
+	if ref == "" {
+		return errors.New("remove service: empty service name")
+	}
+	return c.call(ctx, http.MethodDelete, "/v1/services/"+url.PathEscape(ref), nil, nil, nil)
+}
+
+// ListTasks returns the tasks f selects.
+func (c *Client) ListTasks(ctx context.Context, f api.TaskFilter) ([]*types.Task, error) {
+	q := url.Values{}
+	if f.Service != "" {
+		q.Set("service", f.Service)
+	}
+	if f.Node != "" {
+		q.Set("node", f.Node)
+	}
+	if f.DesiredState != "" {
+		q.Set("desired-state", f.DesiredState)
+	}
+	var out []*types.Task
+	if err := c.call(ctx, http.MethodGet, "/v1/tasks", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Plugins reports the plugins of the node that answers.
+func (c *Client) Plugins(ctx context.Context) ([]api.PluginStatus, error) {
+	var out []api.PluginStatus
+	if err := c.call(ctx, http.MethodGet, "/v1/plugins", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Shutdown asks the daemon to stop. It returns once the daemon accepted.
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.call(ctx, http.MethodPost, "/v1/shutdown", nil, nil, nil)
+}
+
+// streamLine is one line of a log stream: a LogLine, or the error that
+// ended the stream.
+type streamLine struct {
+	api.LogLine
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+// ServiceLogs streams a service's log lines to sink until the server ends
+// the stream, ctx is done, or sink fails (its error is returned). An error
+// the server sends after the stream began is returned as an *Error.
+func (c *Client) ServiceLogs(ctx context.Context, ref string, opts api.LogOptions, sink func(api.LogLine) error) error {
+	if ref == "" {
+		return errors.New("service logs: empty service name")
+	}
+	q := url.Values{}
+	if opts.Follow {
+		q.Set("follow", "true")
+	}
+	if opts.Timestamps {
+		q.Set("timestamps", "true")
+	}
+	q.Set("tail", strconv.Itoa(opts.Tail))
+	if !opts.Since.IsZero() {
+		q.Set("since", opts.Since.UTC().Format(time.RFC3339Nano))
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(ref)+"/logs", q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l streamLine
+		if err := dec.Decode(&l); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("service logs %s: %w", ref, ctx.Err())
+			}
+			return fmt.Errorf("read logs of %s from %s: %w", ref, c.endpoint, err)
+		}
+		if l.Error != "" {
+			return &Error{StatusCode: resp.StatusCode, Kind: l.Kind, Message: l.Error}
+		}
+		if err := sink(l.LogLine); err != nil {
+			return err
+		}
+	}
+}

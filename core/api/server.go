@@ -1,0 +1,245 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hiveorch/hive/core/errdefs"
+)
+
+// shutdownGrace is how long Serve lets requests in flight finish once its
+// context is done, before it closes the connections that remain.
+const shutdownGrace = 5 * time.Second
+
+// Server serves the API for one Backend. One Server may Serve several
+// listeners at once (the local socket and a TCP address).
+type Server struct {
+	backend Backend
+	logger  *slog.Logger
+	handler http.Handler
+}
+
+// NewServer returns a Server for b that logs to logger (nil discards).
+func NewServer(b Backend, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{backend: b, logger: logger}
+	s.handler = s.routes()
+	return s
+}
+
+// Handler returns the API's HTTP handler, for tests and for callers that
+// run their own http.Server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// streamsKey marks request contexts with a context that is cancelled when
+// the serving http.Server begins to shut down, so that endless streams
+// (logs --follow) end instead of holding the shutdown up.
+type streamsKey struct{}
+
+// Serve answers requests on l until ctx is done, then shuts down
+// gracefully: it stops accepting, ends log streams, lets other requests
+// finish for a few seconds and closes what remains. It closes l. It
+// returns nil after a shutdown caused by ctx, or the error that stopped
+// the listener.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), streamsKey{}, streams)
+		},
+	}
+	srv.RegisterOnShutdown(endStreams)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve api on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.logger.Warn("api shutdown deadline passed, closing connections", "addr", l.Addr().String(), "err", err)
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve api on %s: %w", l.Addr(), err)
+	}
+	return nil
+}
+
+// streamContext returns a context for a streaming response: it ends with
+// the request or when the server starts shutting down.
+func streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	if streams, ok := r.Context().Value(streamsKey{}).(context.Context); ok {
+		stop := context.AfterFunc(streams, cancel)
+		return ctx, func() { stop(); cancel() }
+	}
+	return ctx, cancel
+}
+
+// routes builds the mux.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/_ping", s.ping)
+	mux.HandleFunc("GET /v1/info", s.info)
+	mux.HandleFunc("GET /v1/nodes", s.listNodes)
+	mux.HandleFunc("GET /v1/nodes/{ref}", s.getNode)
+	mux.HandleFunc("GET /v1/services", s.listServices)
+	mux.HandleFunc("POST /v1/services", s.createService)
+	mux.HandleFunc("GET /v1/services/{ref}", s.getService)
+	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)
+	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
+	mux.HandleFunc("GET /v1/services/{ref}/logs", s.serviceLogs)
+	mux.HandleFunc("GET /v1/tasks", s.listTasks)
+	mux.HandleFunc("GET /v1/plugins", s.plugins)
+	mux.HandleFunc("POST /v1/shutdown", s.shutdown)
+	mux.HandleFunc("/", s.noRoute)
+	return s.logRequests(mux)
+}
+
+// noRoute answers requests no route matches, in the API's error format.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	writeError(w, kindf(errdefs.ErrNotFound, "no route for %s %s: see docs/api.md for the routes of API v1", r.Method, r.URL.Path))
+}
+
+// statusWriter records the status and size of a response for the request
+// log. It unwraps to the real writer so http.ResponseController can flush.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs each request at debug level and turns a handler panic
+// into a 500 instead of a dropped connection.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("api handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				if sw.status == 0 {
+					writeError(sw, fmt.Errorf("internal error while serving %s %s", r.Method, r.URL.Path))
+				}
+			}
+			s.logger.Debug("api request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+				"status", sw.status, "bytes", sw.bytes, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusOf maps an error's kind to its HTTP status.
+func statusOf(kind string) int {
+	switch kind {
+	case "invalid_argument":
+		return http.StatusBadRequest
+	case "not_found":
+		return http.StatusNotFound
+	case "conflict":
+		return http.StatusConflict
+	case "unavailable":
+		return http.StatusServiceUnavailable
+	case "permission_denied":
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError writes err as an ErrorResponse with the status of its kind.
+func writeError(w http.ResponseWriter, err error) {
+	kind := errdefs.Kind(err)
+	writeJSON(w, statusOf(kind), ErrorResponse{Message: err.Error(), Kind: kind})
+}
+
+// writeJSON writes v as the JSON body of a response with status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(ErrorResponse{Message: "encode response: " + err.Error(), Kind: "internal"})
+	}
+	w.Header().Set("Content-Type", ContentTypeJSON)
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// decodeBody reads r's body as JSON into v: at most MaxBodyBytes, one
+// value, no fields v does not have. Its errors are invalid_argument errors
+// that say what was wrong.
+func decodeBody(w http.ResponseWriter, r *http.Request, what string, v any) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (1 MiB)", MaxBodyBytes)
+		case errors.Is(err, io.EOF):
+			return kindf(errdefs.ErrInvalidArgument, "request body is empty: send a JSON %s", what)
+		}
+		return kindf(errdefs.ErrInvalidArgument, "invalid %s in request body: %v", what, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (1 MiB)", MaxBodyBytes)
+		}
+		return kindf(errdefs.ErrInvalidArgument, "invalid request body: it holds more than one JSON %s", what)
+	}
+	return nil
+}
+
+// kindError is an error the API makes itself: its text is the message
+// alone, and it unwraps to its errdefs kind.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+// kindf returns a kindError of kind with a formatted message.
+func kindf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}

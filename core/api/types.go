@@ -1,0 +1,173 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hiveorch/hive/core/types"
+)
+
+// Backend is what the API serves. The daemon implements it; so does the Go
+// client, which makes the same calls over HTTP.
+//
+// Every method may be called concurrently from many requests. Methods
+// return errors wrapping an errdefs kind (errdefs.ErrNotFound, ...) so the
+// API can choose the HTTP status; an error of no kind is reported as an
+// internal error (500). Returned objects belong to the caller.
+type Backend interface {
+	// Info describes the node serving the request and the cluster.
+	Info(ctx context.Context) (*Info, error)
+	// ListNodes returns every node of the cluster.
+	ListNodes(ctx context.Context) ([]*types.Node, error)
+	// GetNode returns one node. ref is an ID, a unique ID prefix, a
+	// hostname, or "self" for the node serving the request.
+	GetNode(ctx context.Context, ref string) (*types.Node, error)
+	// ListServices returns every service with its task counts.
+	ListServices(ctx context.Context) ([]ServiceSummary, error)
+	// GetService returns one service. ref is an ID, a unique ID prefix,
+	// or a name.
+	GetService(ctx context.Context, ref string) (*types.Service, error)
+	// CreateService validates spec and stores a new service.
+	CreateService(ctx context.Context, spec types.ServiceSpec) (*types.Service, error)
+	// UpdateService replaces the spec; version is the service's
+	// Meta.Version the caller read (errdefs.ErrConflict when it changed
+	// since).
+	UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error)
+	// RemoveService removes a service; its tasks are shut down.
+	RemoveService(ctx context.Context, ref string) error
+	// ListTasks returns the tasks that match every field set in f.
+	ListTasks(ctx context.Context, f TaskFilter) ([]*types.Task, error)
+	// ServiceLogs sends the log lines of a service's tasks to sink, in
+	// order per task, until there are no more (or, with opts.Follow, until
+	// ctx is done). It stops and returns sink's error when sink fails.
+	ServiceLogs(ctx context.Context, ref string, opts LogOptions, sink func(LogLine) error) error
+	// Plugins reports the plugins the node serving the request runs.
+	Plugins(ctx context.Context) ([]PluginStatus, error)
+	// Shutdown asks the daemon to stop; it returns at once.
+	Shutdown(ctx context.Context) error
+}
+
+// Info describes the node that answered and the cluster it belongs to.
+type Info struct {
+	NodeID       string    `json:"node_id"`
+	Hostname     string    `json:"hostname"`
+	Role         string    `json:"role"`
+	ClusterID    string    `json:"cluster_id"`
+	Version      string    `json:"version"`
+	DataDir      string    `json:"data_dir"`
+	Endpoint     string    `json:"endpoint"`
+	Runtime      string    `json:"runtime"`
+	Scheduler    string    `json:"scheduler"`
+	Leader       bool      `json:"leader"`
+	LeaderID     string    `json:"leader_id"`
+	Managers     int       `json:"managers"`
+	Nodes        int       `json:"nodes"`
+	Services     int       `json:"services"`
+	Tasks        int       `json:"tasks"`
+	TasksRunning int       `json:"tasks_running"`
+	RaftIndex    uint64    `json:"raft_index"`
+	StartedAt    time.Time `json:"started_at"`
+}
+
+// ServiceSummary is a service with the counts `hive service ls` shows.
+type ServiceSummary struct {
+	Service *types.Service `json:"service"`
+	// RunningTasks counts the service's tasks that are running and meant
+	// to be.
+	RunningTasks uint64 `json:"running_tasks"`
+	// DesiredTasks is the replica count of a replicated service, or the
+	// number of nodes a global service should run on.
+	DesiredTasks uint64 `json:"desired_tasks"`
+}
+
+// Desired states a TaskFilter accepts.
+const (
+	DesiredRunning  = "running"
+	DesiredShutdown = "shutdown"
+	DesiredAccepted = "accepted"
+)
+
+// TaskFilter selects tasks; an empty field matches every task.
+type TaskFilter struct {
+	// Service is a service ID, unique ID prefix or name.
+	Service string `json:"service,omitempty"`
+	// Node is a node ID, unique ID prefix or hostname.
+	Node string `json:"node,omitempty"`
+	// DesiredState is "running", "shutdown", "accepted" or "", as in
+	// `docker service ps --filter desired-state=...`.
+	DesiredState string `json:"desired_state,omitempty"`
+}
+
+// LogOptions says which log lines ServiceLogs sends.
+type LogOptions struct {
+	// Follow keeps the stream open and sends new lines as they come.
+	Follow bool `json:"follow"`
+	// Tail is how many of the last lines of each task to send first; -1
+	// sends them all.
+	Tail int `json:"tail"`
+	// Since drops lines older than this; the zero time keeps all.
+	Since time.Time `json:"since,omitzero"`
+	// Timestamps asks for each line's time to be filled in.
+	Timestamps bool `json:"timestamps"`
+}
+
+// LogLine is one line a task wrote.
+type LogLine struct {
+	TaskID       string    `json:"task_id"`
+	TaskName     string    `json:"task_name"`
+	NodeID       string    `json:"node_id"`
+	NodeHostname string    `json:"node_hostname"`
+	Time         time.Time `json:"time,omitzero"`
+	// Stream is "stdout" or "stderr".
+	Stream string `json:"stream"`
+	// Line is the text without its trailing newline.
+	Line string `json:"line"`
+}
+
+// Plugin states a PluginStatus reports.
+const (
+	PluginRunning    = "running"
+	PluginStarting   = "starting"
+	PluginRestarting = "restarting"
+	PluginFailed     = "failed"
+)
+
+// PluginStatus is one plugin as the node serving the request runs it.
+type PluginStatus struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Version string `json:"version"`
+	// Source is "builtin" or the path of the plugin's executable.
+	Source string `json:"source"`
+	// State is "running", "starting", "restarting" or "failed".
+	State        string   `json:"state"`
+	PID          int      `json:"pid,omitempty"`
+	Restarts     int      `json:"restarts"`
+	Error        string   `json:"error,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// ErrorResponse is the body of every error the API returns, and the last
+// line of a log stream that failed after it began.
+type ErrorResponse struct {
+	Message string `json:"message"`
+	// Kind is errdefs.Kind of the error: "invalid_argument", "not_found",
+	// "conflict", "unavailable", "permission_denied" or "internal".
+	Kind string `json:"kind"`
+}
+
+// StreamError is the last line of a log stream that failed after the
+// first line was sent: {"error": "...", "kind": "..."}.
+type StreamError struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+// MaxBodyBytes is the largest request body the API reads.
+const MaxBodyBytes = 1 << 20
+
+// Content types the API writes.
+const (
+	ContentTypeJSON   = "application/json"
+	ContentTypeNDJSON = "application/x-ndjson"
+)
