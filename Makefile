@@ -34,13 +34,13 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 acceptance: build plugins testimage
-	HIVE_BIN=$(CURDIR)/$(HIVE) HIVE_PLUGIN_BIN_DIR=$(CURDIR)/$(BIN) \
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) \
 		$(GO) test -count=1 -timeout 40m -tags acceptance -v ./acceptance/...
 
 ## bench: the benchmarks (figures go in README.md)
 bench: build testimage
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./core/... ./plugins/...
-	HIVE_BIN=$(CURDIR)/$(HIVE) bench/run.sh
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/run.sh
 
 ## up: build, start hive in the background and deploy a 3-replica demo service
 up: build testimage

@@ -295,8 +295,11 @@ func fixedKeyNames() []string {
 }
 
 // loadEnv reads the HIVE_* variables of the fixed keys and sets aside the
-// plugin settings; any other HIVE_* name that is not reserved is an error.
-// An empty variable counts as unset.
+// plugin settings. A variable inside one of hive's sections (HIVE_LOG_*,
+// HIVE_RAFT_*, ...) that names no key is an error: it is a typo in hive's
+// own namespace. Other HIVE_* names are left alone, since other software
+// uses the prefix too (Apache Hive's HIVE_HOME, HIVE_CONF_DIR). An empty
+// variable counts as unset.
 func (l *loader) loadEnv() error {
 	ly := newLayer(source{kind: "env", dir: l.workDir})
 	p := env.Provider(".", env.Opt{
@@ -312,7 +315,9 @@ func (l *loader) loadEnv() error {
 			}
 			k := keyByEnv[name]
 			if k == nil {
-				l.unknownEnv(name)
+				if inSection(name) {
+					l.unknownEnv(name)
+				}
 				return "", nil
 			}
 			if value == "" {
@@ -329,6 +334,17 @@ func (l *loader) loadEnv() error {
 	return nil
 }
 
+// inSection reports whether an environment variable falls under one of the
+// sections of hive's keys (log, plugins, tasks, raft, mesh).
+func inSection(name string) bool {
+	for _, k := range keyTable {
+		if section, _, ok := strings.Cut(k.doc.Key, "."); ok && strings.HasPrefix(name, "HIVE_"+strings.ToUpper(section)+"_") {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *loader) unknownEnv(name string) {
 	names := make([]string, len(keyTable))
 	for i, k := range keyTable {
@@ -338,7 +354,7 @@ func (l *loader) unknownEnv(name string) {
 	if s := suggest(name, names); s != "" {
 		msg = fmt.Sprintf(": did you mean %s?", s)
 	}
-	l.errorf("config: unknown key in env %s%s (known variables: %s; HIVE_CONFIG, HIVE_PLUGIN_* and HIVE_TEST_* are also allowed): fix or unset it",
+	l.errorf("config: unknown key in env %s%s (known variables: %s): fix or unset it",
 		name, msg, knownEnvList())
 }
 

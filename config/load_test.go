@@ -352,3 +352,11 @@ func TestLoadWithExplicitFile(t *testing.T) {
 		t.Errorf("got File %q, data_dir %q, log.format %q, host %q", c.File, c.DataDir, c.Log.Format, c.Host)
 	}
 }
+
+func TestOtherSoftwaresHiveVariablesAreLeftAlone(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.mustLoad(t, LoadOptions{Env: []string{"HIVE_HOME=/opt/apache-hive", "HIVE_CONF_DIR=/etc/hive/conf", "HIVE_LOG_LEVEL=debug"}})
+	if cfg.Log.Level != "debug" {
+		t.Fatalf("log.level = %q, want debug from HIVE_LOG_LEVEL", cfg.Log.Level)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/clock"
@@ -29,7 +30,10 @@ type LogSource interface {
 
 // Server implements the store-backed part of api.Backend.
 type Server struct {
-	store  *store.Store
+	store *store.Store
+	// current is closed once the local state is known to be current.
+	current <-chan struct{}
+
 	clock  clock.Clock
 	nodeID string
 	logs   LogSource
@@ -37,8 +41,48 @@ type Server struct {
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").
-func New(s *store.Store, clk clock.Clock, nodeID string, logs LogSource, logger *slog.Logger) *Server {
-	return &Server{store: s, clock: clk, nodeID: nodeID, logs: logs, logger: logger}
+// current is closed once the store is known to hold every committed change
+// (after a restart, Raft applies its log only once a leader is known);
+// reads wait for it, at most electionWait, then answer from the local state
+// whatever it holds. A nil channel means the store is current already.
+func New(s *store.Store, clk clock.Clock, nodeID string, current <-chan struct{}, logs LogSource, logger *slog.Logger) *Server {
+	if current == nil {
+		c := make(chan struct{})
+		close(c)
+		current = c
+	}
+	return &Server{store: s, current: current, clock: clk, nodeID: nodeID, logs: logs, logger: logger}
+}
+
+// view reads the state, first waiting (briefly) for it to be current.
+func (s *Server) view(ctx context.Context, fn func(store.ReadTx)) {
+	select {
+	case <-s.current:
+	default:
+		wctx, cancel := context.WithTimeout(ctx, electionWait)
+		select {
+		case <-s.current:
+		case <-wctx.Done():
+		}
+		cancel()
+	}
+	s.store.View(fn)
+}
+
+// electionWait bounds how long a write waits for a leader, so a request
+// made just after `hive up` rides out the first election but a cluster
+// without a leader answers within seconds.
+const electionWait = 5 * time.Second
+
+// update writes through the store, first waiting (briefly) for this
+// manager to lead when it does not yet.
+func (s *Server) update(ctx context.Context, fn func(store.Tx) error) error {
+	if !s.store.IsLeader() {
+		wctx, cancel := context.WithTimeout(ctx, electionWait)
+		s.store.AwaitLeadership(wctx)
+		cancel()
+	}
+	return s.store.Update(ctx, fn)
 }
 
 // storeErr translates store errors into API error kinds.
@@ -59,7 +103,7 @@ func storeErr(err error) error {
 // ListNodes returns every node, sorted by hostname.
 func (s *Server) ListNodes(ctx context.Context) ([]*types.Node, error) {
 	var out []*types.Node
-	s.store.View(func(tx store.ReadTx) {
+	s.view(ctx, func(tx store.ReadTx) {
 		for _, n := range tx.Nodes() {
 			out = append(out, n.Copy())
 		}
@@ -77,7 +121,7 @@ func (s *Server) ListNodes(ctx context.Context) ([]*types.Node, error) {
 func (s *Server) GetNode(ctx context.Context, ref string) (*types.Node, error) {
 	var n *types.Node
 	var err error
-	s.store.View(func(tx store.ReadTx) { n, err = s.resolveNode(tx, ref) })
+	s.view(ctx, func(tx store.ReadTx) { n, err = s.resolveNode(tx, ref) })
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +184,7 @@ func (s *Server) resolveService(tx store.ReadTx, ref string) (*types.Service, er
 // ListServices returns every service with its task counts, sorted by name.
 func (s *Server) ListServices(ctx context.Context) ([]api.ServiceSummary, error) {
 	var out []api.ServiceSummary
-	s.store.View(func(tx store.ReadTx) {
+	s.view(ctx, func(tx store.ReadTx) {
 		for _, svc := range tx.Services() {
 			out = append(out, summarize(svc, tx.TasksByService(svc.ID)))
 		}
@@ -169,7 +213,7 @@ func summarize(svc *types.Service, tasks []*types.Task) api.ServiceSummary {
 func (s *Server) GetService(ctx context.Context, ref string) (*types.Service, error) {
 	var svc *types.Service
 	var err error
-	s.store.View(func(tx store.ReadTx) { svc, err = s.resolveService(tx, ref) })
+	s.view(ctx, func(tx store.ReadTx) { svc, err = s.resolveService(tx, ref) })
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +238,7 @@ func (s *Server) ListTasks(ctx context.Context, f api.TaskFilter) ([]*types.Task
 	}
 	var out []*types.Task
 	var err error
-	s.store.View(func(tx store.ReadTx) {
+	s.view(ctx, func(tx store.ReadTx) {
 		tasks := tx.Tasks()
 		if f.Service != "" {
 			var svc *types.Service

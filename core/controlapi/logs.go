@@ -28,9 +28,9 @@ func (s *Server) ServiceLogs(ctx context.Context, ref string, opts api.LogOption
 }
 
 // logTasks returns the service's tasks that have a container, by slot.
-func (s *Server) logTasks(serviceID string) (tasks []*types.Task, hostnames map[string]string) {
+func (s *Server) logTasks(ctx context.Context, serviceID string) (tasks []*types.Task, hostnames map[string]string) {
 	hostnames = map[string]string{}
-	s.store.View(func(tx store.ReadTx) {
+	s.view(ctx, func(tx store.ReadTx) {
 		for _, t := range tx.TasksByService(serviceID) {
 			if t.Status.ContainerID != "" {
 				tasks = append(tasks, t.Copy())
@@ -54,7 +54,7 @@ func logLine(t *types.Task, hostname string, e runtime.LogEntry, timestamps bool
 }
 
 func (s *Server) mergedLogs(ctx context.Context, svc *types.Service, opts runtime.LogOptions, timestamps bool, sink func(api.LogLine) error) error {
-	tasks, hostnames := s.logTasks(svc.ID)
+	tasks, hostnames := s.logTasks(ctx, svc.ID)
 	type entry struct {
 		t *types.Task
 		e runtime.LogEntry
@@ -88,7 +88,7 @@ func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtim
 	initial := true
 	attach := func() {
 		defer func() { initial = false }()
-		tasks, hostnames := s.logTasks(svc.ID)
+		tasks, hostnames := s.logTasks(ctx, svc.ID)
 		for _, t := range tasks {
 			if following[t.ID] {
 				continue

@@ -35,7 +35,7 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 		return nil, invalid(err)
 	}
 	svc := &types.Service{ID: identity.NewID(), Spec: spec, SpecVersion: 1}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		if other := tx.ServiceByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: service name %q is already in use by service %s: choose another name or remove that service", errdefs.ErrConflict, spec.Name, shortID(other.ID))
 		}
@@ -62,7 +62,7 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		return nil, invalid(err)
 	}
 	var id string
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		cur, err := s.resolveService(tx, ref)
 		if err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 // same transaction; the nodes stop them and the task reaper deletes them.
 func (s *Server) RemoveService(ctx context.Context, ref string) error {
 	var name string
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		svc, err := s.resolveService(tx, ref)
 		if err != nil {
 			return err

@@ -134,7 +134,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	d.dispatcher = dispatcher.New(d.store, d.clock, d.logger.With("component", "dispatcher"))
-	d.control = controlapi.New(d.store, d.clock, st.NodeID, d, d.logger.With("component", "api"))
+	caughtUp := make(chan struct{})
+	d.control = controlapi.New(d.store, d.clock, st.NodeID, caughtUp, d, d.logger.With("component", "api"))
 	d.mesh = mesh.New(mesh.Config{BindAddr: cfg.Mesh.BindAddr, Logger: d.logger.With("component", "mesh"), Clock: d.clock})
 	defer d.mesh.Close()
 
@@ -161,7 +162,6 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	d.logger.Info("hive is up", "api", cfg.Host, "cluster_addr", d.addr, "data_dir", cfg.DataDir, "new_cluster", fresh)
 
-	caughtUp := make(chan struct{})
 	run("leader", func(ctx context.Context) error { return d.leadership(ctx, caughtUp) })
 	run("mesh", func(ctx context.Context) error { return mesh.RunController(ctx, d.store, d.mesh, 0, d.clock) })
 	run("agent", func(ctx context.Context) error {

@@ -30,4 +30,3 @@ func (d *daemon) describe(ctx context.Context) types.NodeDescription {
 	}
 	return desc
 }
-

@@ -34,6 +34,18 @@ func (l *leadership) subscribe() <-chan bool {
 	return ch
 }
 
+// unsubscribe forgets a channel subscribe returned.
+func (l *leadership) unsubscribe(ch <-chan bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, c := range l.subs {
+		if c == ch {
+			l.subs = append(l.subs[:i], l.subs[i+1:]...)
+			return
+		}
+	}
+}
+
 // set records a transition and announces it; setting the current state
 // again does nothing.
 func (l *leadership) set(leader bool) {

@@ -82,6 +82,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store: no raft transport given: %w", errdefs.ErrInvalidArgument)
 	}
 	s := newStore(cfg.Clock, cfg.Logger)
+	s.nodeID = cfg.NodeID
 	rc := raftConfig(cfg, s.logger)
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("open store: raft settings: %v: %w", err, errdefs.ErrInvalidArgument)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/types"
 )
 
 // fastTimeout keeps elections short in tests.
@@ -347,5 +348,18 @@ func TestRaftConcurrentUpdates(t *testing.T) {
 	}
 	if got := view(s).Service("s1").Spec.Replicas; got != 2+workers*each {
 		t.Fatalf("replicas = %d, want %d", got, 2+workers*each)
+	}
+}
+
+func TestAwaitLeadershipRidesOutTheFirstElection(t *testing.T) {
+	_, trans := raft.NewInmemTransport("")
+	s := openRaft(t, raftConfigFor(t, t.TempDir(), "n1", true, trans))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !s.AwaitLeadership(ctx) {
+		t.Fatal("a bootstrapped single manager never became a leader ready to write")
+	}
+	if err := s.Update(ctx, func(tx Tx) error { return tx.CreateCluster(&types.Cluster{ID: types.ClusterID}) }); err != nil {
+		t.Fatalf("write after AwaitLeadership: %v", err)
 	}
 }

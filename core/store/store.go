@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -29,8 +30,9 @@ type Store struct {
 	updateSem chan struct{}
 
 	// Set by Open only.
-	raft *raft.Raft
-	bolt *raftboltdb.BoltStore
+	nodeID string
+	raft   *raft.Raft
+	bolt   *raftboltdb.BoltStore
 
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -167,6 +169,37 @@ func (s *Store) IsLeader() bool {
 // per consumer; do not read Raft().LeaderCh(), which this store consumes.
 func (s *Store) LeaderCh() <-chan bool {
 	return s.lead.subscribe()
+}
+
+// AwaitLeadership waits, at most until ctx ends, for this node to be the
+// leader ready to write (true), or for another node to be known as leader
+// (false). A node that has just started uses it to ride out its first
+// election instead of refusing writes.
+func (s *Store) AwaitLeadership(ctx context.Context) bool {
+	if s.IsLeader() {
+		return true
+	}
+	ch := s.lead.subscribe()
+	defer s.lead.unsubscribe(ch)
+	tick := s.clock.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id, _ := s.Leader(); id != "" && id != s.nodeID {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case leader, ok := <-ch:
+			if !ok {
+				return false
+			}
+			if leader {
+				return true
+			}
+		case <-tick.C():
+		}
+	}
 }
 
 // WaitLeader blocks until some manager, this one or another, is known to
