@@ -86,6 +86,11 @@ func run(cmd string, args []string) error {
 			return err
 		}
 		os.Stdout.Write(b)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			// A partial line stays in the engine's buffer until the
+			// container exits; end it so it shows in the logs now.
+			os.Stdout.Write([]byte{'\n'})
+		}
 		waitForSignal()
 	case "write":
 		if len(args) != 2 {
