@@ -67,6 +67,9 @@ type Info struct {
 	TasksRunning int       `json:"tasks_running"`
 	RaftIndex    uint64    `json:"raft_index"`
 	StartedAt    time.Time `json:"started_at"`
+	// PID is the daemon's process ID, so that `hive down` can wait for it
+	// to exit.
+	PID int `json:"pid"`
 }
 
 // ServiceSummary is a service with the counts `hive service ls` shows.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/controlapi"
@@ -29,7 +30,7 @@ func (b *backend) Info(ctx context.Context) (*api.Info, error) {
 	info := &api.Info{
 		NodeID: d.state.NodeID, Role: string(d.state.Role), Version: version.Version, DataDir: d.cfg.DataDir,
 		Endpoint: d.cfg.Host, Runtime: d.cfg.Plugins.Runtime, Scheduler: d.cfg.Plugins.Scheduler,
-		Leader: d.store.IsLeader(), LeaderID: leaderID, StartedAt: d.started,
+		Leader: d.store.IsLeader(), LeaderID: leaderID, StartedAt: d.started, PID: os.Getpid(),
 		// The cluster is named by its root CA, which join tokens carry.
 		ClusterID: d.root.Digest()[:25],
 	}

@@ -96,27 +96,32 @@ func Assigned(t *types.Task, nodeID string) bool {
 // Assignments streams the node's assignment set.
 func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error) {
 	var set []*types.Task
-	events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) {
-		set = assignedSet(tx, nodeID)
-	}, func(ev store.Event) bool {
+	filter := func(ev store.Event) bool {
 		if ev.Action == store.ActionReset {
 			return true
 		}
 		return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
-	})
+	}
+	events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) {
+		set = assignedSet(tx, nodeID)
+	}, filter)
 	out := make(chan []*types.Task, 1)
 	out <- set
 	go func() {
 		defer close(out)
-		defer cancel()
+		// A closure, so that the subscription ended is the current one
+		// after a re-subscription.
+		defer func() { cancel() }()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case _, ok := <-events:
 				if !ok {
+					// Dropped by the store for falling behind: subscribe
+					// again (to this node's events only) and re-read.
 					cancel()
-					events, cancel = d.store.ViewAndWatch(func(store.ReadTx) {}, nil)
+					events, cancel = d.store.ViewAndWatch(func(store.ReadTx) {}, filter)
 				}
 				drain(events)
 				d.store.View(func(tx store.ReadTx) { set = assignedSet(tx, nodeID) })

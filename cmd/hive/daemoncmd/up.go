@@ -178,26 +178,44 @@ directory adopts them without restarting them.`,
 			defer cl.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
+			info, err := cl.Info(ctx)
+			if err != nil {
+				return err
+			}
 			if err := cl.Shutdown(ctx); err != nil {
 				return err
 			}
+			// Wait until the daemon is gone: its API first, then, when it
+			// runs on this host, its process (which holds the data
+			// directory until it exits).
+			local := config.SocketPath(cfg.Host) != ""
 			for {
-				pctx, pcancel := context.WithTimeout(ctx, time.Second)
-				err := cl.Ping(pctx)
-				pcancel()
-				if err != nil {
-					var ce *client.ConnError
-					if errors.As(err, &ce) {
-						fmt.Fprintln(cmd.OutOrStdout(), "hive stopped; task containers keep running and are adopted by the next 'hive up'")
-						return nil
-					}
+				if gone(ctx, cl) && (!local || !processAlive(info.PID)) {
+					fmt.Fprintln(cmd.OutOrStdout(), "hive stopped; task containers keep running and are adopted by the next 'hive up'")
+					return nil
 				}
 				select {
 				case <-ctx.Done():
-					return fmt.Errorf("hive at %s is still answering after 60s", cfg.Host)
-				case <-time.After(50 * time.Millisecond):
+					return fmt.Errorf("hive at %s (pid %d) is still running after 60s", cfg.Host, info.PID)
+				case <-time.After(20 * time.Millisecond):
 				}
 			}
 		},
 	}
+}
+
+// gone reports whether the API no longer answers.
+func gone(ctx context.Context, cl *client.Client) bool {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var ce *client.ConnError
+	return errors.As(cl.Ping(pctx), &ce)
+}
+
+// processAlive reports whether a process with that ID exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil
 }

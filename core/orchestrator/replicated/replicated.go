@@ -1,7 +1,8 @@
 // Package replicated is the orchestrator of replicated services: it keeps
 // exactly Replicas tasks in slots 1…N (web.1 … web.N), creates a task for
-// an empty slot, removes the highest slots first when scaled down, and
-// applies the restart policy to tasks that end. Leader only.
+// an empty slot, removes the highest slots first when scaled down, applies
+// the restart policy to tasks that end, and moves tasks off nodes that are
+// drained or gone. Leader only.
 package replicated
 
 import (
@@ -37,9 +38,20 @@ func New(s *store.Store, clk clock.Clock, logger *slog.Logger) *Orchestrator {
 // Run reconciles until ctx is done.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	return controller.Run(ctx, controller.Config{
-		Name: "replicated", Source: o.store, Filter: orchestrator.TaskOrServiceChange,
+		Name: "replicated", Source: o.store, Filter: relevant,
 		Resync: o.Resync, Clock: o.clock, Logger: o.logger, Pass: o.pass,
 	})
+}
+
+// relevant selects the events that make the orchestrator run: those of
+// orchestrator.TaskOrServiceChange, and a node created, deleted or changing
+// availability (a drained node's tasks move away).
+func relevant(ev store.Event) bool {
+	if ev.Node != nil {
+		return ev.Action != store.ActionUpdate || ev.OldNode == nil ||
+			ev.Node.Spec.Availability != ev.OldNode.Spec.Availability
+	}
+	return orchestrator.TaskOrServiceChange(ev)
 }
 
 func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
@@ -47,11 +59,15 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 	var plan orchestrator.Plan
 	var wake time.Time
 	o.store.View(func(tx store.ReadTx) {
+		nodes := map[string]*types.Node{}
+		for _, n := range tx.Nodes() {
+			nodes[n.ID] = n
+		}
 		for _, svc := range tx.Services() {
 			if svc.Spec.Mode != types.ModeReplicated {
 				continue
 			}
-			p, w := Reconcile(svc, tx.TasksByService(svc.ID), now, o.NewID)
+			p, w := Reconcile(svc, tx.TasksByService(svc.ID), nodes, now, o.NewID)
 			plan.Merge(p)
 			wake = orchestrator.Earliest(wake, w)
 		}
@@ -64,9 +80,11 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 
 // Reconcile returns what must change for svc's tasks to match its spec:
 // a new task for every empty slot up to Replicas, removal of the tasks in
-// slots above it, and the restart policy applied within each slot. It also
-// returns the earliest time a delayed restart is due (zero if none).
-func Reconcile(svc *types.Service, tasks []*types.Task, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
+// slots above it, the restart policy applied within each slot, and the
+// replacement of a task whose node (looked up in nodes by ID) is drained
+// or gone. It also returns the earliest time a delayed restart is due
+// (zero if none).
+func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
 	var plan orchestrator.Plan
 	var wake time.Time
 	occupying := map[uint64][]*types.Task{}
@@ -83,6 +101,10 @@ func Reconcile(svc *types.Service, tasks []*types.Task, now time.Time, newID fun
 			}
 			continue
 		}
+		if p, ok := moveOffInvalidNode(svc, ts, nodes, now, newID); ok {
+			plan.Merge(p)
+			continue
+		}
 		p, w := restart.Slot(svc, ts, now, newID)
 		plan.Merge(p)
 		wake = orchestrator.Earliest(wake, w)
@@ -93,4 +115,31 @@ func Reconcile(svc *types.Service, tasks []*types.Task, now time.Time, newID fun
 		}
 	}
 	return plan, wake
+}
+
+// moveOffInvalidNode replaces the task kept in a slot when it has not
+// ended and its node is drained or gone, as Swarm does: the replacement
+// goes to the scheduler at once (no restart delay, no restart attempt
+// counted: the task did not fail), or, if the task was still waiting out a
+// restart delay, waits for the rest of it. It reports false when the slot
+// is left to the restart policy.
+func moveOffInvalidNode(svc *types.Service, occupying []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, bool) {
+	var plan orchestrator.Plan
+	keep, extra := orchestrator.PickKeeper(occupying)
+	if keep.NodeID == "" || restart.Ended(keep) {
+		return plan, false
+	}
+	if n := nodes[keep.NodeID]; n != nil && n.Spec.Availability != types.AvailabilityDrain {
+		return plan, false
+	}
+	for _, t := range extra {
+		plan.Desired = append(plan.Desired, orchestrator.DesiredChange{TaskID: t.ID, State: types.TaskStateShutdown})
+	}
+	t := orchestrator.NewTask(newID(), svc, keep.Slot, "", now)
+	t.Restart = keep.Restart
+	if keep.DesiredState == types.TaskStateReady {
+		t.DesiredState, t.NotBefore, t.Status.Message = types.TaskStateReady, keep.NotBefore, keep.Status.Message
+	}
+	plan.Replace = append(plan.Replace, orchestrator.Replacement{Old: keep.ID, New: t})
+	return plan, true
 }

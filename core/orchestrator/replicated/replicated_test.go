@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -37,7 +38,7 @@ func dur(d time.Duration) *types.Duration { v := types.Duration(d); return &v }
 
 func TestReconcileFillsEmptySlotsOneToN(t *testing.T) {
 	svc := service(3, types.RestartPolicy{Condition: types.RestartAny})
-	plan, _ := Reconcile(svc, []*types.Task{task("a", 2, types.TaskStateRunning, types.TaskStateRunning)}, t0, ids())
+	plan, _ := Reconcile(svc, []*types.Task{task("a", 2, types.TaskStateRunning, types.TaskStateRunning)}, nil, t0, ids())
 	if got := slots(plan.Create); fmt.Sprint(got) != "[1 3]" {
 		t.Fatalf("created slots %v, want [1 3]", got)
 	}
@@ -54,7 +55,7 @@ func TestReconcileScaleDownRemovesTheHighestSlots(t *testing.T) {
 	for i := uint64(1); i <= 5; i++ {
 		tasks = append(tasks, task(fmt.Sprint("t", i), i, types.TaskStateRunning, types.TaskStateRunning))
 	}
-	plan, _ := Reconcile(svc, tasks, t0, ids())
+	plan, _ := Reconcile(svc, tasks, nil, t0, ids())
 	if len(plan.Create) != 0 || len(plan.Replace) != 0 {
 		t.Fatalf("scale down created or replaced tasks: %+v", plan)
 	}
@@ -98,7 +99,7 @@ func TestReconcileRestartPolicy(t *testing.T) {
 			svc := service(1, tt.policy)
 			old := task("old", 1, types.TaskStateRunning, tt.state)
 			old.Restart = tt.restart
-			plan, _ := Reconcile(svc, []*types.Task{old}, t0, ids())
+			plan, _ := Reconcile(svc, []*types.Task{old}, nil, t0, ids())
 			if len(plan.Create) != 0 {
 				t.Fatalf("an ended task's slot must not be refilled by a plain create: %+v", plan.Create)
 			}
@@ -115,7 +116,7 @@ func TestReconcileRestartPolicy(t *testing.T) {
 func TestReplacementWaitsForTheRestartDelay(t *testing.T) {
 	svc := service(1, types.RestartPolicy{Condition: types.RestartAny, Delay: dur(5 * time.Second)})
 	old := task("old", 1, types.TaskStateRunning, types.TaskStateFailed)
-	plan, _ := Reconcile(svc, []*types.Task{old}, t0, ids())
+	plan, _ := Reconcile(svc, []*types.Task{old}, nil, t0, ids())
 	if len(plan.Replace) != 1 {
 		t.Fatalf("want one replacement, got %+v", plan)
 	}
@@ -130,11 +131,11 @@ func TestReplacementWaitsForTheRestartDelay(t *testing.T) {
 	// The old task is now shut down; the replacement waits, then starts.
 	old.DesiredState = types.TaskStateShutdown
 	repl.Status.State = types.TaskStateReady
-	plan, wake := Reconcile(svc, []*types.Task{old, repl}, t0.Add(2*time.Second), ids())
+	plan, wake := Reconcile(svc, []*types.Task{old, repl}, nil, t0.Add(2*time.Second), ids())
 	if !plan.Empty() || !wake.Equal(repl.NotBefore) {
 		t.Fatalf("before the delay: plan %+v wake %v, want nothing until %v", plan, wake, repl.NotBefore)
 	}
-	plan, _ = Reconcile(svc, []*types.Task{old, repl}, t0.Add(5*time.Second), ids())
+	plan, _ = Reconcile(svc, []*types.Task{old, repl}, nil, t0.Add(5*time.Second), ids())
 	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != repl.ID || plan.Desired[0].State != types.TaskStateRunning {
 		t.Fatalf("after the delay: %+v, want the replacement promoted to running", plan)
 	}
@@ -144,7 +145,7 @@ func TestReconcileKeepsOneTaskPerSlot(t *testing.T) {
 	svc := service(1, types.RestartPolicy{Condition: types.RestartAny})
 	a := task("a", 1, types.TaskStateRunning, types.TaskStateRunning)
 	b := task("b", 1, types.TaskStateRunning, types.TaskStateStarting)
-	plan, _ := Reconcile(svc, []*types.Task{a, b}, t0, ids())
+	plan, _ := Reconcile(svc, []*types.Task{a, b}, nil, t0, ids())
 	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != "b" || plan.Desired[0].State != types.TaskStateShutdown {
 		t.Fatalf("plan %+v, want b shut down and the running a kept", plan)
 	}
@@ -154,7 +155,98 @@ func TestReconcileIgnoresHistory(t *testing.T) {
 	svc := service(1, types.RestartPolicy{Condition: types.RestartAny})
 	done := task("old", 1, types.TaskStateShutdown, types.TaskStateFailed)
 	cur := task("cur", 1, types.TaskStateRunning, types.TaskStateRunning)
-	if plan, _ := Reconcile(svc, []*types.Task{done, cur}, t0, ids()); !plan.Empty() {
+	if plan, _ := Reconcile(svc, []*types.Task{done, cur}, nil, t0, ids()); !plan.Empty() {
 		t.Fatalf("a converged service produced %+v", plan)
+	}
+}
+
+func TestReconcileMovesTasksOffDrainedOrMissingNodes(t *testing.T) {
+	nodes := map[string]*types.Node{
+		"active":  {ID: "active", Spec: types.NodeSpec{Availability: types.AvailabilityActive}},
+		"paused":  {ID: "paused", Spec: types.NodeSpec{Availability: types.AvailabilityPause}},
+		"drained": {ID: "drained", Spec: types.NodeSpec{Availability: types.AvailabilityDrain}},
+	}
+	notBefore := t0.Add(3 * time.Second)
+	tests := []struct {
+		name        string
+		node        string
+		desired     types.TaskState
+		state       types.TaskState
+		wantMove    bool
+		wantDesired types.TaskState
+	}{
+		{"running on an active node stays", "active", types.TaskStateRunning, types.TaskStateRunning, false, 0},
+		{"running on a paused node stays", "paused", types.TaskStateRunning, types.TaskStateRunning, false, 0},
+		{"running on a drained node moves at once", "drained", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning},
+		{"running on a gone node moves at once", "gone", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning},
+		{"a delayed restart on a drained node keeps its delay", "drained", types.TaskStateReady, types.TaskStateReady, true, types.TaskStateReady},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := service(1, types.RestartPolicy{Condition: types.RestartAny, Delay: dur(5 * time.Second)})
+			cur := task("cur", 1, tt.desired, tt.state)
+			cur.NodeID = tt.node
+			cur.Restart = types.RestartCount{Attempts: 2, WindowStart: t0}
+			if tt.desired == types.TaskStateReady {
+				cur.NotBefore = notBefore
+			}
+			plan, _ := Reconcile(svc, []*types.Task{cur}, nodes, t0, ids())
+			if !tt.wantMove {
+				if len(plan.Replace) != 0 || len(plan.Create) != 0 {
+					t.Fatalf("plan %+v, want the task kept", plan)
+				}
+				return
+			}
+			if len(plan.Replace) != 1 || plan.Replace[0].Old != "cur" || len(plan.Create) != 0 {
+				t.Fatalf("plan %+v, want cur replaced", plan)
+			}
+			n := plan.Replace[0].New
+			if n.Slot != 1 || n.NodeID != "" || n.DesiredState != tt.wantDesired {
+				t.Fatalf("replacement slot %d node %q desired %v, want slot 1, unassigned, desired %v", n.Slot, n.NodeID, n.DesiredState, tt.wantDesired)
+			}
+			if n.Restart.Attempts != 2 {
+				t.Errorf("replacement counts %d restart attempts, want the 2 it had: moving is not a restart", n.Restart.Attempts)
+			}
+			if tt.wantDesired == types.TaskStateReady && !n.NotBefore.Equal(notBefore) {
+				t.Errorf("replacement waits until %v, want the remaining delay until %v", n.NotBefore, notBefore)
+			}
+			if tt.wantDesired == types.TaskStateRunning && !n.NotBefore.IsZero() {
+				t.Errorf("replacement waits until %v, want no delay", n.NotBefore)
+			}
+		})
+	}
+}
+
+func TestReconcileLeavesAnEndedTaskOnADrainedNodeToTheRestartPolicy(t *testing.T) {
+	nodes := map[string]*types.Node{"drained": {ID: "drained", Spec: types.NodeSpec{Availability: types.AvailabilityDrain}}}
+	svc := service(1, types.RestartPolicy{Condition: types.RestartNone})
+	ended := task("ended", 1, types.TaskStateRunning, types.TaskStateFailed)
+	ended.NodeID = "drained"
+	if plan, _ := Reconcile(svc, []*types.Task{ended}, nodes, t0, ids()); !plan.Empty() {
+		t.Fatalf("plan %+v, want nothing: restart condition none keeps the ended task", plan)
+	}
+}
+
+func TestNodeAvailabilityChangeWakesTheOrchestrator(t *testing.T) {
+	active := &types.Node{ID: "n", Spec: types.NodeSpec{Availability: types.AvailabilityActive}}
+	drained := active.Copy()
+	drained.Spec.Availability = types.AvailabilityDrain
+	relabelled := active.Copy()
+	relabelled.Spec.Labels = map[string]string{"zone": "a"}
+	tests := []struct {
+		name string
+		ev   store.Event
+		want bool
+	}{
+		{"drained", store.Event{Action: store.ActionUpdate, Node: drained, OldNode: active}, true},
+		{"relabelled", store.Event{Action: store.ActionUpdate, Node: relabelled, OldNode: active}, false},
+		{"deleted", store.Event{Action: store.ActionDelete, Node: active}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := relevant(tt.ev); got != tt.want {
+				t.Fatalf("relevant = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,78 @@
+// Package sim is hive's deterministic simulation harness: one manager (a
+// memory store, the leader's controllers, the dispatcher and the control
+// API) and any number of nodes (each an agent over its own fake runtime)
+// assembled in one process on one fake clock, so that the reconciler, the
+// scheduler and the agents can be driven through whole scenarios
+// (create, scale, crash, restart, remove) and checked against the
+// invariants every state must satisfy. Scale benchmarks use it too.
+//
+// # What runs
+//
+// New builds a Cluster of N nodes; Start runs what the daemon's leader runs
+// (core/daemon, leader.go): the replicated and global orchestrators (which
+// apply the restart policy of core/orchestrator/restart), the task reaper
+// and the scheduler driver, here calling the real spread scheduler in
+// process (plugins/scheduler-spread/spread). Node 0 is the manager's own
+// node (its record is created as a manager, as the daemon does); the
+// others register as workers through the dispatcher. Every node's agent
+// talks to the one dispatcher in process and drives its own runtime.Fake,
+// which knows every image and whose containers are stamped with fake time.
+// Services are created, scaled and removed through controlapi.Server, the
+// way the HTTP API does it.
+//
+// # How time moves: Settle
+//
+// Nothing in core reads the wall clock: the controllers' resync and retry
+// timers, the restart delay, the agent reporter's 50 ms batching window,
+// heartbeats and backoffs all wait on the injected clock, a clock.Fake that
+// moves only when the harness advances it. Settle(cond, maxFake) is the one
+// loop that drives a scenario:
+//
+//  1. wait until the process is quiescent (see below);
+//  2. if the safety invariants are checked at every step (the default),
+//     check them, and fail at once on a violation;
+//  3. if cond holds, return nil; if maxFake of fake time has passed since
+//     Settle began, return an error that describes every task;
+//  4. advance the fake clock by one step (10 ms by default), which fires
+//     every timer now due, and go back to 1.
+//
+// Quiescence is what makes this deterministic without real sleeps. After
+// an advance or an API call, work spreads through goroutines: a timer fires,
+// a controller runs a pass and writes the store, the store publishes events,
+// the dispatcher sends a node its new assignments, a runner drives the fake
+// runtime, the reporter queues a status. None of it needs time to move, so
+// the harness waits for it to finish before it moves time again. It yields
+// (runtime.Gosched) and reads the Go scheduler's own counts of running,
+// runnable and in-syscall goroutines (runtime/metrics, /sched/goroutines/*)
+// until, on several consecutive readings, no goroutine but the caller is
+// running or ready to run and no store event was published in between.
+// Every goroutine of the cluster is then blocked: on the fake clock, on a
+// channel or on a store event, and only an advance of the clock or the next
+// call of the test can wake it. Goroutines woken by a channel send or a fake
+// timer are runnable at once, so a reading cannot miss work that has been
+// started. The wait is bounded by a number of yields (so a runaway
+// goroutine slows a test rather than hanging it); the tests of this package
+// do not use t.Parallel, since another test's goroutines running in the
+// same process would look like work to wait for.
+//
+// So a scenario reads as a script: a status that the reporter batches for
+// 50 ms reaches the store after five 10 ms steps; a replacement held back
+// by a 5 s restart delay has not started at 4 s of fake time and has by
+// 6 s; and Settle reports how much fake time convergence took.
+//
+// # Invariants
+//
+// invariants.go holds the properties checked: never more than one task
+// occupying a slot of a replicated service, nor a node of a global service;
+// no running container that the store does not account for on that node;
+// observed task states that never go backwards (watched on every store
+// event); and, once a scenario has settled, every replicated service
+// running exactly its replicas, every global service one task per eligible
+// node, nothing left desired running on a drained node, and no container
+// left behind by a deleted task. Each check is a plain function of a
+// store.ReadTx (and the containers), usable without a Cluster.
+//
+// A Cluster is driven by one goroutine, the test's. Its cleanup (registered
+// with t.Cleanup) stops every agent and controller, waits for them, and
+// closes the store.
+package sim
