@@ -20,7 +20,8 @@ func TestBadInputIsRefusedWithAMessageThatSaysWhatToFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"malformed image reference", []string{"service", "create", "-d", "--name", "bad1", "Hive-Test/Web:v1"}, "repository name (Web) must be lowercase"},
+		{"malformed image reference", []string{"service", "create", "-d", "--name", "bad1", "hive-test/web:v1:extra"}, `invalid image reference "hive-test/web:v1:extra"`},
+		{"uppercase image reference", []string{"service", "create", "-d", "--name", "bad1", "Hive-Test/web:v1"}, "repository name must be lowercase"},
 		{"negative replicas", []string{"service", "create", "-d", "--name", "bad2", "--replicas", "-1", imageV1}, "invalid --replicas -1: must be 0 or more"},
 		{"unknown constraint key", []string{"service", "create", "-d", "--name", "bad3", "--constraint", "node.zone==a", imageV1}, `unknown key "node.zone"`},
 		{"duplicate service name", []string{"service", "create", "-d", "--name", "taken", imageV1}, `service name "taken" is already in use`},

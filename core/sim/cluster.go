@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,6 +84,9 @@ type Cluster struct {
 	events  atomic.Uint64
 	unwatch func()
 
+	// procs is GOMAXPROCS before Start set it to 1.
+	procs int
+
 	ctx         context.Context
 	cancel      context.CancelFunc
 	controllers sync.WaitGroup
@@ -154,12 +158,17 @@ func nodeID(i int) string { return fmt.Sprintf("node-%d", i+1) }
 // Start creates the cluster record and the manager's node record, starts
 // the leader's controllers and every node's agent, and settles until every
 // node is ready. It fails the test if they do not become ready.
+//
+// Start sets GOMAXPROCS to 1 until the cluster stops: Quiesce needs it,
+// and one processor also makes the goroutines' interleaving far more
+// repeatable. Tests that use a Cluster must not run in parallel.
 func (c *Cluster) Start() {
 	c.t.Helper()
 	if c.started {
 		c.t.Fatalf("sim: Start called twice")
 	}
 	c.started = true
+	c.procs = goruntime.GOMAXPROCS(1)
 	err := c.store.Update(c.ctx, func(tx store.Tx) error {
 		if err := tx.CreateCluster(&types.Cluster{ID: types.ClusterID, CreatedBy: nodeID(0),
 			Spec: types.ClusterSpec{TaskHistoryLimit: c.opts.historyLimit}}); err != nil {
@@ -234,6 +243,9 @@ func (c *Cluster) stop() {
 	c.unwatch()
 	if err := c.store.Close(); err != nil {
 		c.t.Errorf("sim: close the store: %v", err)
+	}
+	if c.procs > 0 {
+		goruntime.GOMAXPROCS(c.procs)
 	}
 }
 

@@ -8,15 +8,12 @@ import (
 )
 
 // Quiescence tuning: how many consecutive idle readings make the process
-// quiescent, how many yields come between two readings (reading the
-// scheduler's counts takes its lock, so reading at every yield would slow
-// the very goroutines being waited for), and how many yields a wait may
-// take before it gives up (a runaway goroutine then slows the simulation
-// instead of hanging it).
+// quiescent, and how many yields a wait may take before it gives up (a
+// runaway goroutine then slows the simulation instead of hanging it).
 const (
-	quietReadings    = 4
-	yieldsPerReading = 16
-	maxYields        = 4_000_000
+	quietReadings       = 3
+	maxYields           = 4_000_000
+	maxYieldsPerReading = 256
 )
 
 var busyMetrics = []string{
@@ -43,6 +40,12 @@ func busyGoroutines(samples []metrics.Sample) uint64 {
 // row: the work started by the last clock advance or API call is done.
 // Settle calls it before every step; tests call it after acting outside
 // Settle to let the cluster react without moving time.
+//
+// It relies on the cluster running on one processor (Start sets
+// GOMAXPROCS to 1): then the caller, running, is the only goroutine that
+// can be, and a reading of no runnable goroutine means that every other
+// one is blocked. With more processors an idle processor spinning for
+// work would count as running and hide quiescence.
 func (c *Cluster) Quiesce() {
 	samples := make([]metrics.Sample, len(busyMetrics))
 	for i, name := range busyMetrics {
@@ -50,22 +53,29 @@ func (c *Cluster) Quiesce() {
 	}
 	quiet := 0
 	last := c.events.Load()
-	for yields := 0; quiet < quietReadings; yields += yieldsPerReading {
+	// Reading the counts costs about a microsecond: while many goroutines
+	// are ready to run, yield once per ready goroutine before reading
+	// again.
+	yieldNext := uint64(1)
+	for yields := uint64(0); quiet < quietReadings; {
 		if yields >= maxYields {
 			c.logger.Warn("the cluster did not become quiescent; moving on", "yields", yields)
 			return
 		}
-		for range yieldsPerReading {
+		for range yieldNext {
 			goruntime.Gosched()
 		}
-		switch ev := c.events.Load(); {
-		case ev != last:
+		yields += yieldNext
+		yieldNext = 1
+		if ev := c.events.Load(); ev != last {
 			quiet, last = 0, ev
-		case busyGoroutines(samples) <= 1:
-			quiet++
-		default:
-			quiet = 0
+			continue
 		}
+		if busy := busyGoroutines(samples); busy > 1 {
+			quiet, yieldNext = 0, min(busy-1, maxYieldsPerReading)
+			continue
+		}
+		quiet++
 	}
 }
 

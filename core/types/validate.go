@@ -93,8 +93,8 @@ func (t *TaskSpec) validate() []error {
 
 	if c.Image == "" {
 		add("an image is required")
-	} else if _, err := reference.ParseNormalizedNamed(c.Image); err != nil {
-		add("invalid image reference %q: %v", c.Image, err)
+	} else if err := ValidateImage(c.Image); err != nil {
+		errs = append(errs, err)
 	}
 	for _, e := range c.Env {
 		if k, _, _ := strings.Cut(e, "="); k == "" || strings.ContainsAny(k, " \t\n") {
@@ -155,6 +155,20 @@ func (t *TaskSpec) validate() []error {
 		errs = append(errs, err)
 	}
 	return errs
+}
+
+// ValidateImage checks an image reference the way the engines do. The
+// reference parser reads an uppercase first component ("Web/app") as a
+// registry host, which engines refuse, so that is checked too.
+func ValidateImage(image string) error {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return fmt.Errorf("invalid image reference %q: %v", image, err)
+	}
+	if d := reference.Domain(named); d != strings.ToLower(d) {
+		return fmt.Errorf("invalid image reference %q: repository name must be lowercase", image)
+	}
+	return nil
 }
 
 func (m Mount) validate() []error {

@@ -42,6 +42,7 @@ func TestValidateRejectsWithAMessageSayingWhatToFix(t *testing.T) {
 		{"no image", func(s *ServiceSpec) { s.Task.Container.Image = "" }, "an image is required"},
 		{"malformed image", func(s *ServiceSpec) { s.Task.Container.Image = "Bad Image:tag" }, "invalid image reference"},
 		{"uppercase image", func(s *ServiceSpec) { s.Task.Container.Image = "Web:v1" }, "invalid image reference"},
+		{"uppercase first component", func(s *ServiceSpec) { s.Task.Container.Image = "Hive-Test/web" }, "must be lowercase"},
 		{"bad env", func(s *ServiceSpec) { s.Task.Container.Env = []string{"=x"} }, "invalid environment variable"},
 		{"relative workdir", func(s *ServiceSpec) { s.Task.Container.Dir = "app" }, "absolute path"},
 		{"bad signal", func(s *ServiceSpec) { s.Task.Container.StopSignal = "sig term" }, "invalid stop signal"},

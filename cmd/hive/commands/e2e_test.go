@@ -194,7 +194,7 @@ func TestBadInputSendsNothing(t *testing.T) {
 		{[]string{"service", "create", "--workdir", "app", "nginx"}, `invalid --workdir "app": it must be an absolute path`},
 		{[]string{"service", "create", "--name", "my web", "nginx"}, `invalid --name "my web"`},
 		{[]string{"service", "create", "--env-file", "/nonexistent/x.env", "nginx"}, "read --env-file: open /nonexistent/x.env"},
-		{[]string{"service", "create", "Nginx"}, `invalid image "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`},
+		{[]string{"service", "create", "Nginx"}, `invalid image reference "Nginx": invalid reference format: repository name (library/Nginx) must be lowercase`},
 		{[]string{"service", "create", "--entrypoint", "", "nginx"}, "invalid --entrypoint: it is empty"},
 		{[]string{"service", "create"}, `"hive service create" requires at least an IMAGE`},
 		{[]string{"service", "create", "--nope", "nginx"}, "unknown flag: --nope"},

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -146,8 +145,8 @@ func (o *createOptions) spec(fs *pflag.FlagSet, args []string, lookup func(strin
 	}
 
 	image := args[0]
-	if _, err := reference.ParseNormalizedNamed(image); err != nil {
-		return s, fmt.Errorf("invalid image %q: %v", image, err)
+	if err := types.ValidateImage(image); err != nil {
+		return s, err
 	}
 	ct := &s.Task.Container
 	ct.Image = image
