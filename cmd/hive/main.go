@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/hiveorch/hive/cmd/hive/commands"
 	"github.com/hiveorch/hive/cmd/hive/daemoncmd"
 	"github.com/hiveorch/hive/core/version"
@@ -17,13 +19,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	top, plugin := daemoncmd.Commands()
-	root := commands.NewRoot(commands.RootOptions{
-		Extra:       append(top, daemoncmd.ConfigCommand()),
-		PluginExtra: plugin,
-		Version:     version.Version,
-	})
-	code := commands.Execute(ctx, root)
+	code := commands.Execute(ctx, newRoot(nil))
 	stop()
 	os.Exit(code)
+}
+
+// newRoot builds the whole command tree; env nil means os.Environ().
+func newRoot(env []string) *cobra.Command {
+	top, plugin := daemoncmd.Commands()
+	return commands.NewRoot(commands.RootOptions{
+		Extra:       append(top, daemoncmd.ConfigCommand()),
+		PluginExtra: plugin,
+		Env:         env,
+		Version:     version.Version,
+	})
 }

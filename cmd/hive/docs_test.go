@@ -1,4 +1,4 @@
-package commands
+package main
 
 import (
 	"flag"
@@ -13,15 +13,15 @@ import (
 var update = flag.Bool("update", false, "rewrite docs/cli.md's command reference from the command tree")
 
 const (
-	cliDoc        = "../../../docs/cli.md"
-	generateBegin = "<!-- BEGIN GENERATED: go test ./cmd/hive/commands -run TestCLIDoc -args -update -->\n"
+	cliDoc        = "../../docs/cli.md"
+	generateBegin = "<!-- BEGIN GENERATED: go test ./cmd/hive -run TestCLIDoc -args -update -->\n"
 	generateEnd   = "<!-- END GENERATED -->\n"
 )
 
-// cliReference renders the command reference of the tree NewRoot builds.
+// cliReference renders the command reference of the whole hive binary.
 func cliReference() string {
 	var b strings.Builder
-	root := NewRoot(RootOptions{Env: []string{}})
+	root := newRoot([]string{})
 	fmt.Fprintf(&b, "### Global flags\n\n```\n%s```\n", flagUsages(root.PersistentFlags().FlagUsages()))
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -82,5 +82,5 @@ func TestCLIDocIsCurrent(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("%s is out of date with the commands: run go test ./cmd/hive/commands -run TestCLIDoc -args -update", cliDoc)
+	t.Errorf("%s is out of date with the commands: run go test ./cmd/hive -run TestCLIDoc -args -update", cliDoc)
 }
