@@ -61,6 +61,9 @@ func run(cmd string, args []string) error {
 		os.Exit(code)
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
+		// Any other signal keeps its default effect: SIGINT (a stop
+		// signal tests choose) ends the program.
+		signal.Reset(syscall.SIGINT)
 		fmt.Println("ignoring SIGTERM")
 		// A bare select{} would be a deadlock to the runtime (no other
 		// goroutine), which kills the program with exit code 2.
