@@ -19,6 +19,9 @@ type slotView struct {
 	// State is the state of the slot's current task; "new" while the
 	// slot has no task yet.
 	State types.TaskState
+	// Detail is what the node says it is doing while preparing, such as
+	// image pull progress; shown after the bar.
+	Detail string
 }
 
 // progressView is what the progress display shows at one moment.
@@ -181,6 +184,9 @@ func (tr *tracker) observe(tasks []*types.Task, nodes []*types.Node, now time.Ti
 		sv := slotView{Label: s.label, State: types.TaskStateNew}
 		if cur != nil {
 			sv.State = cur.Status.State
+			if sv.State == types.TaskStatePreparing && cur.Status.Message != "preparing" {
+				sv.Detail = cur.Status.Message
+			}
 		}
 		view.Slots = append(view.Slots, sv)
 		if cur != nil && desiredRunning(cur) && cur.Status.State == types.TaskStateRunning {
@@ -323,7 +329,11 @@ func slotLines(v progressView) []string {
 	}
 	lines := make([]string, 0, len(v.Slots))
 	for _, s := range v.Slots {
-		lines = append(lines, fmt.Sprintf("%-*s %-*s %s", width, s.Label+":", stateWidth, s.State, progressBar(s.State)))
+		line := fmt.Sprintf("%-*s %-*s %s", width, s.Label+":", stateWidth, s.State, progressBar(s.State))
+		if s.Detail != "" {
+			line += " " + s.Detail
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }
@@ -337,8 +347,8 @@ func (r *progressRenderer) draw(v progressView) {
 	if !r.tty {
 		for i, line := range slotLines(v) {
 			s := v.Slots[i]
-			if r.last[s.Label] != s.State.String() {
-				r.last[s.Label] = s.State.String()
+			if shown := s.State.String() + s.Detail; r.last[s.Label] != shown {
+				r.last[s.Label] = shown
 				fmt.Fprintln(r.out, line)
 			}
 		}

@@ -263,3 +263,16 @@ func TestProgressTTYRedrawsInPlace(t *testing.T) {
 		t.Errorf("output %q\nwant   %q", out.String(), want)
 	}
 }
+
+func TestProgressShowsPullProgressWhilePreparing(t *testing.T) {
+	var out bytes.Buffer
+	r := newProgressRenderer(&out, false)
+	r.draw(progressView{Total: 1, Slots: []slotView{{Label: "1/1", State: types.TaskStatePreparing, Detail: "pulling web:v2: Downloading 45%"}}})
+	r.draw(progressView{Total: 1, Slots: []slotView{{Label: "1/1", State: types.TaskStatePreparing, Detail: "pulling web:v2: Downloading 90%"}}})
+	got := out.String()
+	for _, want := range []string{"1/1: preparing", "Downloading 45%", "Downloading 90%"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("progress output lacks %q:\n%s", want, got)
+		}
+	}
+}
