@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	goruntime "runtime"
@@ -393,7 +392,7 @@ type fakeLogs struct{ c *Cluster }
 func (f fakeLogs) TaskLogs(ctx context.Context, t *types.Task, opts runtime.LogOptions, sink func(runtime.LogEntry) error) error {
 	i := f.c.NodeIndex(t.NodeID)
 	if i < 0 || t.Status.ContainerID == "" {
-		return errors.New("task has no container on a known node")
+		return fmt.Errorf("logs of task %s: it has no container on a known node", t.Name())
 	}
 	return f.c.nodes[i].Runtime.Logs(ctx, t.Status.ContainerID, opts, sink)
 }

@@ -41,19 +41,26 @@
 // a controller runs a pass and writes the store, the store publishes events,
 // the dispatcher sends a node its new assignments, a runner drives the fake
 // runtime, the reporter queues a status. None of it needs time to move, so
-// the harness waits for it to finish before it moves time again. It yields
+// the harness waits for it to finish before it moves time again. Start sets
+// GOMAXPROCS to 1 for the life of the cluster; the harness then yields
 // (runtime.Gosched) and reads the Go scheduler's own counts of running,
 // runnable and in-syscall goroutines (runtime/metrics, /sched/goroutines/*)
 // until, on several consecutive readings, no goroutine but the caller is
 // running or ready to run and no store event was published in between.
-// Every goroutine of the cluster is then blocked: on the fake clock, on a
-// channel or on a store event, and only an advance of the clock or the next
-// call of the test can wake it. Goroutines woken by a channel send or a fake
-// timer are runnable at once, so a reading cannot miss work that has been
-// started. The wait is bounded by a number of yields (so a runaway
-// goroutine slows a test rather than hanging it); the tests of this package
-// do not use t.Parallel, since another test's goroutines running in the
-// same process would look like work to wait for.
+// With one processor the caller is the only goroutine that can be running,
+// so every other goroutine of the cluster is then blocked: on the fake
+// clock, on a channel or on a store event, and only an advance of the clock
+// or the next call of the test can wake it. A goroutine woken by a channel
+// send or a fake timer is runnable at once, so a reading cannot miss work
+// that has been started. (With several processors an idle one spinning for
+// work counts as running, which is why the harness uses one.) The wait is
+// bounded by a number of yields, so a runaway goroutine slows a test rather
+// than hanging it. Tests that use a Cluster must not call t.Parallel:
+// another test's goroutines would look like work to wait for.
+//
+// One processor also makes goroutine interleavings largely repeatable,
+// though not bit for bit: IDs are random and maps are iterated in random
+// order. What is repeatable is the fake time at which things happen.
 //
 // So a scenario reads as a script: a status that the reporter batches for
 // 50 ms reaches the store after five 10 ms steps; a replacement held back

@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
 // The property test drives a cluster with random operations (create, scale
-// and remove services, kill containers, restart agents, drain, pause and
-// reactivate nodes), a few at a time without letting the cluster settle
-// in between, then settles it and checks every invariant. A failure names
+// and remove services, kill containers, restart agents or stop them for a
+// while, drain, pause and reactivate nodes), a few at a time without
+// letting the cluster settle in between, then restarts any stopped agent,
+// settles the cluster and checks every invariant. A failure names
 // the seed and the operations that led to it.
 
 var (
@@ -31,6 +33,9 @@ type randomRun struct {
 	services []string
 	next     int
 	log      []string
+	// stopped holds the nodes whose agent is stopped until the next
+	// settle.
+	stopped map[int]bool
 }
 
 func (r *randomRun) logf(format string, args ...any) {
@@ -88,10 +93,21 @@ func (r *randomRun) step() {
 		r.services = slices.DeleteFunc(r.services, func(s string) bool { return s == name })
 	case op < 75:
 		r.killOne()
-	case op < 85:
+	case op < 80:
 		i := r.rng.IntN(r.c.Nodes())
+		if r.stopped[i] {
+			return
+		}
 		r.logf("restart the agent of %s", r.c.Node(i).ID)
 		r.c.RestartNode(i)
+	case op < 85:
+		i := r.rng.IntN(r.c.Nodes())
+		if r.stopped[i] {
+			return
+		}
+		r.logf("stop the agent of %s until the next settle", r.c.Node(i).ID)
+		r.c.StopNode(i)
+		r.stopped[i] = true
 	default:
 		r.changeAvailability()
 	}
@@ -130,7 +146,7 @@ func (r *randomRun) changeAvailability() {
 	i := r.rng.IntN(r.c.Nodes())
 	want := []types.Availability{types.AvailabilityActive, types.AvailabilityPause, types.AvailabilityDrain}[r.rng.IntN(3)]
 	active := 0
-	r.c.Store().View(func(tx storeReadTx) {
+	r.c.Store().View(func(tx store.ReadTx) {
 		for _, n := range tx.Nodes() {
 			if n.Spec.Availability == types.AvailabilityActive && n.ID != r.c.Node(i).ID {
 				active++
@@ -156,16 +172,24 @@ func TestRandomOperationsKeepEveryInvariant(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			r := &randomRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x5157))}
+			r := &randomRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x5157)), stopped: map[int]bool{}}
 			r.c = startCluster(t, 4)
 			for range *opSteps {
 				for range 1 + r.rng.IntN(3) {
 					r.step()
 					// Let part of the work happen before the next
-					// operation, sometimes none.
+					// operation: some, none in fake time, or none at all.
+					if r.rng.IntN(4) == 0 {
+						continue
+					}
 					if err := r.c.Advance(time.Duration(r.rng.IntN(4)) * 20 * time.Millisecond); err != nil {
 						t.Fatalf("seed %d: %v", seed, err)
 					}
+				}
+				for i := range r.stopped {
+					r.logf("start the agent of %s", r.c.Node(i).ID)
+					r.c.StartNode(i)
+					delete(r.stopped, i)
 				}
 				if err := r.c.Settle(r.c.Converged, time.Minute); err != nil {
 					t.Fatalf("seed %d: did not converge: %v", seed, err)

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
 func dur(d time.Duration) *types.Duration { v := types.Duration(d); return &v }
@@ -302,7 +304,7 @@ func TestRemovingAServiceRemovesItsContainersAndTasks(t *testing.T) {
 	c.RemoveService("web")
 	settled(t, c, 30*time.Second)
 	var left []string
-	c.Store().View(func(tx storeReadTx) {
+	c.Store().View(func(tx store.ReadTx) {
 		for _, tk := range tx.Tasks() {
 			if tk.ServiceName == "web" {
 				left = append(left, tk.Name())
@@ -434,11 +436,47 @@ func mapsEqual(a, b map[uint64]string) bool {
 	return true
 }
 
-func names(cs []*runtimeContainer) []string {
+func names(cs []*runtime.Container) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.Name+"("+string(c.State)+")")
 	}
 	slices.Sort(out)
 	return out
+}
+
+func TestChangesMadeWhileANodeIsDownApplyWhenItReturns(t *testing.T) {
+	c := startCluster(t, 3)
+	c.CreateService(ReplicatedSpec("web", 6))
+	c.CreateService(ReplicatedSpec("db", 3))
+	settled(t, c, 10*time.Second)
+
+	c.StopNode(2)
+	c.RemoveService("db")
+	c.ScaleService("web", 2)
+	if err := c.Advance(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Without its agent the node cannot stop its containers, so their
+	// tasks stay in the store until it returns.
+	running := 0
+	for _, ct := range c.Node(2).Runtime.Containers() {
+		if ct.Running() {
+			running++
+		}
+	}
+	if running == 0 {
+		t.Fatalf("the stopped node's containers stopped without an agent\n%s", c.Describe())
+	}
+
+	c.StartNode(2)
+	settled(t, c, 10*time.Second)
+	if got := len(c.RunningTasks("web")); got != 2 {
+		t.Fatalf("%d tasks of web run, want 2", got)
+	}
+	for _, ct := range c.Node(2).Runtime.Containers() {
+		if ct.Running() && !strings.HasPrefix(ct.Name, "web.1.") && !strings.HasPrefix(ct.Name, "web.2.") {
+			t.Errorf("container %s still runs on the returned node", ct.Name)
+		}
+	}
 }

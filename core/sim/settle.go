@@ -8,8 +8,9 @@ import (
 )
 
 // Quiescence tuning: how many consecutive idle readings make the process
-// quiescent, and how many yields a wait may take before it gives up (a
-// runaway goroutine then slows the simulation instead of hanging it).
+// quiescent, how many yields a wait may take before it gives up (a runaway
+// goroutine then slows the simulation instead of hanging it), and the most
+// yields between two readings while goroutines are ready to run.
 const (
 	quietReadings       = 3
 	maxYields           = 4_000_000

@@ -82,7 +82,7 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 // a new task for every empty slot up to Replicas, removal of the tasks in
 // slots above it, the restart policy applied within each slot, and the
 // replacement of a task whose node (looked up in nodes by ID) is drained
-// or gone. It also returns the earliest time a delayed restart is due
+// or gone; a nil nodes skips that check. It also returns the earliest time a delayed restart is due
 // (zero if none).
 func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
 	var plan orchestrator.Plan
@@ -126,7 +126,7 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.
 func moveOffInvalidNode(svc *types.Service, occupying []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, bool) {
 	var plan orchestrator.Plan
 	keep, extra := orchestrator.PickKeeper(occupying)
-	if keep.NodeID == "" || restart.Ended(keep) {
+	if nodes == nil || keep.NodeID == "" || restart.Ended(keep) {
 		return plan, false
 	}
 	if n := nodes[keep.NodeID]; n != nil && n.Spec.Availability != types.AvailabilityDrain {
