@@ -374,13 +374,13 @@ fi
 B_SWARM=""
 if [[ -z $SWARM_ERR ]]; then
 	sleep 2
-	before=$(rss_kb "$DOCKERD_PID")
+	before=$(pss_kb "$DOCKERD_PID")
 	if swarm_init; then
 		log "(b) swarm mode on; idle for ${IDLE}s"
 		sleep "$IDLE"
-		after=$(rss_kb "$DOCKERD_PID")
+		after=$(pss_kb "$DOCKERD_PID")
 		B_SWARM=$((after - before))
-		B_SWARM_DETAIL="dockerd VmRSS $(fmt_mb "$before") before docker swarm init, $(fmt_mb "$after") ${IDLE} s after"
+		B_SWARM_DETAIL="dockerd PSS $(fmt_mb "$before") before docker swarm init, $(fmt_mb "$after") ${IDLE} s after"
 		log "(b) $B_SWARM_DETAIL"
 		swarm_leave
 	fi
@@ -482,7 +482,7 @@ table() {
 	echo "|---|---|---|---|---|"
 	echo "| (a) start-up: \`hive up -d\` returns (API answers) vs \`docker swarm init\` | $(fmt_ms "$a_med") | $(cell "$as_med" fmt_ms) | $(ratio "$a_med" "${as_med:-0}") | < 1 s: $(met "$(awk -v x="$a_med" 'BEGIN { print (x < 1000) }')") |"
 	echo "| (a) start-up until ready (leader, plugins running) vs \`docker swarm init\` | $(fmt_ms "$r_med") | $(cell "$as_med" fmt_ms) | $(ratio "$r_med" "${as_med:-0}") | — |"
-	echo "| (b) idle memory: hive + plugins VmRSS vs dockerd's growth in swarm mode | $(fmt_mb "$B_HIVE") | $(cell "$B_SWARM" fmt_mb) | $(ratio "$B_HIVE" "${B_SWARM:-0}") | < 60 MB: $(met "$(awk -v k="$B_HIVE" 'BEGIN { print (k * 1024 < 60e6) }')") |"
+	echo "| (b) idle memory: hive + plugins PSS vs dockerd's growth in swarm mode | $(fmt_mb "$B_PSS") | $(cell "$B_SWARM" fmt_mb) | $(ratio "$B_PSS" "${B_SWARM:-0}") | < 60 MB: $(met "$(awk -v k="$B_PSS" 'BEGIN { print (k * 1024 < 60e6) }')") |"
 	echo "| (c) create $REPLICAS replicas until running vs $REPLICAS sequential \`docker run -d\` | $(fmt_ms "$c_med") | $(fmt_ms "$cb_med") | $c_ratio | ≤ 1.2: $(met "$(awk -v x="$c_ratio" 'BEGIN { print (x <= 1.2) }')") |"
 	echo "| (d) create $REPLICAS replicas until running vs \`docker service create\` (Swarm) | $(fmt_ms "$c_med") | $(cell "$d_med" fmt_ms) | $(ratio "$c_med" "${d_med:-0}") | — |"
 }
@@ -491,7 +491,7 @@ details() {
 	echo "Each figure is the median of $RUNS run(s); min–max:"
 	echo
 	echo "- (a) \`hive up -d\`: $(fmt_ms "$a_min")–$(fmt_ms "$a_max"); until ready: $(fmt_ms "$r_min")–$(fmt_ms "$r_max"); \`docker swarm init\`: $(if [[ -n $as_med ]]; then echo "$(fmt_ms "$as_min")–$(fmt_ms "$as_max")"; else echo "n/a"; fi)"
-	echo "- (b) hive, ${IDLE} s idle: $B_PARTS (PSS, which counts the binary's pages the three share once: $(fmt_mb "$B_PSS"); RssAnon, private memory only: $(fmt_mb "$B_ANON")); swarm: ${B_SWARM_DETAIL:-n/a}"
+	echo "- (b) hive, ${IDLE} s idle: PSS $(fmt_mb "$B_PSS") in all; VmRSS $B_PARTS, summed $(fmt_mb "$B_HIVE") (the three processes run one binary, whose pages the kernel maps whole and shares: VmRSS counts them once per process, PSS once in all); RssAnon, private memory only: $(fmt_mb "$B_ANON"); swarm: ${B_SWARM_DETAIL:-n/a}"
 	echo "- (c) hive: $(fmt_ms "$c_min")–$(fmt_ms "$c_max"); \`docker run\` x$REPLICAS: $(fmt_ms "$cb_min")–$(fmt_ms "$cb_max")"
 	echo "- (d) \`docker service create\`: $(if [[ -n $d_med ]]; then echo "$(fmt_ms "$d_min")–$(fmt_ms "$d_max")"; else echo "n/a"; fi)"
 	if [[ -n $SWARM_ERR ]]; then
