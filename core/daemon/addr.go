@@ -34,12 +34,3 @@ func advertiseAddr(configured string, listen net.Addr) (string, error) {
 	}
 	return net.JoinHostPort("127.0.0.1", listenPort), nil
 }
-
-// hostOf returns the host part of a host:port address.
-func hostOf(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return host
-}

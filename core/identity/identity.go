@@ -8,8 +8,6 @@ import (
 	"math/big"
 )
 
-const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-
 // IDLength is the length of an ID.
 const IDLength = 25
 

@@ -91,7 +91,7 @@ func newTestRuntime(t *testing.T) *Runtime {
 // does not expose and for cleanup.
 func rawClient(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatalf("docker client: %v", err)
 	}

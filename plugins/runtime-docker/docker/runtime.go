@@ -137,7 +137,7 @@ func (r *Runtime) Configure(ctx context.Context, settings map[string]string) err
 // newEngine builds a client for host (the environment's engine when
 // empty). It does not connect.
 func newEngine(host, network string, pullTimeout time.Duration) (*engine, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	opts := []client.Opt{client.FromEnv}
 	if host != "" {
 		u, err := client.ParseHostURL(host)
 		if err != nil {
