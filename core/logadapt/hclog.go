@@ -33,7 +33,18 @@ const NameKey = "logger"
 // namesakes. The level filter is l's handler; SetLevel adds a floor on top
 // of it, shared by the loggers derived through With and Named.
 func HCLog(l *slog.Logger, name string) hclog.Logger {
-	return &logger{base: l, name: name, floor: new(atomic.Int32)}
+	return HCLogWith(l, name, nil)
+}
+
+// LevelFunc chooses the level a record is logged at, from the level the
+// library gave it, its message and its arguments; it lets a chatty library
+// be quietened (hashicorp/raft logs every election at info).
+type LevelFunc func(level hclog.Level, msg string, args []any) hclog.Level
+
+// HCLogWith is HCLog with each record's level chosen by level (nil keeps
+// the library's).
+func HCLogWith(l *slog.Logger, name string, level LevelFunc) hclog.Logger {
+	return &logger{base: l, name: name, floor: new(atomic.Int32), level: level}
 }
 
 type logger struct {
@@ -44,6 +55,8 @@ type logger struct {
 	implied []any
 	// floor is the minimum hclog level set by SetLevel, or NoLevel.
 	floor *atomic.Int32
+	// level, when set, re-levels each record.
+	level LevelFunc
 }
 
 var _ hclog.Logger = (*logger)(nil)
@@ -80,6 +93,9 @@ func (g *logger) enabled(level hclog.Level) bool {
 
 // Log emits msg at level with args as alternating keys and values.
 func (g *logger) Log(level hclog.Level, msg string, args ...any) {
+	if g.level != nil {
+		level = g.level(level, msg, args)
+	}
 	if !g.enabled(level) {
 		return
 	}
@@ -105,10 +121,14 @@ func pairs(args []any) []any {
 		if !ok {
 			key = fmt.Sprint(args[i])
 		}
-		out = append(out, slog.Any(key, value(args[i+1])))
+		out = append(out, slog.Any(snakeKeys.Replace(key), value(args[i+1])))
 	}
 	return out
 }
+
+// snakeKeys makes hashicorp's keys ("commit-index") snake_case, as hive's
+// logs are.
+var snakeKeys = strings.NewReplacer("-", "_", " ", "_")
 
 func value(v any) any {
 	switch v := v.(type) {

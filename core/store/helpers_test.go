@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"github.com/hiveorch/hive/core/logadapt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -25,7 +26,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
 	w := &testWriter{t: t}
 	t.Cleanup(w.stop) // registered first, so it runs last
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: levelTrace}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logadapt.LevelTrace}))
 }
 
 type testWriter struct {

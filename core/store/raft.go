@@ -15,6 +15,7 @@ import (
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/logadapt"
 )
 
 // Defaults of Config.
@@ -122,7 +123,7 @@ func raftConfig(cfg Config, logger *slog.Logger) *raft.Config {
 	rc.LeaderLeaseTimeout = rc.HeartbeatTimeout / 2
 	rc.SnapshotThreshold = orDefault(cfg.SnapshotThreshold, DefaultSnapshotThreshold)
 	rc.SnapshotInterval = orDefault(cfg.SnapshotInterval, DefaultSnapshotInterval)
-	rc.Logger = newHCLogger(logger, "raft")
+	rc.Logger = logadapt.HCLogWith(logger, "raft", raftLevel)
 	return rc
 }
 
