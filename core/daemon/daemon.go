@@ -236,6 +236,11 @@ func (d *daemon) shutdown() { d.stopOnce.Do(d.stop) }
 // ensureCluster creates the cluster record and this manager's node record
 // on a new cluster, and applies the configured task history limit.
 func (d *daemon) ensureCluster(ctx context.Context) error {
+	// The agent registers the full description moments later; until then
+	// the record already says what the node is.
+	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	desc := d.describe(dctx)
+	cancel()
 	return d.store.Update(ctx, func(tx store.Tx) error {
 		c := tx.Cluster()
 		if c == nil {
@@ -252,9 +257,10 @@ func (d *daemon) ensureCluster(ctx context.Context) error {
 		}
 		if tx.Node(d.state.NodeID) == nil {
 			return tx.CreateNode(&types.Node{
-				ID:     d.state.NodeID,
-				Spec:   types.NodeSpec{Role: d.state.Role, Availability: types.AvailabilityActive},
-				Status: types.NodeStatus{State: types.NodeStateUnknown, Addr: d.addr},
+				ID:          d.state.NodeID,
+				Spec:        types.NodeSpec{Role: d.state.Role, Availability: types.AvailabilityActive},
+				Description: desc,
+				Status:      types.NodeStatus{State: types.NodeStateUnknown, Addr: d.addr},
 			})
 		}
 		return nil
