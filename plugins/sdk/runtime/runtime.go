@@ -83,7 +83,33 @@ type ContainerSpec struct {
 	StopSignal string `json:"stop_signal,omitempty"`
 	// StopTimeout is the grace period Stop gives by default.
 	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+	// Healthcheck, when set, replaces the image's health check; nil keeps
+	// the image's (if it has one).
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
 }
+
+// Healthcheck is how a runtime checks that a container is healthy, with
+// Docker's semantics: Test is ["CMD", args...] (exec), ["CMD-SHELL",
+// command] (run by /bin/sh -c in the container) or ["NONE"] (disable the
+// image's check). A check that fails Retries times in a row after
+// StartPeriod makes the container unhealthy; one success makes it healthy.
+// Zero durations and retries take Docker's defaults (30s, 30s, 0s, 3).
+type Healthcheck struct {
+	Test        []string      `json:"test"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"start_period,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
+}
+
+// Health states reported in Container.Health.
+const (
+	// HealthNone: the container has no health check.
+	HealthNone      = ""
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
 
 // PortBinding binds a host port to a container port.
 type PortBinding struct {
@@ -145,6 +171,11 @@ type Container struct {
 	// Addresses are the container's IP addresses, reachable from the node.
 	Addresses []string      `json:"addresses,omitempty"`
 	Ports     []PortBinding `json:"ports,omitempty"`
+	// Health is one of the Health* constants: HealthNone when the
+	// container has no health check.
+	Health string `json:"health,omitempty"`
+	// HealthLog is the output of the last failed check, for messages.
+	HealthLog string `json:"health_log,omitempty"`
 }
 
 // Running reports whether the container is running.
