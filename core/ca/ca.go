@@ -262,13 +262,14 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // ServerTLS is the TLS configuration of the cluster port: TLS 1.3, and a
-// client certificate signed by the root is required.
+// client certificate, when given, must be signed by the root. The port
+// requires one for every protocol but joining (see core/transport).
 func ServerTLS(root *Root, node *NodeCert) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{node.TLS},
 		ClientCAs:    root.Pool(),
-		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package transport is hive's cluster port: one TCP listener that speaks
-// only mutual TLS, carrying several protocols told apart by the first byte
-// a client sends after the handshake (Raft now; node sessions and the
-// routing mesh use their own bytes). RaftLayer adapts it to
-// hashicorp/raft's StreamLayer.
+// only TLS 1.3, carrying several protocols told apart by ALPN: Raft, the
+// node RPCs (gRPC), the routing mesh's node-to-node forwarding, the HTTP
+// API for remote CLIs, and joining. Every protocol but joining requires a
+// client certificate signed by the cluster's CA; a joining node has none
+// yet, and may only use the join protocol.
 package transport
 
 import (
@@ -10,45 +11,53 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Protocol bytes.
+// Protocols, as ALPN names.
 const (
-	ProtoRaft byte = 'R'
+	ProtoRaft = "hive-raft/1"
+	ProtoRPC  = "hive-rpc/1"
+	ProtoMesh = "hive-mesh/1"
+	ProtoJoin = "hive-join/1"
+	// ProtoAPI is the HTTP API; plain "http/1.1" so that any HTTPS client
+	// with a client certificate (curl --cert) can use it.
+	ProtoAPI = "http/1.1"
 )
 
-// handshakeTimeout bounds the TLS handshake and the protocol byte.
+// handshakeTimeout bounds the TLS handshake.
 const handshakeTimeout = 10 * time.Second
 
-// Mux accepts mutual-TLS connections and hands each to the listener of the
-// protocol it names.
+// Mux accepts TLS connections and hands each to the listener of the
+// protocol it negotiated.
 type Mux struct {
 	ln     net.Listener
 	tls    *tls.Config
 	logger *slog.Logger
 
 	mu        sync.Mutex
-	listeners map[byte]*protoListener
+	listeners map[string]*protoListener
 	closed    bool
 	done      chan struct{}
 }
 
-// Listen opens the cluster port on addr. serverTLS must require client
-// certificates.
+// Listen opens the cluster port on addr. serverTLS must verify the client
+// certificates it is given (tls.VerifyClientCertIfGiven or stricter): the
+// protocols that need one are enforced here, per connection.
 func Listen(addr string, serverTLS *tls.Config, logger *slog.Logger) (*Mux, error) {
-	if serverTLS.ClientAuth != tls.RequireAndVerifyClientCert {
-		return nil, errors.New("cluster port: refusing a TLS configuration that does not require client certificates")
+	if serverTLS.ClientAuth != tls.VerifyClientCertIfGiven && serverTLS.ClientAuth != tls.RequireAndVerifyClientCert {
+		return nil, errors.New("cluster port: refusing a TLS configuration that does not verify client certificates")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster port %s: %w (set --listen-addr to a free address)", addr, err)
 	}
-	m := &Mux{ln: ln, tls: serverTLS, logger: logger, listeners: map[byte]*protoListener{}, done: make(chan struct{})}
+	cfg := serverTLS.Clone()
+	m := &Mux{ln: ln, tls: cfg, logger: logger, listeners: map[string]*protoListener{}, done: make(chan struct{})}
 	go m.serve()
 	return m, nil
 }
@@ -56,14 +65,16 @@ func Listen(addr string, serverTLS *tls.Config, logger *slog.Logger) (*Mux, erro
 // Addr is the address the port listens on.
 func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
 
-// Listener returns the listener of one protocol.
-func (m *Mux) Listener(proto byte) net.Listener {
+// Listener returns the listener of one protocol. With anonymous, clients
+// without a certificate are let through (joining); otherwise a verified
+// client certificate is required.
+func (m *Mux) Listener(proto string, anonymous bool) net.Listener {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l, ok := m.listeners[proto]; ok {
 		return l
 	}
-	l := &protoListener{mux: m, proto: proto, conns: make(chan net.Conn), done: make(chan struct{})}
+	l := &protoListener{mux: m, proto: proto, anonymous: anonymous, conns: make(chan net.Conn), done: make(chan struct{})}
 	m.listeners[proto] = l
 	return l
 }
@@ -104,25 +115,38 @@ func (m *Mux) serve() {
 	}
 }
 
+// config returns the TLS configuration with the registered protocols.
+func (m *Mux) config() *tls.Config {
+	cfg := m.tls.Clone()
+	m.mu.Lock()
+	for p := range m.listeners {
+		cfg.NextProtos = append(cfg.NextProtos, p)
+	}
+	m.mu.Unlock()
+	slices.Sort(cfg.NextProtos)
+	return cfg
+}
+
 func (m *Mux) route(raw net.Conn) {
-	c := tls.Server(raw, m.tls)
+	c := tls.Server(raw, m.config())
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := c.Handshake(); err != nil {
 		m.logger.Debug("cluster port: TLS handshake refused", "remote", raw.RemoteAddr().String(), "error", err)
 		raw.Close()
 		return
 	}
-	var b [1]byte
-	if _, err := io.ReadFull(c, b[:]); err != nil {
+	_ = c.SetDeadline(time.Time{})
+	st := c.ConnectionState()
+	m.mu.Lock()
+	l, ok := m.listeners[st.NegotiatedProtocol]
+	m.mu.Unlock()
+	switch {
+	case !ok:
+		m.logger.Debug("cluster port: no such protocol", "proto", st.NegotiatedProtocol, "remote", raw.RemoteAddr().String())
 		c.Close()
 		return
-	}
-	_ = c.SetDeadline(time.Time{})
-	m.mu.Lock()
-	l, ok := m.listeners[b[0]]
-	m.mu.Unlock()
-	if !ok {
-		m.logger.Debug("cluster port: unknown protocol", "proto", b[0])
+	case !l.anonymous && len(st.VerifiedChains) == 0:
+		m.logger.Debug("cluster port: refused a client without a cluster certificate", "proto", l.proto, "remote", raw.RemoteAddr().String())
 		c.Close()
 		return
 	}
@@ -135,7 +159,8 @@ func (m *Mux) route(raw net.Conn) {
 
 type protoListener struct {
 	mux       *Mux
-	proto     byte
+	proto     string
+	anonymous bool
 	conns     chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
@@ -157,16 +182,20 @@ func (l *protoListener) Close() error {
 
 func (l *protoListener) Addr() net.Addr { return l.mux.Addr() }
 
-// Dial opens a mutual-TLS connection to addr for one protocol.
-func Dial(ctx context.Context, addr string, proto byte, clientTLS *tls.Config) (net.Conn, error) {
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: handshakeTimeout}, Config: clientTLS}
+// Dial opens a TLS connection to addr for one protocol and completes the
+// handshake, so a refused certificate is an error here.
+func Dial(ctx context.Context, addr, proto string, clientTLS *tls.Config) (*tls.Conn, error) {
+	cfg := clientTLS.Clone()
+	cfg.NextProtos = []string{proto}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: handshakeTimeout}, Config: cfg}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	if _, err := c.Write([]byte{proto}); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	tc := c.(*tls.Conn)
+	if got := tc.ConnectionState().NegotiatedProtocol; got != proto {
+		tc.Close()
+		return nil, fmt.Errorf("dial %s: the node does not serve %s", addr, proto)
 	}
-	return c, nil
+	return tc, nil
 }

@@ -21,7 +21,7 @@ var _ raft.StreamLayer = (*RaftLayer)(nil)
 // NewRaftLayer returns the Raft stream layer of m. advertise is the
 // address other nodes reach this one at.
 func NewRaftLayer(m *Mux, advertise net.Addr, clientTLS *tls.Config) *RaftLayer {
-	return &RaftLayer{Listener: m.Listener(ProtoRaft), advertise: advertise, clientTLS: clientTLS}
+	return &RaftLayer{Listener: m.Listener(ProtoRaft, false), advertise: advertise, clientTLS: clientTLS}
 }
 
 // Addr is the advertised address.
