@@ -26,6 +26,9 @@ import (
 const (
 	OUManager = "hive-manager"
 	OUWorker  = "hive-worker"
+	// OUClient is a remote CLI's certificate (`hive cluster client-cert`):
+	// it may call the API, nothing else.
+	OUClient = "hive-client"
 )
 
 // ServerName is the name every node certificate carries and every client
@@ -282,4 +285,26 @@ func ClientTLS(root *Root, node *NodeCert) *tls.Config {
 		RootCAs:      root.Pool(),
 		ServerName:   ServerName,
 	}
+}
+
+// Peer is who is at the other end of a verified TLS connection.
+type Peer struct {
+	// ID is the certificate's common name: a node ID, or a client's name.
+	ID string
+	// Role is OUManager, OUWorker or OUClient.
+	Role string
+}
+
+// PeerOf returns the verified identity of a TLS connection's client, or
+// false when it presented no certificate the root signed.
+func PeerOf(st tls.ConnectionState) (Peer, bool) {
+	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+		return Peer{}, false
+	}
+	leaf := st.VerifiedChains[0][0]
+	p := Peer{ID: leaf.Subject.CommonName}
+	if len(leaf.Subject.OrganizationalUnit) > 0 {
+		p.Role = leaf.Subject.OrganizationalUnit[0]
+	}
+	return p, true
 }
