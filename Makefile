@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X github.com/hiveorch/hive/core/version.Version=$(VERSION)
 DEMO_IMAGE := hive-demo/web:latest
 DEMO_PORT  ?= 8080
 
-.PHONY: all build plugins testimage test unit acceptance bench up down lint proto clean
+.PHONY: all build plugins testimage containerd test unit acceptance bench up down lint proto clean
 
 all: build
 
@@ -20,6 +20,7 @@ build:
 ## plugins: the first-party plugins as stand-alone executables too (bin/runtime-docker, ...)
 plugins:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runtime-docker ./plugins/runtime-docker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runtime-containerd ./plugins/runtime-containerd
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler-spread ./plugins/scheduler-spread
 
 ## testimage: the test and demo images, built locally (no registry needed)
@@ -27,20 +28,27 @@ testimage:
 	acceptance/testimage/build.sh
 	docker tag hive-test/web:v1 $(DEMO_IMAGE)
 
-## test: unit tests, then the acceptance tests against the real engine
+## containerd: start the containerd dedicated to hive (its own socket, /run/hive-containerd) unless it answers
+containerd:
+	-plugins/runtime-containerd/scripts/containerd.sh start
+
+## test: unit tests, then the acceptance tests against the real engines
 test: unit acceptance
 
-unit:
+unit: containerd testimage
 	$(GO) test -race -count=1 ./...
 
-acceptance: build plugins testimage
+acceptance: build plugins testimage containerd
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) \
 		$(GO) test -count=1 -timeout 40m -tags acceptance -v ./acceptance/...
 
 ## bench: the benchmarks (figures go in README.md)
-bench: build testimage
+bench: build testimage containerd
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./core/... ./plugins/...
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/run.sh
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/containerd.sh
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/update.sh
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/cluster.sh
 
 ## up: build, start hive in the background and deploy a 3-replica demo service
 up: build testimage

@@ -72,6 +72,12 @@ type node struct {
 	logMu   *sync.Mutex
 	exited  chan struct{}
 	nodeID  string
+	// args are the hive arguments of the daemon's last launch.
+	args []string
+	// upFlags are extra `hive up` flags, for every start of the node.
+	upFlags []string
+	// env is added to the environment of every launch of the node.
+	env []string
 }
 
 // startHive starts `hive up` in the foreground on a fresh data directory,
@@ -79,11 +85,18 @@ type node struct {
 // Everything it creates is removed when the test ends.
 func startHive(t *testing.T, extraEnv ...string) *node {
 	t.Helper()
+	return startHiveFlags(t, nil, extraEnv...)
+}
+
+// startHiveFlags is startHive with extra `hive up` flags, which restarts
+// of the node keep.
+func startHiveFlags(t *testing.T, upFlags []string, extraEnv ...string) *node {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "hive-acc-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, dataDir: dir, host: "unix://" + filepath.Join(dir, "hive.sock"), listen: "127.0.0.1:" + freePort(t)}
+	n := &node{t: t, dataDir: dir, host: "unix://" + filepath.Join(dir, "hive.sock"), listen: "127.0.0.1:" + freePort(t), upFlags: upFlags}
 	t.Cleanup(func() { n.cleanup(); os.RemoveAll(dir) })
 	n.start(extraEnv...)
 	info := n.info()
@@ -94,7 +107,8 @@ func startHive(t *testing.T, extraEnv ...string) *node {
 func (n *node) start(extraEnv ...string) {
 	n.t.Helper()
 	n.log, n.logMu = &bytes.Buffer{}, &sync.Mutex{}
-	cmd := exec.Command(hiveBin, "up", "-H", n.host, "--data-dir", n.dataDir, "--listen-addr", n.listen, "--log-level", "debug")
+	args := append([]string{"up", "-H", n.host, "--data-dir", n.dataDir, "--listen-addr", n.listen, "--log-level", "debug"}, n.upFlags...)
+	cmd := exec.Command(hiveBin, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}
 	cmd.Stdout, cmd.Stderr = w, w
@@ -145,20 +159,25 @@ func (n *node) kill9() {
 // containers, stops hive, and then force-removes whatever containers of
 // this node are left (label hive.node.id), so nothing outlives the test.
 func (n *node) cleanup() {
+	if n.cmd == nil {
+		return // never started
+	}
 	if n.t.Failed() {
 		n.t.Logf("hive log:\n%s", n.logs())
 	}
 	select {
 	case <-n.exited:
 	default:
+		// A manager removes the services and waits for its containers to
+		// go; a worker cannot, and its leftovers are force-removed below.
 		if out, _, err := n.run("service", "ls", "-q"); err == nil {
 			for _, id := range strings.Fields(out) {
 				n.run("service", "rm", id)
 			}
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) && len(n.containers("")) > 0 {
-			time.Sleep(200 * time.Millisecond)
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) && len(n.containers("")) > 0 {
+				time.Sleep(200 * time.Millisecond)
+			}
 		}
 		n.run("down")
 		select {
@@ -324,3 +343,5 @@ func mustJSON(t *testing.T, s string, v any) {
 		t.Fatalf("decode %q: %v", s, err)
 	}
 }
+
+func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }

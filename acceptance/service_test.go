@@ -128,7 +128,9 @@ func TestAConstraintNoNodeMeetsStaysPendingWithTheReason(t *testing.T) {
 	n.must("service", "create", "-d", "--name", "picky", "--constraint", "node.labels.zone==mars", imageV1)
 	n.eventually(10*time.Second, "the task pending with a reason", func() error {
 		ts := n.tasks("picky")
-		if len(ts) != 1 || ts[0].Status.State != "pending" || !strings.Contains(ts[0].Status.Err, "no suitable node") {
+		// Until the node has registered, the reason is that no node is
+		// ready; then it must be the constraint.
+		if len(ts) != 1 || ts[0].Status.State != "pending" || !strings.Contains(ts[0].Status.Err, "scheduling constraints not satisfied") {
 			return fmt.Errorf("tasks: %+v", ts)
 		}
 		return nil
@@ -167,9 +169,12 @@ func TestAKilledHiveComesBackAndAdoptsItsContainers(t *testing.T) {
 			t.Errorf("container %s: %s %v", id, out, err)
 		}
 	}
-	if _, err := get("127.0.0.1:"+port, "/"); err != nil {
-		t.Fatalf("the published port does not answer after the restart: %v", err)
-	}
+	// The mesh binds the port again once the restarted node has its
+	// routes from the dispatcher.
+	n.eventually(10*time.Second, "the published port answers after the restart", func() error {
+		_, err := get("127.0.0.1:"+port, "/")
+		return err
+	})
 	// Let the orchestrator run a few passes: still exactly 3.
 	time.Sleep(2 * time.Second)
 	if got := len(n.containers("web")); got != 3 {

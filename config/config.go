@@ -46,6 +46,7 @@ type Config struct {
 	Tasks         TasksConfig
 	Raft          RaftConfig
 	Mesh          MeshConfig
+	CA            CAConfig
 	File          string // the file that was read, "" if none
 
 	sources map[string]string // key -> where its value came from
@@ -84,6 +85,12 @@ type RaftConfig struct {
 // MeshConfig holds the mesh.* keys.
 type MeshConfig struct {
 	BindAddr string // an IP address, or "" for all addresses
+}
+
+// CAConfig holds the ca.* keys.
+type CAConfig struct {
+	// CertExpiry is how long the node certificates managers issue last.
+	CertExpiry time.Duration
 }
 
 // Entry is one effective setting for `hive config show`.

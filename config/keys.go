@@ -56,6 +56,10 @@ const (
 // minRaftTimeout is the shortest raft heartbeat or election timeout.
 const minRaftTimeout = 10 * time.Millisecond
 
+// minCertExpiry is the shortest certificate lifetime: a node renews at two
+// thirds of it, and needs the last third to retry.
+const minCertExpiry = time.Hour
+
 // builtinPlugins are the first-party plugin names, always known when
 // resolving HIVE_PLUGINS_CONFIG_* variables.
 var builtinPlugins = []string{"runtime-docker", "runtime-containerd", "scheduler-spread", "secrets-vault"}
@@ -161,10 +165,10 @@ var keyTable = func() []keyDef {
 		"Directory searched for external plugin executables named in plugins.runtime and plugins.scheduler.",
 		true, set, show)
 
-	set, show = strKey(func(c *Config) *string { return &c.Plugins.Runtime }, parsePluginRef)
+	set, show = strKey(func(c *Config) *string { return &c.Plugins.Runtime }, parseRuntimeRef)
 	add(keyPluginsRuntime, "plugin name or path",
 		"runtime-docker", "runtime-docker",
-		"Container runtime plugin: a built-in name (runtime-docker, runtime-containerd), a name found in plugins.dir, or a path to an executable.",
+		"Container runtime plugin: a built-in name (runtime-docker, runtime-containerd; docker and containerd are short for them), a name found in plugins.dir, or a path to an executable.",
 		false, set, show)
 
 	set, show = strKey(func(c *Config) *string { return &c.Plugins.Scheduler }, parsePluginRef)
@@ -223,6 +227,12 @@ var keyTable = func() []keyDef {
 	add("mesh.bind_addr", "IP address",
 		"empty: all addresses", "",
 		"Local address the routing mesh binds published ports to.",
+		false, set, show)
+
+	set, show = durKey(func(c *Config) *time.Duration { return &c.CA.CertExpiry }, minCertExpiry)
+	add("ca.cert_expiry", "duration >= 1h",
+		"2160h (90 days)", "2160h",
+		"How long the node certificates managers issue last; nodes renew theirs when two thirds of it have passed.",
 		false, set, show)
 	return t
 }()

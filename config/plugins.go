@@ -86,7 +86,11 @@ func (l *loader) knownPlugins() []string {
 	for _, key := range []string{keyPluginsRuntime, keyPluginsSched} {
 		if raw, _, ok := l.lookup(key); ok {
 			if s, ok := raw.(string); ok && s != "" {
-				set[pluginRefName(strings.TrimSpace(s))] = true
+				name := pluginRefName(strings.TrimSpace(s))
+				if full, ok := runtimeAliases[name]; ok && key == keyPluginsRuntime {
+					name = full
+				}
+				set[name] = true
 			}
 		}
 	}

@@ -231,6 +231,20 @@ func parsePluginRef(v valueCtx) (string, error) {
 	return "", wantError(w)
 }
 
+// runtimeAliases are the short names plugins.runtime accepts for the
+// built-in runtimes.
+var runtimeAliases = map[string]string{"docker": "runtime-docker", "containerd": "runtime-containerd"}
+
+// parseRuntimeRef is parsePluginRef for plugins.runtime: a short name of
+// a built-in runtime ("containerd") stands for its full name.
+func parseRuntimeRef(v valueCtx) (string, error) {
+	s, err := parsePluginRef(v)
+	if full, ok := runtimeAliases[s]; ok && err == nil {
+		return full, nil
+	}
+	return s, err
+}
+
 // pluginRefName returns the plugin name a reference stands for: the name
 // itself, or the base name of a path.
 func pluginRefName(ref string) string {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds hive's test images from source, with no registry: a static Go
 # binary in a FROM scratch image. Tags: hive-test/web:v1, hive-test/web:v2
-# (same program, VERSION differs), hive-test/web:crash (exits 3 at start).
+# (same program, VERSION differs), hive-test/web:crash (exits 3 at start),
+# hive-test/web:v2-healthy (v2 with a HEALTHCHECK of /web healthcheck every
+# second) and hive-test/web:v2-unhealthy (the same, never healthy: its
+# /healthz answers 503).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ctx=$(mktemp -d)
@@ -15,4 +18,8 @@ for v in v1 v2; do
 done
 printf 'FROM hive-test/web:v1\nENV CRASH=1\n' > "$ctx/Dockerfile.crash"
 build -f "$ctx/Dockerfile.crash" -t hive-test/web:crash "$ctx"
-echo "built hive-test/web:v1 hive-test/web:v2 hive-test/web:crash"
+printf 'FROM hive-test/web:v2\nHEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/web", "healthcheck"]\n' > "$ctx/Dockerfile.healthy"
+build -f "$ctx/Dockerfile.healthy" -t hive-test/web:v2-healthy "$ctx"
+printf 'FROM hive-test/web:v2-healthy\nENV UNHEALTHY=1\n' > "$ctx/Dockerfile.unhealthy"
+build -f "$ctx/Dockerfile.unhealthy" -t hive-test/web:v2-unhealthy "$ctx"
+echo "built hive-test/web:v1 hive-test/web:v2 hive-test/web:crash hive-test/web:v2-healthy hive-test/web:v2-unhealthy"

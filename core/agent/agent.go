@@ -3,6 +3,13 @@
 // through the runtime plugin with a small per-task state machine (runner),
 // and reports statuses back in batches.
 //
+// A task whose container has a health check stays "starting" until the
+// runtime reports it healthy, and fails ("task: unhealthy container") with
+// its container stopped when it turns unhealthy, so that only healthy
+// tasks count as running for the routing mesh and for rolling updates. A
+// running task published through the routing mesh that is told to stop
+// waits DrainDelay first, for the meshes to stop sending it connections.
+//
 // After a restart the agent adopts what already runs: it lists the
 // containers labelled with its node ID and hands each task its container,
 // so a running task is waited on, never restarted or duplicated. Containers
@@ -36,9 +43,17 @@ type Config struct {
 	HostIP string
 	// SweepInterval is how often orphaned containers are looked for.
 	SweepInterval time.Duration
-	Clock         clock.Clock
-	Logger        *slog.Logger
+	// DrainDelay is how long a running task with a port published through
+	// the routing mesh waits, once told to stop, before its container is
+	// stopped: the time for the meshes to stop sending it connections.
+	// Zero means DefaultDrainDelay.
+	DrainDelay time.Duration
+	Clock      clock.Clock
+	Logger     *slog.Logger
 }
+
+// DefaultDrainDelay is the DrainDelay of an agent configured with none.
+const DefaultDrainDelay = 500 * time.Millisecond
 
 // Agent is a node's task executor.
 type Agent struct {
@@ -49,9 +64,13 @@ type Agent struct {
 	describe func(ctx context.Context) types.NodeDescription
 	hostIP   string
 	sweep    time.Duration
+	drain    time.Duration
 	clock    clock.Clock
 	logger   *slog.Logger
 	reporter *reporter
+
+	// started is when Run began.
+	started time.Time
 
 	mu      sync.Mutex
 	runners map[string]*runner
@@ -63,18 +82,35 @@ func New(cfg Config) *Agent {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	if cfg.DrainDelay == 0 {
+		cfg.DrainDelay = DefaultDrainDelay
+	}
 	logger := cfg.Logger
 	return &Agent{
 		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe,
-		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, clock: cfg.Clock, logger: logger,
+		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, drain: cfg.DrainDelay, clock: cfg.Clock, logger: logger,
 		reporter: newReporter(cfg.NodeID, cfg.Manager, cfg.Clock, logger),
 		runners:  map[string]*runner{},
 	}
 }
 
+// startupGrace is how long after start the agent's waits (the runtime
+// plugin starting, the first election) are expected and logged at debug.
+const startupGrace = 10 * time.Second
+
+// startupLevel is the level of a wait that is normal while the node
+// starts and worth a warning afterwards.
+func (a *Agent) startupLevel() slog.Level {
+	if a.clock.Now().Sub(a.started) < startupGrace {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // Run runs the agent until ctx is done. Task containers are left as they
 // are when it returns: the next agent on this node adopts them.
 func (a *Agent) Run(ctx context.Context) error {
+	a.started = a.clock.Now()
 	defer a.wg.Wait()
 	existing, err := a.listOwn(ctx)
 	if err != nil {
@@ -89,7 +125,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		if err := a.session(ctx, existing); err != nil && ctx.Err() == nil {
-			a.logger.Warn("session with the managers ended; reconnecting", "error", err, "retry_in", backoff)
+			a.logger.Log(ctx, a.startupLevel(), "session with the managers ended; reconnecting", "error", err, "retry_in", backoff)
 			select {
 			case <-ctx.Done():
 			case <-a.clock.After(backoff):
@@ -117,7 +153,7 @@ func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, err
 			}
 			return out, nil
 		}
-		a.logger.Warn("cannot list containers yet; waiting for the runtime plugin", "error", err)
+		a.logger.Log(ctx, a.startupLevel(), "cannot list containers yet; waiting for the runtime plugin", "error", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -35,6 +35,14 @@ type runner struct {
 	// stored one).
 	status  types.TaskStatus
 	backoff time.Duration
+	// drained is set once the task, told to stop, has waited for the
+	// routing mesh to drop it.
+	drained bool
+	// received is a version of the task a step took from updates while it
+	// waited; run takes it before anything newer on updates. (Putting it
+	// back on updates instead could overwrite a newer version the agent
+	// sent meanwhile, and the runner would act on a stale task.)
+	received *types.Task
 }
 
 type action int
@@ -71,6 +79,9 @@ func (r *runner) remove() { r.goneMu.Do(func() { close(r.gone) }) }
 
 func (r *runner) run(ctx context.Context, t *types.Task) {
 	for {
+		if r.received != nil {
+			t, r.received = r.received, nil
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -252,11 +263,22 @@ func (r *runner) start(ctx context.Context, t *types.Task) action {
 	if !c.Running() {
 		return r.exited(&runtime.ExitStatus{ExitCode: c.ExitCode, Error: c.Error})
 	}
+	switch c.Health {
+	case runtime.HealthStarting:
+		return r.awaitHealthy(ctx, t)
+	case runtime.HealthUnhealthy:
+		return r.unhealthy(ctx, t, c)
+	}
+	r.running(c)
+	return next
+}
+
+// running reports the task running in container c.
+func (r *runner) running(c *runtime.Container) {
 	r.set(types.TaskStatus{
 		State: types.TaskStateRunning, Message: "started", ContainerID: c.ID, PID: c.PID,
 		Addresses: c.Addresses, StartedAt: c.StartedAt,
 	})
-	return next
 }
 
 // wait blocks until the container exits or the task changes.
@@ -284,11 +306,17 @@ func (r *runner) wait(ctx context.Context, t *types.Task) action {
 		st, err := r.a.rt.Wait(wctx, r.container.ID)
 		done <- result{st, err}
 	}()
+	var check <-chan time.Time
+	if r.container.Health != runtime.HealthNone {
+		check = r.a.clock.After(healthPollRunning)
+	}
 	select {
+	case <-check:
+		return r.checkHealth(ctx, t)
 	case <-ctx.Done():
 		return waitChange
 	case nt := <-r.updates:
-		r.update(nt) // let run pick it up
+		r.received = nt
 		return next
 	case <-r.gone:
 		return next
@@ -323,6 +351,19 @@ func (r *runner) exited(st *runtime.ExitStatus) action {
 
 func (r *runner) shutdown(ctx context.Context, t *types.Task) action {
 	exitCode := r.status.ExitCode
+	if r.container != nil && !r.drained && r.status.State == types.TaskStateRunning && routed(t) {
+		// The routing mesh stops sending this task new connections as soon
+		// as its desired state leaves running; give every node's mesh a
+		// moment to do so before the container stops listening, so that
+		// no connection reaches a closing listener (Swarm waits 2s).
+		r.drained = true
+		select {
+		case <-ctx.Done():
+			return waitChange
+		case <-r.gone:
+		case <-r.a.clock.After(r.a.drain):
+		}
+	}
 	if r.container != nil {
 		err := r.a.rt.Stop(ctx, r.container.ID, runtime.StopOptions{
 			Timeout: t.Spec.Container.GracePeriod().D(), Signal: t.Spec.Container.StopSignal,
@@ -344,6 +385,17 @@ func (r *runner) shutdown(ctx context.Context, t *types.Task) action {
 	st.State, st.Message, st.Err, st.ExitCode = types.TaskStateShutdown, "shutdown", "", exitCode
 	r.set(st)
 	return waitChange
+}
+
+// routed reports whether the routing mesh may send t connections: it
+// publishes a port in ingress mode.
+func routed(t *types.Task) bool {
+	for _, p := range t.Ports {
+		if p.PublishMode != types.PublishHost {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanup removes the container of a task that was deleted. A failure is

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/hiveorch/hive/core/types"
@@ -51,6 +52,15 @@ func ContainerSpec(t *types.Task, hostIP string) *runtime.ContainerSpec {
 			NanoCPUs:    t.Spec.Resources.Limits.NanoCPUs,
 			MemoryBytes: t.Spec.Resources.Limits.MemoryBytes,
 		},
+	}
+	if h := c.Healthcheck; h != nil {
+		spec.Healthcheck = &runtime.Healthcheck{
+			Test:        slices.Clone(h.Test),
+			Interval:    h.Interval.D(),
+			Timeout:     h.Timeout.D(),
+			StartPeriod: h.StartPeriod.D(),
+			Retries:     h.Retries,
+		}
 	}
 	for _, m := range c.Mounts {
 		spec.Mounts = append(spec.Mounts, runtime.Mount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})

@@ -213,7 +213,7 @@ func (s *Server) serviceLogs(w http.ResponseWriter, r *http.Request) {
 	case err != nil && !started:
 		writeError(w, err)
 	case err != nil:
-		_ = enc.Encode(StreamError{Error: err.Error(), Kind: errdefs.Kind(err)})
+		_ = enc.Encode(StreamError{Error: errdefs.Message(err), Kind: errdefs.Kind(err)})
 		_ = rc.Flush()
 	}
 }

@@ -51,10 +51,15 @@ type streamsKey struct{}
 // returns nil after a shutdown caused by ctx, or the error that stopped
 // the listener.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, l, s.handler)
+}
+
+// serve is Serve with handler h.
+func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context {
@@ -105,11 +110,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/services", s.createService)
 	mux.HandleFunc("GET /v1/services/{ref}", s.getService)
 	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)
+	mux.HandleFunc("POST /v1/services/{ref}/rollback", s.rollbackService)
 	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
 	mux.HandleFunc("GET /v1/services/{ref}/logs", s.serviceLogs)
 	mux.HandleFunc("GET /v1/tasks", s.listTasks)
 	mux.HandleFunc("GET /v1/plugins", s.plugins)
 	mux.HandleFunc("POST /v1/shutdown", s.shutdown)
+	mux.HandleFunc("GET /v1/join-tokens", s.joinTokens)
+	mux.HandleFunc("POST /v1/join-tokens/{role}/rotate", s.rotateJoinToken)
+	mux.HandleFunc("POST /v1/cluster/client-cert", s.issueClientCert)
+	mux.HandleFunc("POST /v1/nodes/{ref}/update", s.updateNode)
+	mux.HandleFunc("DELETE /v1/nodes/{ref}", s.removeNode)
+	mux.HandleFunc("GET /v1/cluster", s.clusterStatus)
+	mux.HandleFunc("POST /v1/leave", s.leave)
 	mux.HandleFunc("/", s.noRoute)
 	return s.logRequests(mux)
 }
@@ -187,7 +200,7 @@ func statusOf(kind string) int {
 // writeError writes err as an ErrorResponse with the status of its kind.
 func writeError(w http.ResponseWriter, err error) {
 	kind := errdefs.Kind(err)
-	writeJSON(w, statusOf(kind), ErrorResponse{Message: err.Error(), Kind: kind})
+	writeJSON(w, statusOf(kind), ErrorResponse{Message: errdefs.Message(err), Kind: kind})
 }
 
 // writeJSON writes v as the JSON body of a response with status code.

@@ -33,6 +33,9 @@ type Backend interface {
 	// Meta.Version the caller read (errdefs.ErrConflict when it changed
 	// since).
 	UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error)
+	// RollbackService puts a service back on its previous spec and rolls
+	// its tasks back (errdefs.ErrInvalidArgument when it has none).
+	RollbackService(ctx context.Context, ref string) (*types.Service, error)
 	// RemoveService removes a service; its tasks are shut down.
 	RemoveService(ctx context.Context, ref string) error
 	// ListTasks returns the tasks that match every field set in f.
@@ -45,6 +48,18 @@ type Backend interface {
 	Plugins(ctx context.Context) ([]PluginStatus, error)
 	// Shutdown asks the daemon to stop; it returns at once.
 	Shutdown(ctx context.Context) error
+
+	// JoinTokens returns the current join tokens and this manager's
+	// cluster address (managers only).
+	JoinTokens(ctx context.Context) (*JoinTokens, error)
+	// RotateJoinToken replaces role's join token (worker or manager); the
+	// old one stops working. It returns the tokens after the rotation.
+	RotateJoinToken(ctx context.Context, role types.NodeRole) (*JoinTokens, error)
+	// IssueClientCert signs a client certificate for a remote CLI
+	// (managers only).
+	IssueClientCert(ctx context.Context, req ClientCertRequest) (*ClientCert, error)
+
+	NodeManager
 }
 
 // Info describes the node that answered and the cluster it belongs to.

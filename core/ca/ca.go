@@ -1,7 +1,28 @@
 // Package ca is the cluster's certificate authority. `hive up` creates a
 // root CA (ECDSA P-256) and issues every node a certificate naming its node
-// ID and role; all traffic on the cluster port is mutual TLS checked
-// against that root, so a node proves who it is and what it may do.
+// ID (CN) and role (OU); all traffic on the cluster port is mutual TLS
+// checked against that root, so a node proves who it is and what it may do.
+// Managers hold the CA key and sign; workers hold only the CA certificate.
+//
+// Certificates and their lifetimes:
+//
+//   - A node certificate (OUManager or OUWorker) lasts the cluster's
+//     certificate expiry (DefaultCertExpiry, 90 days, unless ca.cert_expiry
+//     says otherwise), backdated one hour for clock skew. It is issued when
+//     the node joins and renewed by the node itself: RenewAt is the moment
+//     two thirds of its validity have passed (60 days into a 90-day
+//     certificate, leaving 30 days to retry), when the node asks a manager
+//     for a new certificate for the same key. The manager signs it with
+//     Reissue: the node ID stays the one the current certificate names,
+//     and the role is the one the cluster state gives now, so a promoted
+//     or demoted node carries its new role from its next renewal on.
+//   - A client certificate (OUClient, IssueClient) lets a remote CLI call
+//     the HTTP API and nothing else. It is never renewed: when it expires,
+//     `hive cluster client-cert` issues a new one.
+//   - The root lasts 20 years.
+//
+// Identity holds a node's current certificate so that a renewal takes
+// effect on the next handshake without restarting anything.
 package ca
 
 import (
@@ -16,6 +37,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -156,26 +178,18 @@ func Bootstrap(dir, nodeID string, now time.Time, expiry time.Duration) (*Root, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create certificate directory: %w", err)
-	}
-	rootKeyPEM, err := marshalKey(root.Key)
+	rootKeyPEM, err := MarshalKey(root.Key)
 	if err != nil {
 		return nil, nil, err
 	}
-	nodeKeyPEM, err := marshalKey(key)
+	nodeKeyPEM, err := MarshalKey(key)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{rootCertFile, root.PEM}, {rootKeyFile, rootKeyPEM}, {nodeCertFile, certPEM}, {nodeKeyFile, nodeKeyPEM}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
-			return nil, nil, err
-		}
+	if err := Save(dir, Files{CACert: root.PEM, CAKey: rootKeyPEM, Cert: certPEM, Key: nodeKeyPEM}); err != nil {
+		return nil, nil, err
 	}
-	nc, err := parseNodeCert(certPEM, nodeKeyPEM)
+	nc, err := ParseNodeCert(certPEM, nodeKeyPEM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,36 +209,31 @@ func Load(dir string) (*Root, *NodeCert, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read CA certificate: %w", err)
 	}
-	block, _ := pem.Decode(rootPEM)
-	if block == nil {
-		return nil, nil, fmt.Errorf("read CA certificate %s: no PEM data", filepath.Join(dir, rootCertFile))
+	keyPEM, err := os.ReadFile(filepath.Join(dir, rootKeyFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("read CA key: %w", err)
 	}
-	rootCert, err := x509.ParseCertificate(block.Bytes)
+	root, err := ParseRoot(rootPEM, keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse CA certificate: %w", err)
-	}
-	root := &Root{Cert: rootCert, PEM: rootPEM}
-	if keyPEM, err := os.ReadFile(filepath.Join(dir, rootKeyFile)); err == nil {
-		if root.Key, err = parseKey(keyPEM); err != nil {
-			return nil, nil, fmt.Errorf("parse CA key: %w", err)
-		}
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, rootCertFile), err)
 	}
 	certPEM, err := os.ReadFile(filepath.Join(dir, nodeCertFile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read node certificate: %w", err)
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, nodeKeyFile))
+	keyPEM, err = os.ReadFile(filepath.Join(dir, nodeKeyFile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read node key: %w", err)
 	}
-	nc, err := parseNodeCert(certPEM, keyPEM)
+	nc, err := ParseNodeCert(certPEM, keyPEM)
 	if err != nil {
 		return nil, nil, err
 	}
 	return root, nc, nil
 }
 
-func parseNodeCert(certPEM, keyPEM []byte) (*NodeCert, error) {
+// ParseNodeCert reads a certificate and its private key from PEM.
+func ParseNodeCert(certPEM, keyPEM []byte) (*NodeCert, error) {
 	tc, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("load node certificate: %w", err)
@@ -237,43 +246,30 @@ func parseNodeCert(certPEM, keyPEM []byte) (*NodeCert, error) {
 	return &NodeCert{TLS: tc, Leaf: leaf}, nil
 }
 
-func marshalKey(k *ecdsa.PrivateKey) ([]byte, error) {
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("encode key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
-}
-
-func parseKey(b []byte) (*ecdsa.PrivateKey, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("no PEM data")
-	}
-	return x509.ParseECPrivateKey(block.Bytes)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 // ServerTLS is the TLS configuration of the cluster port: TLS 1.3, and a
 // client certificate, when given, must be signed by the root. The port
-// requires one for every protocol but joining (see core/transport).
+// requires one for every protocol but joining (see core/transport). The
+// node presents its certificate followed by the root's, so that a joining
+// node, which trusts nothing yet, can check the root against the digest its
+// join token carries. Identity.ServerTLS is the same with a certificate
+// that renewal may replace.
 func ServerTLS(root *Root, node *NodeCert) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{node.TLS},
+		Certificates: []tls.Certificate{withRoot(node.TLS, root)},
 		ClientCAs:    root.Pool(),
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 	}
+}
+
+// withRoot returns c with the root's certificate after the leaf in its
+// chain.
+func withRoot(c tls.Certificate, root *Root) tls.Certificate {
+	if len(c.Certificate) == 0 {
+		return c
+	}
+	c.Certificate = [][]byte{c.Certificate[0], root.Cert.Raw}
+	return c
 }
 
 // ClientTLS is the TLS configuration for dialing another node: the server

@@ -81,8 +81,8 @@ func TestClusterPortRefusesACertificateFromAnotherCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, _ := marshalKey(key)
-	intruder, err := parseNodeCert(certPEM, keyPEM)
+	keyPEM, _ := MarshalKey(key)
+	intruder, err := ParseNodeCert(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

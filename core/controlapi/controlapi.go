@@ -2,7 +2,8 @@
 // it resolves references (IDs, ID prefixes, names), validates and
 // normalizes service specs, allocates published ports, and turns API calls
 // into store transactions. It implements the service, node, task and log
-// parts of api.Backend; the daemon adds Info, Plugins and Shutdown.
+// parts of api.Backend, and on managers (SetCA) the join tokens and client
+// certificates; the daemon adds Info, Plugins and Shutdown.
 package controlapi
 
 import (
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hiveorch/hive/core/api"
@@ -38,6 +40,8 @@ type Server struct {
 	nodeID string
 	logs   LogSource
 	logger *slog.Logger
+	// ca is set by SetCA on managers (see cluster.go).
+	ca atomic.Pointer[clusterCA]
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").
@@ -76,8 +80,12 @@ const electionWait = 5 * time.Second
 
 // update writes through the store, first waiting (briefly) for this
 // manager to lead when it does not yet.
+//
+// Only a node whose state has never been current (it is starting) waits:
+// once a leader was known, a write without one fails at once with the
+// store's no-quorum error instead of hanging.
 func (s *Server) update(ctx context.Context, fn func(store.Tx) error) error {
-	if !s.store.IsLeader() {
+	if !s.store.IsLeader() && !s.isCurrent() {
 		wctx, cancel := context.WithTimeout(ctx, electionWait)
 		s.store.AwaitLeadership(wctx)
 		cancel()
@@ -85,12 +93,22 @@ func (s *Server) update(ctx context.Context, fn func(store.Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
+// isCurrent reports whether the local state has been current once.
+func (s *Server) isCurrent() bool {
+	select {
+	case <-s.current:
+		return true
+	default:
+		return false
+	}
+}
+
 // storeErr translates store errors into API error kinds.
 func storeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotLeader):
+	case errors.Is(err, store.ErrNotLeader), errors.Is(err, store.ErrNoQuorum):
 		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	case errors.Is(err, store.ErrSequenceConflict), errors.Is(err, store.ErrNameConflict), errors.Is(err, store.ErrExist):
 		return fmt.Errorf("%w: %w", errdefs.ErrConflict, err)
@@ -282,4 +300,12 @@ func compareTasks(a, b *types.Task) int {
 		return c
 	}
 	return strings.Compare(a.ID, b.ID)
+}
+
+// Write runs fn in a store transaction the way the API's own writes do:
+// riding out a first election, forwarded to the leader from a follower,
+// with errors translated to API kinds. The daemon uses it for writes that
+// are not API calls (admitting a joining node).
+func (s *Server) Write(ctx context.Context, fn func(store.Tx) error) error {
+	return storeErr(s.update(ctx, fn))
 }

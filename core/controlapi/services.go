@@ -2,21 +2,23 @@ package controlapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/identity"
+	"github.com/hiveorch/hive/core/orchestrator"
+	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
 // Dynamic published ports come from Swarm's range.
 const (
-	DynamicPortStart = 30000
-	DynamicPortEnd   = 32767
+	DynamicPortStart = orchestrator.DynamicPortStart
+	DynamicPortEnd   = orchestrator.DynamicPortEnd
 )
 
 func invalid(err error) error {
@@ -39,7 +41,7 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 		if other := tx.ServiceByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: service name %q is already in use by service %s: choose another name or remove that service", errdefs.ErrConflict, spec.Name, shortID(other.ID))
 		}
-		ports, err := allocatePorts(tx, svc.ID, spec.Endpoint.Ports, nil)
+		ports, err := orchestrator.AllocatePorts(tx, svc.ID, spec.Endpoint.Ports, nil)
 		if err != nil {
 			return err
 		}
@@ -80,7 +82,7 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		if reflect.DeepEqual(spec, cur.Spec) {
 			return nil
 		}
-		ports, err := allocatePorts(tx, cur.ID, spec.Endpoint.Ports, cur.Endpoint.Ports)
+		ports, err := orchestrator.AllocatePorts(tx, cur.ID, spec.Endpoint.Ports, cur.Endpoint.Ports)
 		if err != nil {
 			return err
 		}
@@ -90,11 +92,61 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		svc.Spec = spec
 		svc.Endpoint.Ports = ports
 		svc.SpecVersion++
+		if rolls(cur, svc) || cur.UpdateStatus.Active() && !cur.UpdateStatus.Running() {
+			// A new rolling update, or a paused one resumed: the update
+			// controller takes it from here, counting failures afresh.
+			svc.UpdateStatus = &types.UpdateStatus{State: types.UpdateUpdating, StartedAt: s.clock.Now(),
+				SpecVersion: svc.SpecVersion, Message: update.MsgUpdating}
+		}
 		return tx.UpdateService(svc)
 	})
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	return s.GetService(ctx, id)
+}
+
+// rolls reports whether a change of cur into next changes what its tasks
+// run (the task spec or the ports), so that its tasks are to be replaced.
+// A change of the replicas, the labels or the update policy does not.
+func rolls(cur, next *types.Service) bool {
+	return !next.Spec.Task.Equal(cur.Spec.Task) || !slices.Equal(next.Endpoint.Ports, cur.Endpoint.Ports)
+}
+
+// RollbackService puts a service back on its previous spec, which becomes
+// the previous spec in turn, and starts a rollback of its tasks (with the
+// rollback policy of the spec rolled away from). A service that was never
+// updated has no previous spec: that is an invalid_argument error.
+func (s *Server) RollbackService(ctx context.Context, ref string) (*types.Service, error) {
+	var id string
+	err := s.update(ctx, func(tx store.Tx) error {
+		cur, err := s.resolveService(tx, ref)
+		if err != nil {
+			return err
+		}
+		id = cur.ID
+		if cur.PreviousSpec == nil {
+			return invalid(fmt.Errorf("service %s has no previous spec to roll back to: it was never updated", cur.Spec.Name))
+		}
+		prev := cur.PreviousSpec.Copy()
+		ports, err := orchestrator.AllocatePorts(tx, cur.ID, prev.Endpoint.Ports, cur.Endpoint.Ports)
+		if err != nil {
+			return err
+		}
+		svc := cur.Copy()
+		was := cur.Spec.Copy()
+		svc.PreviousSpec = &was
+		svc.Spec = prev
+		svc.Endpoint.Ports = ports
+		svc.SpecVersion++
+		svc.UpdateStatus = &types.UpdateStatus{State: types.UpdateRollbackStarted, StartedAt: s.clock.Now(),
+			SpecVersion: svc.SpecVersion, Message: update.MsgManualRollback}
+		return tx.UpdateService(svc)
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	s.logger.Info("service rollback started", "service_id", id)
 	return s.GetService(ctx, id)
 }
 
@@ -125,57 +177,6 @@ func (s *Server) RemoveService(ctx context.Context, ref string) error {
 	}
 	s.logger.Info("service removed", "service", name)
 	return nil
-}
-
-// allocatePorts checks that the service's ingress ports are free across
-// the cluster and picks a port for each one published as 0 (keeping the
-// port an earlier version of the service got for the same target).
-func allocatePorts(tx store.ReadTx, serviceID string, want, had []types.PortConfig) ([]types.PortConfig, error) {
-	used := map[uint32]string{}
-	for _, other := range tx.Services() {
-		if other.ID == serviceID {
-			continue
-		}
-		for _, p := range other.Endpoint.Ports {
-			if p.PublishMode == types.PublishIngress {
-				used[p.PublishedPort] = other.Spec.Name
-			}
-		}
-	}
-	out := make([]types.PortConfig, len(want))
-	copy(out, want)
-	for _, p := range out {
-		if p.PublishMode == types.PublishIngress && p.PublishedPort != 0 {
-			if owner, ok := used[p.PublishedPort]; ok {
-				return nil, fmt.Errorf("%w: port %d is already published by service %s: publish another port or remove it there", errdefs.ErrConflict, p.PublishedPort, owner)
-			}
-			used[p.PublishedPort] = "this service"
-		}
-	}
-	for i := range out {
-		p := &out[i]
-		if p.PublishMode != types.PublishIngress || p.PublishedPort != 0 {
-			continue
-		}
-		for _, h := range had {
-			if h.TargetPort == p.TargetPort && h.Protocol == p.Protocol && h.PublishMode == types.PublishIngress {
-				if _, taken := used[h.PublishedPort]; !taken {
-					p.PublishedPort = h.PublishedPort
-				}
-				break
-			}
-		}
-		for port := uint32(DynamicPortStart); p.PublishedPort == 0 && port <= DynamicPortEnd; port++ {
-			if _, taken := used[port]; !taken {
-				p.PublishedPort = port
-			}
-		}
-		if p.PublishedPort == 0 {
-			return nil, errors.Join(errdefs.ErrUnavailable, fmt.Errorf("no free port left in %d-%d for target port %d", DynamicPortStart, DynamicPortEnd, p.TargetPort))
-		}
-		used[p.PublishedPort] = "this service"
-	}
-	return out, nil
 }
 
 func shortID(id string) string {

@@ -5,6 +5,16 @@ import (
 	"net"
 )
 
+// AdvertiseAddr is advertiseAddr for a listen address given as text, for
+// commands that need it before anything listens (joining).
+func AdvertiseAddr(configured, listen string) (string, error) {
+	addr, err := net.ResolveTCPAddr("tcp", listen)
+	if err != nil {
+		return "", fmt.Errorf("listen address %s: %w", listen, err)
+	}
+	return advertiseAddr(configured, addr)
+}
+
 // advertiseAddr decides the address other nodes reach this one at: the
 // configured one (with the listen port when it has none), else the listen
 // address when it names a host, else the first non-loopback IPv4 address of

@@ -4,36 +4,34 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/rpc"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/core/version"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
-// backend is the API's view of the daemon: the store-backed control
-// logic, plus what only the daemon knows.
-type backend struct {
+// managerBackend is the API of a manager: the store-backed control logic,
+// plus what only the daemon knows.
+type managerBackend struct {
 	*controlapi.Server
 	d *daemon
 }
 
-var _ api.Backend = (*backend)(nil)
+var _ api.Backend = (*managerBackend)(nil)
 
 // Info describes this node and the cluster.
-func (b *backend) Info(ctx context.Context) (*api.Info, error) {
+func (b *managerBackend) Info(ctx context.Context) (*api.Info, error) {
 	d := b.d
 	leaderID, _ := d.store.Leader()
-	info := &api.Info{
-		NodeID: d.state.NodeID, Role: string(d.state.Role), Version: version.Version, DataDir: d.cfg.DataDir,
-		Endpoint: d.cfg.Host, Runtime: d.cfg.Plugins.Runtime, Scheduler: d.cfg.Plugins.Scheduler,
-		Leader: d.store.IsLeader(), LeaderID: leaderID, StartedAt: d.started, PID: os.Getpid(),
-		// The cluster is named by its root CA, which join tokens carry.
-		ClusterID: d.root.Digest()[:25],
-	}
+	info := d.baseInfo()
+	info.Leader, info.LeaderID = d.store.IsLeader(), leaderID
+	info.Scheduler = d.cfg.Plugins.Scheduler
 	d.store.View(func(tx store.ReadTx) {
 		info.RaftIndex = tx.Index()
 		for _, n := range tx.Nodes() {
@@ -56,59 +54,102 @@ func (b *backend) Info(ctx context.Context) (*api.Info, error) {
 	return info, nil
 }
 
+// baseInfo is what every node says of itself.
+func (d *daemon) baseInfo() *api.Info {
+	return &api.Info{
+		NodeID: d.state.NodeID, Role: string(d.role), Version: version.Version, DataDir: d.cfg.DataDir,
+		Endpoint: d.cfg.Host, Runtime: d.cfg.Plugins.Runtime, StartedAt: d.started, PID: os.Getpid(),
+		// The cluster is named by its root CA, which join tokens carry.
+		ClusterID: d.id.Root().Digest()[:25],
+	}
+}
+
 // ListNodes adds each manager's Raft status.
-func (b *backend) ListNodes(ctx context.Context) ([]*types.Node, error) {
+func (b *managerBackend) ListNodes(ctx context.Context) ([]*types.Node, error) {
 	nodes, err := b.Server.ListNodes(ctx)
+	members := b.d.store.Members()
 	for _, n := range nodes {
-		b.managerStatus(n)
+		managerStatus(n, members)
 	}
 	return nodes, err
 }
 
 // GetNode adds the manager's Raft status.
-func (b *backend) GetNode(ctx context.Context, ref string) (*types.Node, error) {
+func (b *managerBackend) GetNode(ctx context.Context, ref string) (*types.Node, error) {
 	n, err := b.Server.GetNode(ctx, ref)
 	if err == nil {
-		b.managerStatus(n)
+		managerStatus(n, b.d.store.Members())
 	}
 	return n, err
 }
 
-func (b *backend) managerStatus(n *types.Node) {
+// managerStatus fills a manager's place in the Raft group: leader, and
+// reachable when it is a member whose node is up.
+func managerStatus(n *types.Node, members []store.Member) {
 	if n.Spec.Role != types.RoleManager {
 		return
 	}
-	leaderID, _ := b.d.store.Leader()
-	reach := "unreachable"
-	if n.ID == b.d.state.NodeID || n.ID == leaderID {
-		reach = "reachable"
+	i := slices.IndexFunc(members, func(m store.Member) bool { return m.ID == n.ID })
+	ms := &types.ManagerStatus{Reachability: "unreachable", Addr: n.Status.Addr}
+	if i >= 0 {
+		ms.Leader = members[i].Leader
+		ms.Addr = members[i].Addr
+		if members[i].Leader || n.Status.State == types.NodeStateReady {
+			ms.Reachability = "reachable"
+		}
 	}
-	n.ManagerStatus = &types.ManagerStatus{Leader: n.ID == leaderID, Reachability: reach, Addr: n.Status.Addr}
+	n.ManagerStatus = ms
 }
 
 // Plugins reports the plugin processes of this node.
-func (b *backend) Plugins(ctx context.Context) ([]api.PluginStatus, error) {
+func (b *managerBackend) Plugins(ctx context.Context) ([]api.PluginStatus, error) {
+	return b.d.pluginStatus(), nil
+}
+
+func (d *daemon) pluginStatus() []api.PluginStatus {
 	var out []api.PluginStatus
-	for _, s := range b.d.plugins.List() {
+	for _, s := range d.plugins.List() {
 		out = append(out, api.PluginStatus{
 			Name: s.Name, Kind: string(s.Kind), Version: s.Version, Source: s.Source, State: s.State,
 			PID: s.PID, Restarts: s.Restarts, Error: s.Error, Capabilities: s.Capabilities,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Shutdown stops the daemon.
-func (b *backend) Shutdown(ctx context.Context) error {
+func (b *managerBackend) Shutdown(ctx context.Context) error {
 	b.d.logger.Info("shutdown requested through the API")
 	go b.d.shutdown()
 	return nil
 }
 
-// TaskLogs reads a task's output from the runtime of the node it ran on.
+// TaskLogs reads a task's output from the runtime of the node it ran on:
+// this node's, or another's through its Agent RPC service.
 func (d *daemon) TaskLogs(ctx context.Context, t *types.Task, opts runtime.LogOptions, sink func(runtime.LogEntry) error) error {
-	if t.NodeID != d.state.NodeID {
-		return fmt.Errorf("%w: task %s ran on node %s, whose logs this node cannot read", errdefs.ErrUnavailable, t.Name(), t.NodeID)
+	if t.NodeID == d.state.NodeID {
+		return d.localTaskLogs(ctx, t, opts, sink)
+	}
+	var addr string
+	d.store.View(func(tx store.ReadTx) {
+		if n := tx.Node(t.NodeID); n != nil {
+			addr = n.Status.Addr
+		}
+	})
+	if addr == "" {
+		return fmt.Errorf("%w: task %s ran on node %s, which is no longer in the cluster", errdefs.ErrUnavailable, t.Name(), t.NodeID)
+	}
+	cc, err := d.pool.Conn(addr)
+	if err != nil {
+		return fmt.Errorf("%w: logs of task %s: node %s at %s: %w", errdefs.ErrUnavailable, t.Name(), t.NodeID, addr, err)
+	}
+	return rpc.NewAgentClient(cc).TaskLogs(ctx, t, opts, sink)
+}
+
+// localTaskLogs reads a task's output from this node's runtime.
+func (d *daemon) localTaskLogs(ctx context.Context, t *types.Task, opts runtime.LogOptions, sink func(runtime.LogEntry) error) error {
+	if t.Status.ContainerID == "" {
+		return fmt.Errorf("%w: task %s has no container", errdefs.ErrNotFound, t.Name())
 	}
 	return d.runtime.Logs(ctx, t.Status.ContainerID, opts, sink)
 }

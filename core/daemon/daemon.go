@@ -1,11 +1,18 @@
 // Package daemon is `hive up`: it assembles one node of a cluster from
-// core's parts and runs it until told to stop. A node here is a manager
-// (Raft store, leader-only controllers, dispatcher, API) and a worker
-// (agent, routing mesh) in one process, with the runtime and scheduler
-// plugins as supervised subprocesses.
+// core's parts and runs it until told to stop.
 //
-// Stopping the daemon (signal or `hive down`) leaves task containers
-// running: the next `hive up` on the same data directory adopts them.
+// Every node runs an agent (tasks through the runtime plugin), the routing
+// mesh (published ports, forwarding to tasks on other nodes) and the node
+// RPC services on its cluster port, and keeps a session with the leader's
+// dispatcher. A manager also runs a Raft store member, the dispatcher, the
+// join service, the API (unix socket, and mutual TLS on the cluster port)
+// and, while it leads, the controllers.
+//
+// A node's role comes from its certificate. When the cluster promotes or
+// demotes it, the node renews its certificate and restarts its parts in the
+// new role, in the same process. Stopping the daemon (signal or
+// `hive down`) leaves task containers running: the next `hive up` on the
+// same data directory adopts them.
 package daemon
 
 import (
@@ -28,11 +35,10 @@ import (
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/pluginhost"
+	"github.com/hiveorch/hive/core/rpc"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
-
-	"github.com/hashicorp/raft"
 )
 
 // Options configure a daemon.
@@ -47,33 +53,61 @@ type Options struct {
 	Ready chan<- struct{}
 }
 
+// errRoleChanged ends one incarnation of the node so that Run starts it
+// again in its new role.
+var errRoleChanged = errors.New("the node's role changed")
+
 type daemon struct {
 	cfg     *config.Config
+	opts    Options
 	logger  *slog.Logger
 	clock   clock.Clock
-	state   nodeState
-	root    *ca.Root
 	started time.Time
+	state   nodeState
+	id      *ca.Identity
+	role    types.NodeRole
 	addr    string
 
+	mux       *transport.Mux
+	pool      *rpc.Pool
+	plugins   *pluginhost.Host
+	runtime   *pluginhost.Runtime
+	scheduler *pluginhost.Scheduler
+	session   *rpc.SessionClient
+	mesh      *mesh.Mesh
+	forwarder *mesh.Forwarder
+
+	// Managers only.
 	store      *store.Store
-	plugins    *pluginhost.Host
-	runtime    *pluginhost.Runtime
-	scheduler  *pluginhost.Scheduler
 	dispatcher *dispatcher.Dispatcher
 	control    *controlapi.Server
-	mesh       *mesh.Mesh
 
+	runCtx   context.Context
 	stop     context.CancelFunc
 	stopOnce sync.Once
+	fatal    chan error
+	wg       sync.WaitGroup
 }
 
 // Run starts the node and blocks until ctx is done or the API asks it to
-// stop. It returns an error when the node cannot start.
-func Run(ctx context.Context, opts Options) (err error) {
+// stop. When the cluster changes the node's role it restarts the node's
+// parts in the new role. It returns an error when the node cannot start.
+func Run(ctx context.Context, opts Options) error {
+	for {
+		err := runOnce(ctx, opts)
+		if !errors.Is(err, errRoleChanged) {
+			return err
+		}
+		opts.Ready = nil
+		opts.Logger.Info("restarting the node in its new role")
+	}
+}
+
+func runOnce(ctx context.Context, opts Options) (err error) {
 	cfg := opts.Config
-	d := &daemon{cfg: cfg, logger: opts.Logger, clock: clock.Real{}, started: time.Now()}
+	d := &daemon{cfg: cfg, opts: opts, logger: opts.Logger, clock: clock.Real{}, started: time.Now(), fatal: make(chan error, 8)}
 	ctx, d.stop = context.WithCancel(ctx)
+	d.runCtx = ctx
 	defer d.stop()
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -90,36 +124,19 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	d.state = st
 	d.logger = d.logger.With("node_id", st.NodeID)
+	if err := d.identity(fresh); err != nil {
+		return err
+	}
 
-	root, cert, err := d.identity()
-	if err != nil {
+	if d.mux, err = transport.Listen(cfg.ListenAddr, d.id.ServerTLS(), d.logger); err != nil {
 		return err
 	}
-	d.root = root
-	mux, err := transport.Listen(cfg.ListenAddr, ca.ServerTLS(root, cert), d.logger)
-	if err != nil {
+	defer d.mux.Close()
+	if d.addr, err = advertiseAddr(cfg.AdvertiseAddr, d.mux.Addr()); err != nil {
 		return err
 	}
-	defer mux.Close()
-	if d.addr, err = advertiseAddr(cfg.AdvertiseAddr, mux.Addr()); err != nil {
-		return err
-	}
-	advertise, err := net.ResolveTCPAddr("tcp", d.addr)
-	if err != nil {
-		return fmt.Errorf("advertise address %s: %w", d.addr, err)
-	}
-	layer := transport.NewRaftLayer(mux, advertise, ca.ClientTLS(root, cert))
-	trans := raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, nil)
-	d.store, err = store.Open(store.Config{
-		DataDir: cfg.DataDir, NodeID: st.NodeID, Addr: d.addr, Transport: trans, Bootstrap: fresh,
-		HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, ElectionTimeout: cfg.Raft.ElectionTimeout,
-		SnapshotThreshold: cfg.Raft.SnapshotThreshold, SnapshotInterval: cfg.Raft.SnapshotInterval,
-		Clock: d.clock, Logger: d.logger.With("component", "store"),
-	})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer d.store.Close()
+	d.pool = rpc.NewPool(d.id.ClientTLS())
+	defer d.pool.Close()
 
 	d.plugins = pluginhost.New(pluginhost.Config{
 		Executable: opts.Executable, Builtins: opts.Builtins, Dir: cfg.Plugins.Dir,
@@ -129,84 +146,150 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if d.runtime, err = d.plugins.Runtime(ctx, d.pluginSpec(cfg.Plugins.Runtime)); err != nil {
 		return fmt.Errorf("runtime plugin: %w", err)
 	}
-	if d.scheduler, err = d.plugins.Scheduler(ctx, d.pluginSpec(cfg.Plugins.Scheduler)); err != nil {
-		return fmt.Errorf("scheduler plugin: %w", err)
-	}
 
-	d.dispatcher = dispatcher.New(d.store, d.clock, d.logger.With("component", "dispatcher"))
-	caughtUp := make(chan struct{})
-	d.control = controlapi.New(d.store, d.clock, st.NodeID, caughtUp, d, d.logger.With("component", "api"))
-	d.mesh = mesh.New(mesh.Config{BindAddr: cfg.Mesh.BindAddr, Logger: d.logger.With("component", "mesh"), Clock: d.clock})
-	defer d.mesh.Close()
+	rpcSrv := rpc.NewServer(d.logger.With("component", "rpc"))
+	defer rpcSrv.Stop()
+	rpc.RegisterAgent(rpcSrv, d.localTaskLogs)
+
+	var backend api.Backend
+	if d.role == types.RoleManager {
+		if d.scheduler, err = d.plugins.Scheduler(ctx, d.pluginSpec(cfg.Plugins.Scheduler)); err != nil {
+			return fmt.Errorf("scheduler plugin: %w", err)
+		}
+		closeStore, err := d.startManager(ctx, rpcSrv, fresh)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		backend = &managerBackend{Server: d.control, d: d}
+	} else {
+		removeRaftState(cfg.DataDir, d.logger)
+		backend = &workerBackend{d: d}
+	}
+	d.run("rpc", func(ctx context.Context) error {
+		return serveGRPC(ctx, rpcSrv, d.mux.Listener(transport.ProtoRPC, false))
+	})
 
 	apiLn, err := d.listenAPI()
 	if err != nil {
 		return err
 	}
-	srv := api.NewServer(&backend{Server: d.control, d: d}, d.logger.With("component", "api"))
-
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
+	srv := api.NewServer(backend, d.logger.With("component", "api"))
+	d.run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })
+	if d.role == types.RoleManager {
+		tlsLn := d.mux.Listener(transport.ProtoAPI, false)
+		d.run("api-tls", func(ctx context.Context) error {
+			return srv.ServeRestricted(ctx, tlsLn, ca.OUManager, ca.OUClient)
+		})
 	}
-	run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })
 	if opts.Ready != nil {
 		close(opts.Ready)
 	}
-	d.logger.Info("hive is up", "api", cfg.Host, "cluster_addr", d.addr, "data_dir", cfg.DataDir, "new_cluster", fresh)
+	d.logger.Info("hive is up", "role", d.role, "api", cfg.Host, "cluster_addr", d.addr, "data_dir", cfg.DataDir, "new_cluster", fresh)
 
-	run("leader", func(ctx context.Context) error { return d.leadership(ctx, caughtUp) })
-	run("mesh", func(ctx context.Context) error { return mesh.RunController(ctx, d.store, d.mesh, 0, d.clock) })
-	run("agent", func(ctx context.Context) error {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-caughtUp:
-		}
-		return agent.New(agent.Config{
-			NodeID: st.NodeID, Addr: d.addr, Runtime: d.runtime, Manager: d.dispatcher, Describe: d.describe,
-			HostIP: cfg.Mesh.BindAddr, Clock: d.clock, Logger: d.logger.With("component", "agent"),
-		}).Run(ctx)
-	})
+	d.startNode(ctx)
 
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
-		d.logger.Error("stopping after a fatal error", "error", err)
+	case err = <-d.fatal:
+		if !errors.Is(err, errRoleChanged) {
+			d.logger.Error("stopping after a fatal error", "error", err)
+		}
 	}
-	d.logger.Info("hive is stopping; task containers keep running and are adopted at the next 'hive up'")
+	if !errors.Is(err, errRoleChanged) {
+		d.logger.Info("hive is stopping; task containers keep running and are adopted at the next 'hive up'")
+	}
 	d.stop()
-	wg.Wait()
-	if err := d.store.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		d.logger.Debug("final snapshot skipped", "error", err)
+	d.wg.Wait()
+	if d.mesh != nil {
+		d.mesh.Close()
+	}
+	if d.forwarder != nil {
+		d.forwarder.Close()
 	}
 	return err
 }
 
-// identity loads the node's certificates, creating the cluster's root CA
-// and this node's manager certificate on a new node.
-func (d *daemon) identity() (*ca.Root, *ca.NodeCert, error) {
-	dir := filepath.Join(d.cfg.DataDir, certDir)
-	if ca.Exists(dir) {
-		root, cert, err := ca.Load(dir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("load node certificates from %s: %w", dir, err)
+// run starts a part of the node; an error it returns while the node runs
+// stops the node.
+func (d *daemon) run(name string, fn func(context.Context) error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := fn(d.runCtx); err != nil && d.runCtx.Err() == nil {
+			select {
+			case d.fatal <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
 		}
-		return root, cert, nil
+	}()
+}
+
+// startNode starts what every node runs: the session with the managers,
+// the agent, the routing mesh and certificate renewal.
+func (d *daemon) startNode(ctx context.Context) {
+	managers := d.state.Managers
+	if d.role == types.RoleManager {
+		managers = append([]string{d.addr}, managers...)
 	}
-	root, cert, err := ca.Bootstrap(dir, d.state.NodeID, d.clock.Now(), ca.DefaultCertExpiry)
-	if err != nil {
-		return nil, nil, fmt.Errorf("create cluster CA: %w", err)
+	d.session = rpc.NewSessionClient(rpc.SessionConfig{
+		Managers: managers, Pool: d.pool, Clock: d.clock, Logger: d.logger.With("component", "session"),
+	})
+	d.run("agent", func(ctx context.Context) error {
+		return agent.New(agent.Config{
+			NodeID: d.state.NodeID, Addr: d.addr, Runtime: d.runtime, Manager: d.session, Describe: d.describe,
+			HostIP: d.bindAddr(), Clock: d.clock, Logger: d.logger.With("component", "agent"),
+		}).Run(ctx)
+	})
+	d.startMesh()
+	d.run("managers", d.rememberManagers)
+	d.run("renewal", d.renewal)
+	go func() {
+		<-ctx.Done()
+		d.session.Close()
+	}()
+}
+
+func (d *daemon) bindAddr() string {
+	return mesh.BindAddr(d.cfg.Mesh.BindAddr, d.cfg.ListenAddr, d.addr)
+}
+
+// identity loads the node's certificates, creating the cluster's root CA
+// and this node's manager certificate on a new cluster. The certificate
+// decides the node's role.
+func (d *daemon) identity(fresh bool) error {
+	dir := CertDir(d.cfg.DataDir)
+	var root *ca.Root
+	var cert *ca.NodeCert
+	var err error
+	switch {
+	case ca.Exists(dir):
+		if root, cert, err = ca.Load(dir); err != nil {
+			return fmt.Errorf("load node certificates from %s: %w", dir, err)
+		}
+	case fresh:
+		if root, cert, err = ca.Bootstrap(dir, d.state.NodeID, d.clock.Now(), d.cfg.CA.CertExpiry); err != nil {
+			return fmt.Errorf("create cluster CA: %w", err)
+		}
+		d.logger.Info("created the cluster root CA", "ca_digest", root.Digest())
+	default:
+		return fmt.Errorf("node %s has no certificates in %s: the data directory is damaged; join the cluster again with an empty --data-dir", d.state.NodeID, dir)
 	}
-	d.logger.Info("created the cluster root CA", "ca_digest", root.Digest())
-	return root, cert, nil
+	if cert.NodeID() != d.state.NodeID {
+		return fmt.Errorf("the certificate in %s belongs to node %s, not %s: the data directory is damaged", dir, cert.NodeID(), d.state.NodeID)
+	}
+	d.id = ca.NewIdentity(root, cert)
+	d.role = ca.RoleOf(cert.Role())
+	if d.role == types.RoleManager && root.Key == nil {
+		return fmt.Errorf("this manager's data directory %s holds no CA key: it is damaged", dir)
+	}
+	if d.role != d.state.Role {
+		d.state.Role = d.role
+		if err := writeState(d.cfg.DataDir, d.state); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *daemon) pluginSpec(name string) pluginhost.Spec {
@@ -221,7 +304,7 @@ func (d *daemon) pluginSpec(name string) pluginhost.Spec {
 func (d *daemon) listenAPI() (net.Listener, error) {
 	path := config.SocketPath(d.cfg.Host)
 	if path == "" {
-		return nil, fmt.Errorf("API endpoint %s: only unix sockets are served locally; use unix:///path", d.cfg.Host)
+		return nil, fmt.Errorf("API endpoint %s: hive up serves the API on a unix socket (unix:///path); remote CLIs reach managers over the cluster port with a client certificate", d.cfg.Host)
 	}
 	ln, err := api.ListenUnix(path)
 	if err != nil {
@@ -232,37 +315,3 @@ func (d *daemon) listenAPI() (net.Listener, error) {
 
 // shutdown asks Run to return.
 func (d *daemon) shutdown() { d.stopOnce.Do(d.stop) }
-
-// ensureCluster creates the cluster record and this manager's node record
-// on a new cluster, and applies the configured task history limit.
-func (d *daemon) ensureCluster(ctx context.Context) error {
-	// The agent registers the full description moments later; until then
-	// the record already says what the node is.
-	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	desc := d.describe(dctx)
-	cancel()
-	return d.store.Update(ctx, func(tx store.Tx) error {
-		c := tx.Cluster()
-		if c == nil {
-			if err := tx.CreateCluster(&types.Cluster{ID: types.ClusterID, CreatedBy: d.state.NodeID,
-				Spec: types.ClusterSpec{TaskHistoryLimit: d.cfg.Tasks.HistoryLimit}}); err != nil {
-				return err
-			}
-		} else if c.Spec.TaskHistoryLimit != d.cfg.Tasks.HistoryLimit {
-			nc := c.Copy()
-			nc.Spec.TaskHistoryLimit = d.cfg.Tasks.HistoryLimit
-			if err := tx.UpdateCluster(nc); err != nil {
-				return err
-			}
-		}
-		if tx.Node(d.state.NodeID) == nil {
-			return tx.CreateNode(&types.Node{
-				ID:          d.state.NodeID,
-				Spec:        types.NodeSpec{Role: d.state.Role, Availability: types.AvailabilityActive},
-				Description: desc,
-				Status:      types.NodeStatus{State: types.NodeStateUnknown, Addr: d.addr},
-			})
-		}
-		return nil
-	})
-}

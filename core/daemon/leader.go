@@ -3,24 +3,27 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hiveorch/hive/core/controller"
+	"github.com/hiveorch/hive/core/nodehealth"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
 
 	"github.com/hiveorch/hive/core/orchestrator/global"
 	"github.com/hiveorch/hive/core/orchestrator/replicated"
 	"github.com/hiveorch/hive/core/orchestrator/taskreaper"
+	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/scheduler"
 )
 
 // leadership runs the leader-only controllers while this manager leads:
 // they start when it becomes leader (the store reports leadership once it
-// has applied every committed entry) and stop when it loses leadership. caughtUp is closed
-// the first time the store is known to be current, which is when the local
-// agent may trust the assignments it is sent.
-func (d *daemon) leadership(ctx context.Context, caughtUp chan<- struct{}) error {
-	var once sync.Once
-	current := func() { once.Do(func() { close(caughtUp) }) }
+// has applied every committed entry) and stop when it loses leadership.
+// current is called once the leader's state is known to be current.
+func (d *daemon) leadership(ctx context.Context, current func()) error {
 	leaderCh := d.store.LeaderCh()
 	var term *leaderTerm
 	defer func() { term.end() }()
@@ -92,8 +95,50 @@ func (d *daemon) lead(ctx context.Context, current func()) error {
 	g.Go(func() error { return replicated.New(d.store, d.clock, log).Run(gctx) })
 	g.Go(func() error { return global.New(d.store, d.clock, log).Run(gctx) })
 	g.Go(func() error { return taskreaper.New(d.store, d.clock, log).Run(gctx) })
+	g.Go(func() error { return update.New(d.store, d.clock, log).Run(gctx) })
 	g.Go(func() error {
 		return scheduler.New(d.store, d.scheduler, d.clock, d.logger.With("component", "scheduler")).Run(gctx)
 	})
+	g.Go(func() error {
+		return nodehealth.New(d.store, d.dispatcher, d.clock, d.logger.With("component", "nodehealth")).Run(gctx)
+	})
+	g.Go(func() error { return d.membership(gctx) })
 	return g.Wait()
+}
+
+// membership keeps the Raft group in step with the managers the cluster
+// has: a manager that was demoted or removed leaves the group (when it is
+// this leader, it first hands leadership over). Managers join the group by
+// themselves once their Raft runs (ensureVoter).
+func (d *daemon) membership(ctx context.Context) error {
+	return controller.Run(ctx, controller.Config{
+		Name: "membership", Source: d.store, Resync: 2 * time.Second, Clock: d.clock,
+		Logger: d.logger.With("component", "membership"),
+		Filter: func(ev store.Event) bool { return ev.Node != nil || ev.Action == store.ActionReset },
+		Pass: func(ctx context.Context) (time.Time, error) {
+			roles := map[string]types.NodeRole{}
+			d.store.View(func(tx store.ReadTx) {
+				for _, n := range tx.Nodes() {
+					roles[n.ID] = n.Spec.Role
+				}
+			})
+			for _, m := range d.store.Members() {
+				if roles[m.ID] == types.RoleManager {
+					continue
+				}
+				if m.ID == d.state.NodeID {
+					d.logger.Info("this leader was demoted: handing leadership over")
+					if err := d.store.Raft().LeadershipTransfer().Error(); err != nil {
+						return time.Time{}, fmt.Errorf("hand leadership over: %w", err)
+					}
+					return time.Time{}, nil
+				}
+				if err := d.store.RemoveServer(ctx, m.ID); err != nil {
+					return time.Time{}, fmt.Errorf("remove %s from the Raft group: %w", m.ID, err)
+				}
+				d.logger.Info("manager left the Raft group", "member_id", m.ID)
+			}
+			return time.Time{}, nil
+		},
+	})
 }

@@ -19,6 +19,9 @@ import (
 type nodeState struct {
 	NodeID string         `json:"node_id"`
 	Role   types.NodeRole `json:"role"`
+	// Managers are the managers' cluster addresses last known, where the
+	// node's session starts after a restart.
+	Managers []string `json:"managers,omitempty"`
 }
 
 const (
@@ -42,16 +45,46 @@ func loadOrCreateState(dataDir string) (st nodeState, fresh bool, err error) {
 		return st, false, fmt.Errorf("read node state: %w", err)
 	}
 	st = nodeState{NodeID: identity.NewID(), Role: types.RoleManager}
-	b, _ = json.MarshalIndent(st, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return st, false, fmt.Errorf("write node state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return st, false, fmt.Errorf("write node state: %w", err)
+	if err := writeState(dataDir, st); err != nil {
+		return st, false, err
 	}
 	return st, true, nil
 }
+
+func writeState(dataDir string, st nodeState) error {
+	path := filepath.Join(dataDir, stateFile)
+	b, _ := json.MarshalIndent(st, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write node state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write node state: %w", err)
+	}
+	return nil
+}
+
+// Initialized reports whether dataDir already holds a node.
+func Initialized(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, stateFile))
+	return err == nil
+}
+
+// InitJoined records a node that has just joined a cluster, so that
+// `hive up` on dataDir runs it in its role. Its certificates are saved
+// beside, in CertDir(dataDir).
+func InitJoined(dataDir, nodeID string, role types.NodeRole, managers []string) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	return writeState(dataDir, nodeState{NodeID: nodeID, Role: role, Managers: managers})
+}
+
+// StatePath is the file that records the node.
+func StatePath(dataDir string) string { return filepath.Join(dataDir, stateFile) }
+
+// CertDir is where a node keeps its certificates.
+func CertDir(dataDir string) string { return filepath.Join(dataDir, certDir) }
 
 // lockDataDir takes an exclusive lock on the data directory so that two
 // daemons never share one. The lock goes with the process, even on kill -9.

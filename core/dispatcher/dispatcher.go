@@ -1,8 +1,14 @@
 // Package dispatcher is the managers' side of the node sessions: it
 // registers nodes, records heartbeats, streams each node its assigned tasks
 // from the store, and writes the nodes' batched status reports through
-// Raft. It implements session.Manager for the agent that runs in the same
-// process; remote agents reach it over gRPC.
+// Raft. It implements session.Manager for an agent in the same process
+// (tests, the simulation); agents reach the leader's dispatcher over gRPC
+// (core/rpc), whose session stream (Session) also carries the cluster's
+// routing table, the list of managers and the heartbeat period.
+//
+// Only the leader serves sessions and heartbeats: on another manager they
+// fail with a *store.NotLeaderError naming the leader, so the agent moves
+// there.
 package dispatcher
 
 import (
@@ -14,40 +20,73 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/nodehealth"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
-// DefaultHeartbeatPeriod is how often agents send heartbeats.
-const DefaultHeartbeatPeriod = 2 * time.Second
+// DefaultHeartbeatPeriod is the shortest heartbeat period; it grows with
+// the cluster (see Period).
+const DefaultHeartbeatPeriod = nodehealth.MinPeriod
 
-// Dispatcher serves node sessions from the store.
+// Dispatcher serves node sessions from the store. Set its exported fields
+// before the first call.
 type Dispatcher struct {
 	store  *store.Store
 	clock  clock.Clock
 	logger *slog.Logger
-	// HeartbeatPeriod is returned to agents by Heartbeat.
+	// HeartbeatPeriod is the shortest period Period returns.
 	HeartbeatPeriod time.Duration
+	// RouteDelay gathers a burst of changes into one new routing table:
+	// the table is computed this long after the first change of a burst
+	// (default DefaultRouteDelay; 0 computes at once).
+	RouteDelay time.Duration
+	// RefuseUnknownNodes makes Register refuse a node that has no record
+	// (one that was removed, or that joined no manager) instead of
+	// creating it as a worker.
+	RefuseUnknownNodes bool
+
+	routes *routeFeed
 
 	mu       sync.Mutex
 	lastSeen map[string]time.Time
+	sessions map[string]*liveSession
 }
 
 var _ session.Manager = (*Dispatcher)(nil)
 
 // New returns a dispatcher over s.
 func New(s *store.Store, clk clock.Clock, logger *slog.Logger) *Dispatcher {
-	return &Dispatcher{store: s, clock: clk, logger: logger, HeartbeatPeriod: DefaultHeartbeatPeriod, lastSeen: map[string]time.Time{}}
+	d := &Dispatcher{
+		store: s, clock: clk, logger: logger,
+		HeartbeatPeriod: DefaultHeartbeatPeriod, RouteDelay: DefaultRouteDelay,
+		lastSeen: map[string]time.Time{}, sessions: map[string]*liveSession{},
+	}
+	d.routes = &routeFeed{d: d}
+	return d
 }
 
 // Register creates the node's record, or refreshes its description and
 // address, and marks it ready. A new node is an active worker unless the
 // record already exists (the daemon creates managers' records itself).
+// It fails with a *store.NotLeaderError on a manager that is not the
+// leader.
 func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) error {
+	if err := checkNodeID(reg.NodeID); err != nil {
+		return err
+	}
+	if err := d.store.CheckLeader(); err != nil {
+		return fmt.Errorf("register node %s: %w", reg.NodeID, err)
+	}
 	err := d.store.Update(ctx, func(tx store.Tx) error {
 		cur := tx.Node(reg.NodeID)
 		if cur == nil {
+			if d.RefuseUnknownNodes {
+				return fmt.Errorf("node %s is not a member of this cluster (it was removed, or never joined): "+
+					"join it again with 'hive join': %w", reg.NodeID, errdefs.ErrPermissionDenied)
+			}
 			return tx.CreateNode(&types.Node{
 				ID:          reg.NodeID,
 				Spec:        types.NodeSpec{Role: types.RoleWorker, Availability: types.AvailabilityActive},
@@ -68,10 +107,49 @@ func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) err
 	return nil
 }
 
-// Heartbeat records that the node is alive.
+// Heartbeat records that the node is alive and returns the period. It
+// fails with errdefs.ErrNotFound for a node without a record (removed
+// since it registered: it must register again), and with a
+// *store.NotLeaderError on a manager that is not the leader.
 func (d *Dispatcher) Heartbeat(ctx context.Context, nodeID string) (time.Duration, error) {
+	if err := checkNodeID(nodeID); err != nil {
+		return 0, err
+	}
+	if err := d.store.CheckLeader(); err != nil {
+		return 0, fmt.Errorf("heartbeat of node %s: %w", nodeID, err)
+	}
+	var known bool
+	var nodes int
+	d.store.View(func(tx store.ReadTx) {
+		known = tx.Node(nodeID) != nil
+		nodes = len(tx.Nodes())
+	})
+	if !known {
+		return 0, fmt.Errorf("heartbeat of node %s: the node has no record (it was removed); register again: %w",
+			nodeID, errdefs.ErrNotFound)
+	}
 	d.touch(nodeID)
-	return d.HeartbeatPeriod, nil
+	return d.period(nodes), nil
+}
+
+// Period is the heartbeat period for the cluster's current size: as
+// nodehealth.Period, but at least HeartbeatPeriod.
+func (d *Dispatcher) Period() time.Duration {
+	var nodes int
+	d.store.View(func(tx store.ReadTx) { nodes = len(tx.Nodes()) })
+	return d.period(nodes)
+}
+
+func (d *Dispatcher) period(nodes int) time.Duration {
+	return max(d.HeartbeatPeriod, time.Duration(nodes)*time.Second/nodehealth.MaxHeartbeatsPerSec)
+}
+
+// checkNodeID refuses an empty node ID.
+func checkNodeID(id string) error {
+	if id == "" {
+		return fmt.Errorf("no node ID given: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 func (d *Dispatcher) touch(nodeID string) {
@@ -118,6 +196,11 @@ func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan []*
 				return
 			case _, ok := <-events:
 				if !ok {
+					select {
+					case <-d.store.Done():
+						return
+					default:
+					}
 					// Dropped by the store for falling behind: subscribe
 					// again (to this node's events only) and re-read.
 					cancel()
@@ -163,6 +246,9 @@ func drain(events <-chan store.Event) {
 // status for a task not on the node, or behind the stored state, is
 // dropped; so is one that changes nothing.
 func (d *Dispatcher) UpdateTaskStatus(ctx context.Context, nodeID string, updates []session.StatusUpdate) error {
+	if err := checkNodeID(nodeID); err != nil {
+		return err
+	}
 	d.touch(nodeID)
 	err := d.store.Update(ctx, func(tx store.Tx) error {
 		for _, u := range updates {

@@ -4,7 +4,10 @@
 // bad request from an unreachable leader without parsing text.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Error kinds.
 var (
@@ -55,4 +58,16 @@ func FromKind(kind string) error {
 		return ErrPermissionDenied
 	}
 	return nil
+}
+
+// Message returns err's text without a leading kind ("not found: ") that
+// only repeats what its kind already says, for showing to users.
+func Message(err error) string {
+	s := err.Error()
+	for _, k := range []error{ErrInvalidArgument, ErrNotFound, ErrConflict, ErrUnavailable, ErrPermissionDenied} {
+		if rest, ok := strings.CutPrefix(s, k.Error()+": "); ok {
+			return rest
+		}
+	}
+	return s
 }

@@ -34,8 +34,8 @@ type StateSource interface {
 }
 
 // RunController keeps m in step with src until ctx is done, then returns
-// nil. It reads every service and task and applies the routes they give;
-// then it follows service and task events, applying at most once per
+// nil. It reads every service, task and node and applies the routes they
+// give (ClusterRoutes); then it follows service, task and node events, applying at most once per
 // ApplyInterval (a burst is coalesced into one Apply at its end). Every
 // resync period (DefaultResync when resync <= 0) it takes a fresh snapshot
 // and applies it, so a missed event only delays convergence; the same
@@ -85,14 +85,15 @@ const (
 	outResync                 // the resync period passed
 )
 
-// controller holds the part of the state that decides routes: every service
-// and the tasks that may take connections.
+// controller holds the part of the state that decides routes: every service,
+// the tasks that may take connections and every node (for its address).
 type controller struct {
 	src       StateSource
 	mesh      *Mesh
 	clk       clock.Clock
 	services  map[string]*types.Service
 	tasks     map[string]*types.Task
+	nodes     map[string]*types.Node
 	lastApply time.Time
 }
 
@@ -102,6 +103,10 @@ func (c *controller) subscribe() (<-chan store.Event, func()) {
 	events, cancel := c.src.ViewAndWatch(func(tx store.ReadTx) {
 		c.services = make(map[string]*types.Service)
 		c.tasks = make(map[string]*types.Task)
+		c.nodes = make(map[string]*types.Node)
+		for _, n := range tx.Nodes() {
+			c.nodes[n.ID] = n
+		}
 		for _, s := range tx.Services() {
 			c.services[s.ID] = s
 		}
@@ -124,6 +129,9 @@ func relevant(e store.Event) bool {
 	case e.Task != nil:
 		return routable(e.Task) || (e.OldTask != nil && routable(e.OldTask)) ||
 			(e.Action == store.ActionUpdate && e.OldTask == nil)
+	case e.Node != nil:
+		// Only a node's address is in the table.
+		return e.Action != store.ActionUpdate || e.OldNode == nil || e.OldNode.Status.Addr != e.Node.Status.Addr
 	}
 	return false
 }
@@ -203,6 +211,13 @@ func (c *controller) record(ev store.Event) (out outcome, done bool) {
 			c.tasks[t.ID] = t
 		}
 	}
+	if n := ev.Node; n != nil {
+		if ev.Action == store.ActionDelete {
+			delete(c.nodes, n.ID)
+		} else {
+			c.nodes[n.ID] = n
+		}
+	}
 	return 0, false
 }
 
@@ -210,6 +225,9 @@ func (c *controller) record(ev store.Event) (out outcome, done bool) {
 func (c *controller) apply() {
 	services := slices.Collect(maps.Values(c.services))
 	tasks := slices.Collect(maps.Values(c.tasks))
-	c.mesh.Apply(Routes(services, tasks))
+	nodes := slices.Collect(maps.Values(c.nodes))
+	// Noted before the mesh changes, so that whoever sees the change also
+	// sees when it was made.
 	c.lastApply = c.clk.Now()
+	c.mesh.Apply(ClusterRoutes(services, tasks, nodes))
 }

@@ -185,6 +185,34 @@ func TestControllerResubscribes(t *testing.T) {
 	})
 }
 
+func TestControllerFillsAndFollowsNodeAddresses(t *testing.T) {
+	f := &controllerFixture{
+		src:  &fakeSource{},
+		mesh: newTestMesh(t),
+		clk:  clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)),
+		port: freePort(t),
+	}
+	f.service = svc("s1", "web", ingress(f.port, 80))
+	f.src.set([]*types.Service{f.service}, []*types.Task{f.task(1)})
+	f.src.setNodes(nodeAt("node-1", "10.0.0.1:4242"))
+	startController(t, f.src, f.mesh, testResync, f.clk)
+	nodeAddr := func() string {
+		f.mesh.mu.Lock()
+		defer f.mesh.mu.Unlock()
+		if p := f.mesh.ports[tcpKey(f.port)]; p != nil {
+			if r := p.route.Load(); r != nil && len(r.Backends) == 1 {
+				return r.Backends[0].NodeAddr
+			}
+		}
+		return ""
+	}
+	eventually(t, 5*time.Second, "the backend to carry its node's address", func() bool { return nodeAddr() == "10.0.0.1:4242" })
+
+	f.clk.Advance(time.Second)
+	f.src.send(t, store.Event{Action: store.ActionUpdate, Node: nodeAt("node-1", "10.0.0.9:4242"), OldNode: nodeAt("node-1", "10.0.0.1:4242")})
+	eventually(t, 5*time.Second, "the backend to follow its node's new address", func() bool { return nodeAddr() == "10.0.0.9:4242" })
+}
+
 func TestRelevantEvents(t *testing.T) {
 	up := running("a", "s1", 1, "10.0.0.1")
 	pending := task("a", "s1", 1, types.TaskStateRunning, types.TaskStatePending)
@@ -203,7 +231,10 @@ func TestRelevantEvents(t *testing.T) {
 		{"task told to stop", store.Event{Action: store.ActionUpdate, Task: stopping, OldTask: up}, true},
 		{"update without old value", store.Event{Action: store.ActionUpdate, Task: pending}, true},
 		{"running task deleted", store.Event{Action: store.ActionDelete, Task: up}, true},
-		{"node event", store.Event{Action: store.ActionUpdate, Node: &types.Node{}}, false},
+		{"node update keeping its address", store.Event{Action: store.ActionUpdate, Node: nodeAt("n1", "10.0.0.1:4242"), OldNode: nodeAt("n1", "10.0.0.1:4242")}, false},
+		{"node address changed", store.Event{Action: store.ActionUpdate, Node: nodeAt("n1", "10.0.0.2:4242"), OldNode: nodeAt("n1", "10.0.0.1:4242")}, true},
+		{"node created", store.Event{Action: store.ActionCreate, Node: nodeAt("n2", "10.0.0.3:4242")}, true},
+		{"node removed", store.Event{Action: store.ActionDelete, Node: nodeAt("n2", "10.0.0.3:4242")}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,4 +243,8 @@ func TestRelevantEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+func nodeAt(id, addr string) *types.Node {
+	return &types.Node{ID: id, Status: types.NodeStatus{Addr: addr}}
 }

@@ -230,6 +230,7 @@ type fakeSource struct {
 	mu       sync.Mutex
 	services []*types.Service
 	tasks    []*types.Task
+	nodes    []*types.Node
 	subs     int
 	ch       chan store.Event
 	filter   func(store.Event) bool
@@ -238,7 +239,7 @@ type fakeSource struct {
 func (f *fakeSource) ViewAndWatch(fn func(store.ReadTx), filter func(store.Event) bool) (<-chan store.Event, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fn(fakeTx{services: f.services, tasks: f.tasks})
+	fn(fakeTx{services: f.services, tasks: f.tasks, nodes: f.nodes})
 	ch := make(chan store.Event, 64)
 	f.ch, f.filter = ch, filter
 	f.subs++
@@ -255,6 +256,12 @@ func (f *fakeSource) set(services []*types.Service, tasks []*types.Task) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.services, f.tasks = services, tasks
+}
+
+func (f *fakeSource) setNodes(nodes ...*types.Node) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nodes = nodes
 }
 
 func (f *fakeSource) subscriptions() int {
@@ -295,14 +302,22 @@ func (f *fakeSource) closeStream() {
 type fakeTx struct {
 	services []*types.Service
 	tasks    []*types.Task
+	nodes    []*types.Node
 }
 
 var _ store.ReadTx = fakeTx{}
 
-func (fakeTx) Index() uint64                 { return 1 }
-func (fakeTx) Cluster() *types.Cluster       { return nil }
-func (fakeTx) Node(string) *types.Node       { return nil }
-func (fakeTx) Nodes() []*types.Node          { return nil }
+func (fakeTx) Index() uint64           { return 1 }
+func (fakeTx) Cluster() *types.Cluster { return nil }
+func (tx fakeTx) Nodes() []*types.Node { return tx.nodes }
+func (tx fakeTx) Node(id string) *types.Node {
+	for _, n := range tx.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
 func (tx fakeTx) Services() []*types.Service { return tx.services }
 func (tx fakeTx) Tasks() []*types.Task       { return tx.tasks }
 func (tx fakeTx) Service(id string) *types.Service {

@@ -70,6 +70,9 @@ type Mesh struct {
 	mu     sync.Mutex // guards ports and closed; held through Apply and Close
 	ports  map[PortKey]*port
 	closed bool
+	// tasks indexes the backends of the routes in use by task ID, for
+	// Lookup; replaced whole by Apply when a route changes.
+	tasks atomic.Pointer[map[string]Backend]
 
 	connMu      sync.Mutex // guards conns and connsClosed
 	conns       map[net.Conn]struct{}
@@ -134,10 +137,12 @@ func (m *Mesh) Apply(routes map[PortKey]Route) {
 	if m.closed {
 		return
 	}
+	changed := false
 	for key, p := range m.ports {
 		if _, keep := routes[key]; keep {
 			continue
 		}
+		changed = true
 		if err := m.shut(p); err != nil {
 			m.log.Warn("close published port", "port", key.String(), "err", err)
 		}
@@ -158,12 +163,54 @@ func (m *Mesh) Apply(routes map[PortKey]Route) {
 		if cur := p.route.Load(); cur == nil || !cur.equal(r) {
 			r.Backends = slices.Clone(r.Backends)
 			p.route.Store(&r)
+			changed = true
 			m.log.Debug("route changed", "port", key.String(), "service_id", r.ServiceID,
 				"service_name", r.ServiceName, "backends", len(r.Backends))
 		}
 		if p.ln == nil {
 			m.listen(p)
 		}
+	}
+	if changed || m.tasks.Load() == nil {
+		m.index()
+	}
+}
+
+// index rebuilds the task index from the routes in use. Called with m.mu
+// held.
+func (m *Mesh) index() {
+	tasks := make(map[string]Backend)
+	for _, p := range m.ports {
+		if r := p.route.Load(); r != nil {
+			for _, b := range r.Backends {
+				tasks[b.TaskID] = b
+			}
+		}
+	}
+	m.tasks.Store(&tasks)
+}
+
+// Lookup returns the lookup a ForwardServer of node nodeID needs: the IP
+// address of a task that is a backend of a route this mesh serves and runs
+// on nodeID. Routes makes backends only of tasks desired and observed
+// running, so a task being stopped or drained is refused as soon as this
+// node applies the table that drops it. The lookup is safe for concurrent
+// use and does not allocate.
+func (m *Mesh) Lookup(nodeID string) func(taskID string) (addr string, ok bool) {
+	return func(taskID string) (string, bool) {
+		tasks := m.tasks.Load()
+		if tasks == nil {
+			return "", false
+		}
+		b, ok := (*tasks)[taskID]
+		if !ok || b.NodeID != nodeID {
+			return "", false
+		}
+		host, _, err := net.SplitHostPort(b.Addr)
+		if err != nil {
+			return "", false
+		}
+		return host, true
 	}
 }
 
@@ -276,6 +323,7 @@ func (m *Mesh) Close() error {
 		errs = append(errs, m.shut(p))
 	}
 	m.ports = nil
+	m.tasks.Store(nil)
 	m.cancel()
 
 	m.connMu.Lock()

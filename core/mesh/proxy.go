@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 )
 
 // handle proxies one accepted client connection to a backend of route.
@@ -65,13 +66,14 @@ func pipe(client, backend net.Conn) {
 	<-done
 }
 
-// halfCloser is a connection whose write side can be closed alone.
+// halfCloser is a connection whose write side can be closed alone:
+// *net.TCPConn, and a forwarded stream (which sends its end frame).
 type halfCloser interface {
 	CloseWrite() error
 }
 
 func copyHalf(dst, src net.Conn) {
-	if _, err := io.Copy(dst, src); err != nil {
+	if err := copyStream(dst, src); err != nil {
 		src.Close()
 		dst.Close()
 		return
@@ -82,3 +84,38 @@ func copyHalf(dst, src net.Conn) {
 	// dst cannot signal end of stream on its own: close it whole.
 	dst.Close()
 }
+
+// copyBufferSize is the buffer of a copy that cannot splice: it holds four
+// full TLS records.
+const copyBufferSize = 64 << 10
+
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, copyBufferSize)
+	return &b
+}}
+
+// copyStream copies src to dst until src ends. Between two TCP sockets it
+// lets the runtime splice(2) the bytes in the kernel; into a forwarded
+// stream it reads straight into frames; otherwise it copies through a
+// pooled buffer, so that a new connection allocates none.
+func copyStream(dst, src net.Conn) error {
+	if s, ok := dst.(*stream); ok {
+		return s.readFrom(src)
+	}
+	_, dstTCP := dst.(*net.TCPConn)
+	_, srcTCP := src.(*net.TCPConn)
+	if dstTCP && srcTCP {
+		_, err := io.Copy(dst, src)
+		return err
+	}
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	// Hide ReaderFrom and WriterTo: through them io.CopyBuffer would
+	// ignore the pooled buffer and allocate its own.
+	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *bp)
+	return err
+}
+
+type writerOnly struct{ io.Writer }
+
+type readerOnly struct{ io.Reader }

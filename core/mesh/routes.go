@@ -26,8 +26,13 @@ type Backend struct {
 	// NodeID is the node the task runs on; the default dialer ignores it,
 	// a forwarding dialer uses it to reach tasks on other nodes.
 	NodeID string
-	// Addr is "ip:port" of the task's container on the target port.
+	// Addr is "ip:port" of the task's container on the target port, as its
+	// node sees it.
 	Addr string
+	// NodeAddr is the cluster address (host:port) of the task's node, as
+	// ClusterRoutes fills it in ("" from Routes): the Forwarder reaches
+	// tasks on other nodes there.
+	NodeAddr string
 }
 
 // Route is what one published port leads to.
@@ -96,6 +101,26 @@ func Routes(services []*types.Service, tasks []*types.Task) map[PortKey]Route {
 				})
 			}
 			table[key] = route
+		}
+	}
+	return table
+}
+
+// ClusterRoutes is Routes with each backend's NodeAddr set to its node's
+// address (Node.Status.Addr), so that the table holds all a node needs to
+// forward: the table for nodes without a store, which follow it through
+// their session.
+func ClusterRoutes(services []*types.Service, tasks []*types.Task, nodes []*types.Node) map[PortKey]Route {
+	addrs := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		if n != nil {
+			addrs[n.ID] = n.Status.Addr
+		}
+	}
+	table := Routes(services, tasks)
+	for _, r := range table {
+		for i := range r.Backends {
+			r.Backends[i].NodeAddr = addrs[r.Backends[i].NodeID]
 		}
 	}
 	return table

@@ -175,3 +175,19 @@ func TestRoutesDoesNotReorderItsInput(t *testing.T) {
 		t.Errorf("Routes reordered its arguments: services[0]=%s tasks[0]=%s", services[0].ID, tasks[0].ID)
 	}
 }
+
+func TestClusterRoutesCarryNodeAddresses(t *testing.T) {
+	services := []*types.Service{svc("s1", "web", ingress(8080, 80))}
+	a, b, c := running("a", "s1", 1, "10.0.0.1"), running("b", "s1", 2, "10.0.0.2"), running("c", "s1", 3, "10.0.0.3")
+	b.NodeID, c.NodeID = "node-2", "node-gone"
+	nodes := []*types.Node{nodeAt("node-1", "192.168.0.1:4242"), nodeAt("node-2", "192.168.0.2:4242"), nil}
+	got := ClusterRoutes(services, []*types.Task{a, b, c}, nodes)
+	want := map[PortKey]Route{tcpKey(8080): {ServiceID: "s1", ServiceName: "web", Backends: []Backend{
+		{TaskID: "a", NodeID: "node-1", Addr: "10.0.0.1:80", NodeAddr: "192.168.0.1:4242"},
+		{TaskID: "b", NodeID: "node-2", Addr: "10.0.0.2:80", NodeAddr: "192.168.0.2:4242"},
+		{TaskID: "c", NodeID: "node-gone", Addr: "10.0.0.3:80"},
+	}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ClusterRoutes() =\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -21,6 +21,16 @@ type Plan struct {
 	// Replace ends a task and starts its replacement in one step. Guard:
 	// the old task still occupies its slot.
 	Replace []Replacement
+	// StartFirst adds a task to a slot whose current task keeps running
+	// until the new one runs (a start-first update). Guard: the service
+	// still has the task's SpecVersion and no task occupying the slot is
+	// up to date with it.
+	StartFirst []*types.Task
+	// Move starts a task's replacement next to it, on another node, while
+	// the old task keeps running (a drained node's tasks leave without a
+	// gap); the orchestrator shuts the old one down once the new one runs.
+	// Guard: the old task still occupies its slot and is alone in it.
+	Move []Replacement
 	// Desired raises tasks' desired states. Guard: desired states only go
 	// up (ready < running < shutdown < remove).
 	Desired []DesiredChange
@@ -46,13 +56,16 @@ type DesiredChange struct {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	return len(p.Create) == 0 && len(p.Replace) == 0 && len(p.Desired) == 0 && len(p.Delete) == 0
+	return len(p.Create) == 0 && len(p.Replace) == 0 && len(p.StartFirst) == 0 && len(p.Move) == 0 &&
+		len(p.Desired) == 0 && len(p.Delete) == 0
 }
 
 // Merge appends o's changes to p.
 func (p *Plan) Merge(o Plan) {
 	p.Create = append(p.Create, o.Create...)
 	p.Replace = append(p.Replace, o.Replace...)
+	p.StartFirst = append(p.StartFirst, o.StartFirst...)
+	p.Move = append(p.Move, o.Move...)
 	p.Desired = append(p.Desired, o.Desired...)
 	p.Delete = append(p.Delete, o.Delete...)
 }
@@ -75,6 +88,12 @@ func Apply(ctx context.Context, s *store.Store, now time.Time, p Plan) error {
 	}
 	for _, r := range p.Replace {
 		changes = append(changes, func(tx store.Tx) error { return replace(tx, r) })
+	}
+	for _, t := range p.StartFirst {
+		changes = append(changes, func(tx store.Tx) error { return startFirst(tx, t) })
+	}
+	for _, r := range p.Move {
+		changes = append(changes, func(tx store.Tx) error { return move(tx, r) })
 	}
 	for _, d := range p.Desired {
 		changes = append(changes, func(tx store.Tx) error { return setDesired(tx, d, now) })
@@ -106,17 +125,48 @@ func create(tx store.Tx, t *types.Task) error {
 }
 
 func slotTaken(tx store.Tx, t *types.Task) bool {
-	var others []*types.Task
+	return slices.ContainsFunc(slotTasks(tx, t), Occupies)
+}
+
+// slotTasks returns the tasks of t's slot: its slot of a replicated
+// service, or its node of a global one.
+func slotTasks(tx store.ReadTx, t *types.Task) []*types.Task {
 	if t.Slot > 0 {
-		others = tx.TasksBySlot(t.ServiceID, t.Slot)
-	} else {
-		for _, o := range tx.TasksByService(t.ServiceID) {
-			if o.Slot == 0 && o.NodeID == t.NodeID {
-				others = append(others, o)
-			}
+		return tx.TasksBySlot(t.ServiceID, t.Slot)
+	}
+	var out []*types.Task
+	for _, o := range tx.TasksByService(t.ServiceID) {
+		if o.Slot == 0 && o.NodeID == t.NodeID {
+			out = append(out, o)
 		}
 	}
-	return slices.ContainsFunc(others, Occupies)
+	return out
+}
+
+func startFirst(tx store.Tx, t *types.Task) error {
+	svc := tx.Service(t.ServiceID)
+	if svc == nil || svc.SpecVersion != t.SpecVersion {
+		return nil
+	}
+	for _, o := range slotTasks(tx, t) {
+		if Occupies(o) && UpToDate(svc, o) {
+			return nil
+		}
+	}
+	return tx.CreateTask(t.Copy())
+}
+
+func move(tx store.Tx, r Replacement) error {
+	old := tx.Task(r.Old)
+	if old == nil || !Occupies(old) || tx.Service(r.New.ServiceID) == nil {
+		return nil
+	}
+	for _, o := range slotTasks(tx, old) {
+		if o.ID != old.ID && Occupies(o) {
+			return nil
+		}
+	}
+	return tx.CreateTask(r.New.Copy())
 }
 
 func replace(tx store.Tx, r Replacement) error {

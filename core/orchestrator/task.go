@@ -69,3 +69,18 @@ func Earliest(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// UpToDate reports whether t runs svc's current task spec and ports: a
+// task that is not is replaced by a rolling update. A change of the
+// service that leaves the task spec alone (replicas, labels, the update
+// policy) leaves its tasks up to date.
+func UpToDate(svc *types.Service, t *types.Task) bool {
+	if t.SpecVersion == svc.SpecVersion {
+		return true
+	}
+	return t.Spec.Equal(svc.Spec.Task) && samePorts(t.Ports, svc.Endpoint.Ports)
+}
+
+func samePorts(a, b []types.PortConfig) bool {
+	return len(a) == len(b) && (len(a) == 0 || slices.Equal(a, b))
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/hiveorch/hive/core/orchestrator/global"
 	"github.com/hiveorch/hive/core/orchestrator/replicated"
 	"github.com/hiveorch/hive/core/orchestrator/taskreaper"
+	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/scheduler"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -88,6 +89,7 @@ type Cluster struct {
 
 	ctx         context.Context
 	cancel      context.CancelFunc
+	ctrlCancel  context.CancelFunc // ends the current leader's controllers
 	controllers sync.WaitGroup
 	ctrlErrs    chan error
 	started     bool
@@ -131,7 +133,7 @@ func New(t testing.TB, nodes int, opts ...Option) *Cluster {
 		t: t, opts: o, clock: clk, store: st, logger: logger,
 		dispatcher: dispatcher.New(st, clk, logger.With("component", "dispatcher")),
 		tracker:    NewStateTracker(),
-		ctrlErrs:   make(chan error, 4),
+		ctrlErrs:   make(chan error, 16),
 	}
 	c.control = controlapi.New(st, clk, nodeID(0), nil, fakeLogs{c}, logger.With("component", "api"))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -182,11 +184,7 @@ func (c *Cluster) Start() {
 	if err != nil {
 		c.t.Fatalf("sim: create the cluster records: %v", err)
 	}
-	log := c.logger.With("component", "orchestrator")
-	c.runController("replicated", replicated.New(c.store, c.clock, log).Run)
-	c.runController("global", global.New(c.store, c.clock, log).Run)
-	c.runController("taskreaper", taskreaper.New(c.store, c.clock, log).Run)
-	c.runController("scheduler", scheduler.New(c.store, c.opts.scheduler, c.clock, c.logger.With("component", "scheduler")).Run)
+	c.startControllers()
 	for i := range c.nodes {
 		c.StartNode(i)
 	}
@@ -195,11 +193,45 @@ func (c *Cluster) Start() {
 	}
 }
 
-func (c *Cluster) runController(name string, run func(context.Context) error) {
+// startControllers starts what the daemon's leader runs (core/daemon,
+// leader.go), each controller new, with nothing in memory.
+func (c *Cluster) startControllers() {
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.ctrlCancel = cancel
+	log := c.logger.With("component", "orchestrator")
+	c.runController(ctx, "replicated", replicated.New(c.store, c.clock, log).Run)
+	c.runController(ctx, "global", global.New(c.store, c.clock, log).Run)
+	c.runController(ctx, "taskreaper", taskreaper.New(c.store, c.clock, log).Run)
+	c.runController(ctx, "update", update.New(c.store, c.clock, log).Run)
+	c.runController(ctx, "scheduler", scheduler.New(c.store, c.opts.scheduler, c.clock, c.logger.With("component", "scheduler")).Run)
+}
+
+// StopLeader stops the leader's controllers and waits for them, as when
+// the manager loses leadership or hive is killed: whatever they held in
+// memory is gone. Agents, the dispatcher and the store keep running.
+func (c *Cluster) StopLeader() {
+	if c.ctrlCancel == nil {
+		return
+	}
+	c.ctrlCancel()
+	c.ctrlCancel = nil
+	c.controllers.Wait()
+}
+
+// StartLeader starts new leader controllers after StopLeader, as a new
+// leader does: they know only what the store holds.
+func (c *Cluster) StartLeader() {
+	if c.ctrlCancel != nil {
+		c.t.Fatalf("sim: StartLeader while the leader's controllers run")
+	}
+	c.startControllers()
+}
+
+func (c *Cluster) runController(ctx context.Context, name string, run func(context.Context) error) {
 	c.controllers.Add(1)
 	go func() {
 		defer c.controllers.Done()
-		if err := run(c.ctx); err != nil {
+		if err := run(ctx); err != nil {
 			c.ctrlErrs <- fmt.Errorf("controller %s: %w", name, err)
 		}
 	}()

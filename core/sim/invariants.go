@@ -57,31 +57,44 @@ func describeTasks(ts []*types.Task) string {
 
 // CheckSlots checks that no slot of a replicated service has more than one
 // task occupying it (desired ready or running): a replacement always
-// retires the task it replaces in the same transaction.
+// retires the task it replaces in the same transaction. The one exception
+// is a start-first update: while a service's update is active, a slot may
+// hold a task of the current spec beside one of an older spec, in at most
+// as many slots as the update's (or rollback's) parallelism.
 func CheckSlots(tx store.ReadTx) error {
 	var msgs []string
 	for _, svc := range tx.Services() {
 		if svc.Spec.Mode != types.ModeReplicated {
 			continue
 		}
-		bySlot := map[uint64][]*types.Task{}
+		bySlot := map[string][]*types.Task{}
 		for _, t := range tx.TasksByService(svc.ID) {
 			if t.Slot > 0 && orchestrator.Occupies(t) {
-				bySlot[t.Slot] = append(bySlot[t.Slot], t)
+				k := fmt.Sprint(t.Slot)
+				bySlot[k] = append(bySlot[k], t)
 			}
 		}
-		for slot, ts := range bySlot {
-			if len(ts) > 1 {
-				msgs = append(msgs, fmt.Sprintf("service %s slot %d has %d tasks desired to run: %s",
-					svc.Spec.Name, slot, len(ts), describeTasks(ts)))
-			}
-		}
+		msgs = append(msgs, checkOccupying(svc, bySlot, leaving(tx), func(slot string, n int) string {
+			return fmt.Sprintf("service %s slot %s has %d tasks desired to run", svc.Spec.Name, slot, n)
+		})...)
 	}
 	return joinSorted(msgs)
 }
 
+// leaving reports the nodes whose tasks are moving away (drained), where
+// a slot's task keeps running next to its replacement until that runs.
+func leaving(tx store.ReadTx) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range tx.Nodes() {
+		if n.Spec.Availability == types.AvailabilityDrain {
+			out[n.ID] = true
+		}
+	}
+	return out
+}
+
 // CheckGlobalNodes checks that no node has more than one task of a global
-// service occupying it.
+// service occupying it, but for a start-first update, as CheckSlots.
 func CheckGlobalNodes(tx store.ReadTx) error {
 	var msgs []string
 	for _, svc := range tx.Services() {
@@ -94,14 +107,73 @@ func CheckGlobalNodes(tx store.ReadTx) error {
 				byNode[t.NodeID] = append(byNode[t.NodeID], t)
 			}
 		}
-		for node, ts := range byNode {
-			if len(ts) > 1 {
-				msgs = append(msgs, fmt.Sprintf("global service %s has %d tasks desired to run on node %s: %s",
-					svc.Spec.Name, len(ts), node, describeTasks(ts)))
-			}
-		}
+		msgs = append(msgs, checkOccupying(svc, byNode, nil, func(node string, n int) string {
+			return fmt.Sprintf("global service %s has %d tasks desired to run on node %s", svc.Spec.Name, n, node)
+		})...)
 	}
 	return joinSorted(msgs)
+}
+
+// checkOccupying checks the tasks occupying each slot (or node) of svc;
+// violation describes a slot holding too many. Two tasks in a slot are
+// allowed during a start-first update (an old and a new one), and while a
+// task on a drained node (in leaving) hands over to its replacement.
+func checkOccupying(svc *types.Service, bySlot map[string][]*types.Task, leaving map[string]bool, violation func(slot string, n int) string) []string {
+	var msgs []string
+	pairs := 0
+	for slot, ts := range bySlot {
+		if len(ts) <= 1 {
+			continue
+		}
+		fresh := 0
+		for _, t := range ts {
+			if orchestrator.UpToDate(svc, t) {
+				fresh++
+			}
+		}
+		if len(ts) == 2 && fresh == 1 && svc.UpdateStatus.Active() {
+			pairs++
+			continue
+		}
+		if len(ts) == 2 && leaving[ts[0].NodeID] != leaving[ts[1].NodeID] {
+			continue
+		}
+		msgs = append(msgs, fmt.Sprintf("%s: %s (update %s)", violation(slot, len(ts)), describeTasks(ts), updateState(svc)))
+	}
+	if limit := maxParallelism(svc); limit > 0 && pairs > limit {
+		msgs = append(msgs, fmt.Sprintf("service %s: %d slots hold an old and a new task, more than the update's parallelism %d",
+			svc.Spec.Name, pairs, limit))
+	}
+	return msgs
+}
+
+func updateState(svc *types.Service) string {
+	if svc.UpdateStatus == nil {
+		return "none"
+	}
+	return string(svc.UpdateStatus.State)
+}
+
+// maxParallelism is the largest parallelism an update or rollback of svc
+// may use, 0 for no limit.
+func maxParallelism(svc *types.Service) int {
+	limit := 0
+	for _, spec := range []*types.ServiceSpec{&svc.Spec, svc.PreviousSpec} {
+		if spec == nil {
+			continue
+		}
+		for _, c := range []*types.UpdateConfig{spec.Update, spec.Rollback} {
+			p := types.DefaultUpdateParallelism
+			if c != nil {
+				p = int(c.Parallelism)
+			}
+			if p == 0 {
+				return 0
+			}
+			limit = max(limit, p)
+		}
+	}
+	return limit
 }
 
 // CheckContainers checks every running container of every node (by node

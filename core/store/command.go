@@ -269,27 +269,66 @@ func applyChanges(txn *memdb.Txn, body json.RawMessage, index uint64) ([]Event, 
 	return events, nil
 }
 
-func applyChange(txn *memdb.Txn, ch change, index uint64, base map[string]uint64) (Event, error) {
+// decodeChange checks a change's form, without the state, and decodes its
+// object (nil for a delete that carries none).
+func decodeChange(ch change) (*kind, any, error) {
 	k := kinds[ch.Kind]
 	if k == nil {
-		return Event{}, fmt.Errorf("%s %s: unknown kind %q: %w", ch.Kind, ch.ID, ch.Kind, errNewer)
+		return nil, nil, fmt.Errorf("%s %s: unknown kind %q: %w", ch.Kind, ch.ID, ch.Kind, errNewer)
+	}
+	switch ch.Op {
+	case opCreate, opUpdate, opDelete:
+	default:
+		return nil, nil, fmt.Errorf("%s %s: unknown operation %q: %w", k.name, ch.ID, ch.Op, errNewer)
 	}
 	var obj any
 	if len(ch.Object) > 0 && string(ch.Object) != "null" {
 		var err error
 		if obj, err = k.decode(ch.Object); err != nil {
-			return Event{}, fmt.Errorf("%s %s: decode object: %w", k.name, ch.ID, err)
+			return nil, nil, fmt.Errorf("%s %s: decode object: %w", k.name, ch.ID, err)
 		}
 		if id := k.id(obj); id != ch.ID {
-			return Event{}, fmt.Errorf("%s %s: object has id %q", k.name, ch.ID, id)
+			return nil, nil, fmt.Errorf("%s %s: object has id %q", k.name, ch.ID, id)
 		}
 	} else if ch.Op != opDelete {
-		return Event{}, fmt.Errorf("%s %s: no object", k.name, ch.ID)
+		return nil, nil, fmt.Errorf("%s %s: no object", k.name, ch.ID)
 	}
 	if ch.Op == opCreate {
 		if err := validID(k, ch.ID); err != nil {
-			return Event{}, err
+			return nil, nil, err
 		}
+	}
+	return k, obj, nil
+}
+
+// validateCommand checks that cmd is a command Update could have made: a
+// CommandChanges of a version this code knows, whose changes are well
+// formed. Whether they apply to the state is checked when they apply.
+func validateCommand(cmd []byte) error {
+	var c Command
+	if err := json.Unmarshal(cmd, &c); err != nil {
+		return fmt.Errorf("decode command: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if c.Type != CommandChanges || c.Version < 1 || c.Version > changesVersion {
+		return fmt.Errorf("command %q version %d is not one this manager proposes (%q up to version %d): %w",
+			c.Type, c.Version, CommandChanges, changesVersion, errdefs.ErrInvalidArgument)
+	}
+	var b changesBody
+	if err := json.Unmarshal(c.Body, &b); err != nil {
+		return fmt.Errorf("decode changes: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	for _, ch := range b.Changes {
+		if _, _, err := decodeChange(ch); err != nil {
+			return fmt.Errorf("%s %v: %w", ch.Op, err, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+func applyChange(txn *memdb.Txn, ch change, index uint64, base map[string]uint64) (Event, error) {
+	k, obj, err := decodeChange(ch)
+	if err != nil {
+		return Event{}, err
 	}
 	old, err := checkChange(txn, k, ch.Op, ch.ID, obj, base)
 	if err != nil {

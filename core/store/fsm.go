@@ -22,21 +22,24 @@ import (
 type fsm struct {
 	logger *slog.Logger
 
-	// mu guards db, index, subs and closed. Apply and Restore hold it while
-	// they commit and publish, so that a reader that takes the state and
-	// subscribes under it sees each change either in the state or as an
-	// event, never both or neither.
-	mu     sync.RWMutex
-	db     *memdb.MemDB
-	index  uint64
-	subs   map[*subscriber]struct{}
-	closed bool
+	// mu guards db, index, applied, subs and closed. Apply and Restore
+	// hold it while they commit and publish, so that a reader that takes
+	// the state and subscribes under it sees each change either in the
+	// state or as an event, never both or neither.
+	mu    sync.RWMutex
+	db    *memdb.MemDB
+	index uint64
+	// applied is closed, and replaced, each time index moves: WaitApplied
+	// waits on it.
+	applied chan struct{}
+	subs    map[*subscriber]struct{}
+	closed  bool
 }
 
 var _ raft.FSM = (*fsm)(nil)
 
 func newFSM(logger *slog.Logger) *fsm {
-	return &fsm{logger: logger, db: newDB(), subs: make(map[*subscriber]struct{})}
+	return &fsm{logger: logger, db: newDB(), applied: make(chan struct{}), subs: make(map[*subscriber]struct{})}
 }
 
 // Apply applies one committed log entry. Its response is an error when the
@@ -45,6 +48,7 @@ func newFSM(logger *slog.Logger) *fsm {
 func (f *fsm) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.signalLocked()
 	if err := f.applyLocked(l.Index, l.Data); err != nil {
 		return err
 	}
@@ -54,9 +58,32 @@ func (f *fsm) Apply(l *raft.Log) any {
 // applyLocal applies a command at the next index, as NewMemory's stores do
 // without Raft.
 func (f *fsm) applyLocal(data []byte) error {
+	_, err := f.applyNext(data)
+	return err
+}
+
+// applyNext is applyLocal returning the index the command applied at.
+func (f *fsm) applyNext(data []byte) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.applyLocked(f.index+1, data)
+	defer f.signalLocked()
+	index := f.index + 1
+	return index, f.applyLocked(index, data)
+}
+
+// signalLocked wakes the waiters of the applied index. f.mu must be held
+// for writing.
+func (f *fsm) signalLocked() {
+	close(f.applied)
+	f.applied = make(chan struct{})
+}
+
+// appliedIndex returns the index the state reflects and a channel closed
+// when it next moves.
+func (f *fsm) appliedIndex() (uint64, <-chan struct{}) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.index, f.applied
 }
 
 func (f *fsm) applyLocked(index uint64, data []byte) error {
@@ -132,6 +159,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.signalLocked()
 	f.db = db
 	f.index = index
 	f.publishLocked(Event{Action: ActionReset, Index: index})

@@ -46,6 +46,27 @@ func (l *leadership) unsubscribe(ch <-chan bool) {
 	}
 }
 
+// cancel forgets a channel subscribe returned and closes it; cancelling
+// it again does nothing.
+func (l *leadership) cancel(ch <-chan bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, c := range l.subs {
+		if c == ch {
+			l.subs = append(l.subs[:i], l.subs[i+1:]...)
+			close(c)
+			return
+		}
+	}
+}
+
+// current reports the state last set.
+func (l *leadership) current() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leader
+}
+
 // set records a transition and announces it; setting the current state
 // again does nothing.
 func (l *leadership) set(leader bool) {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
@@ -24,6 +25,7 @@ const (
 	DefaultElectionTimeout   = 500 * time.Millisecond
 	DefaultSnapshotThreshold = 8192
 	DefaultSnapshotInterval  = 2 * time.Minute
+	DefaultCommitTimeout     = 2 * time.Second
 )
 
 const (
@@ -64,6 +66,15 @@ type Config struct {
 	Clock clock.Clock
 	// Logger receives the store's and Raft's logs; nil discards them.
 	Logger *slog.Logger
+	// Forward, when set, sends an encoded command to the leader and
+	// returns the index it committed at (the daemon wires it to the
+	// leader's Manager.Propose RPC, served by ApplyCommand). With it, Update
+	// works on every manager; without it, Update on a follower fails with
+	// ErrNotLeader. It is called with no lock held and must honour ctx.
+	Forward func(ctx context.Context, cmd []byte) (index uint64, err error)
+	// CommitTimeout bounds how long the leader waits for a change to
+	// commit before it answers ErrNoQuorum (default 2s).
+	CommitTimeout time.Duration
 }
 
 // Open opens (creating when needed) the Raft state under cfg.DataDir and
@@ -84,6 +95,8 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := newStore(cfg.Clock, cfg.Logger)
 	s.nodeID = cfg.NodeID
+	s.forward = cfg.Forward
+	s.commitTimeout = orDefault(cfg.CommitTimeout, DefaultCommitTimeout)
 	rc := raftConfig(cfg, s.logger)
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("open store: raft settings: %v: %w", err, errdefs.ErrInvalidArgument)
@@ -98,7 +111,7 @@ func Open(cfg Config) (*Store, error) {
 		Path:        dbPath,
 		BoltOptions: &bolt.Options{Timeout: boltOpenTimeout},
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store: %s is locked by another process; is another hive daemon using data directory %s?",
 			dbPath, cfg.DataDir)
 	}
@@ -110,8 +123,9 @@ func Open(cfg Config) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("open store: %w", err), db.Close())
 	}
 	s.raft, s.bolt = r, db
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchLeadership()
+	go s.watchPeers()
 	return s, nil
 }
 
@@ -219,44 +233,53 @@ func (s *Store) waitLeaderRaft(ctx context.Context) error {
 }
 
 // proposeRaft applies a command through Raft and waits for the FSM's
-// response or for ctx.
-func (s *Store) proposeRaft(ctx context.Context, data []byte) error {
+// response, for ctx, or at most the commit timeout: a leader that cannot
+// reach a majority answers ErrNoQuorum instead of hanging. It returns the
+// command's index.
+func (s *Store) proposeRaft(ctx context.Context, data []byte) (uint64, error) {
 	type result struct {
-		err  error
-		resp any
+		err   error
+		index uint64
+		resp  any
 	}
 	done := make(chan result, 1)
 	go func() {
 		f := s.raft.Apply(data, 0)
 		err := f.Error()
-		var resp any
-		if err == nil {
-			resp = f.Response()
+		var r result
+		if r.err = err; err == nil {
+			r.index, r.resp = f.Index(), f.Response()
 		}
-		done <- result{err, resp}
+		done <- r
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return raftError(r.err)
+			return 0, s.raftError(r.err)
 		}
 		if err, ok := r.resp.(error); ok && err != nil {
-			return fmt.Errorf("commit changes: %w", err)
+			return r.index, fmt.Errorf("commit changes: %w", err)
 		}
-		return nil
+		return r.index, nil
 	case <-ctx.Done():
-		return fmt.Errorf("wait for the change to commit (it may still apply): %w", ctx.Err())
+		return 0, fmt.Errorf("wait for the change to commit (it may still apply): %w", ctx.Err())
+	case <-s.clock.After(s.commitTimeout):
+		return 0, fmt.Errorf("the change did not commit within %s and may still apply: %w", s.commitTimeout, s.noQuorum())
 	}
 }
 
-// raftError maps an error of raft.Apply to the store's errors.
-func raftError(err error) error {
+// raftError maps an error of a Raft future to the store's errors.
+func (s *Store) raftError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("propose change: %w", ErrNotLeader)
+		return fmt.Errorf("propose change: %w", s.notLeader())
 	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("propose change: leadership was lost before the change committed, so it may or may not apply: %w",
-			ErrNotLeader)
+		cause := s.noQuorum()
+		if id, _ := s.Leader(); id != "" && id != s.nodeID {
+			// Another manager took over: this one was not cut off.
+			cause = s.notLeader()
+		}
+		return fmt.Errorf("propose change: leadership was lost before the change committed, so it may or may not apply: %w", cause)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return fmt.Errorf("propose change: %w", ErrClosed)
 	}

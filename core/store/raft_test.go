@@ -253,7 +253,11 @@ func TestRaftThreeManagers(t *testing.T) {
 	}
 	stores := map[string]*Store{}
 	for _, id := range ids {
-		stores[id] = openRaft(t, raftConfigFor(t, t.TempDir(), id, id == "m1", trans[id]))
+		cfg := raftConfigFor(t, t.TempDir(), id, id == "m1", trans[id])
+		// Production timeouts: the test checks who leads, which must not
+		// change on a loaded machine.
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout = DefaultHeartbeatTimeout, DefaultElectionTimeout
+		stores[id] = openRaft(t, cfg)
 	}
 	leader := stores["m1"]
 	waitLeading(t, leader.LeaderCh())

@@ -30,9 +30,12 @@ type Store struct {
 	updateSem chan struct{}
 
 	// Set by Open only.
-	nodeID string
-	raft   *raft.Raft
-	bolt   *raftboltdb.BoltStore
+	nodeID        string
+	raft          *raft.Raft
+	bolt          *raftboltdb.BoltStore
+	forward       func(ctx context.Context, cmd []byte) (uint64, error)
+	commitTimeout time.Duration
+	peers         *peerHealth
 
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -48,12 +51,14 @@ func newStore(clk clock.Clock, logger *slog.Logger) *Store {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		fsm:       newFSM(logger),
-		clock:     clk,
-		logger:    logger,
-		lead:      &leadership{},
-		updateSem: make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		fsm:           newFSM(logger),
+		clock:         clk,
+		logger:        logger,
+		lead:          &leadership{},
+		updateSem:     make(chan struct{}, 1),
+		done:          make(chan struct{}),
+		commitTimeout: DefaultCommitTimeout,
+		peers:         newPeerHealth(),
 	}
 }
 
@@ -78,8 +83,16 @@ func (s *Store) View(fn func(ReadTx)) {
 // until it has applied (or ctx is done). It returns fn's error, the error
 // the command failed with when it applied (ErrSequenceConflict,
 // ErrNameConflict, ErrExist, ErrNotFound, wrapped), an error wrapping
-// ErrNotLeader when this manager is not the leader (fn does not run then),
-// or ErrClosed.
+// ErrNotLeader when this manager is not the leader and has no
+// Config.Forward (fn does not run then), an error wrapping ErrNoQuorum
+// when no leader is known or the change cannot commit within
+// Config.CommitTimeout, or ErrClosed.
+//
+// On a follower with Config.Forward, fn runs on the local state (once it
+// has caught up with what the follower knows is committed), the changes are
+// forwarded to the leader, which checks and applies them, and Update waits
+// until the local state has applied them too, so that the caller reads its
+// own write.
 //
 // Updates are serialized: fn reads the state every earlier Update of this
 // store left. The Tx must not be used after fn returns. When ctx ends while
@@ -98,22 +111,13 @@ func (s *Store) Update(ctx context.Context, fn func(Tx) error) error {
 		return ErrClosed
 	}
 	if !s.IsLeader() {
-		return s.notLeader()
+		if s.forward == nil {
+			return s.notLeader()
+		}
+		return s.updateForwarded(ctx, fn)
 	}
-
-	tx := &writeTx{readTx: s.fsm.scratch(), clock: s.clock}
-	err := func() error {
-		defer tx.txn.Abort()
-		return fn(tx)
-	}()
-	if err != nil {
-		return err
-	}
-	if len(tx.changes) == 0 {
-		return nil
-	}
-	data, err := encodeChanges(tx.changes)
-	if err != nil {
+	data, err := s.record(fn)
+	if err != nil || data == nil {
 		return err
 	}
 	if s.raft == nil {
@@ -122,7 +126,25 @@ func (s *Store) Update(ctx context.Context, fn func(Tx) error) error {
 		}
 		return nil
 	}
-	return s.proposeRaft(ctx, data)
+	_, err = s.proposeRaft(ctx, data)
+	return err
+}
+
+// record runs fn on a scratch write transaction and returns its changes as
+// an encoded command, or nil when fn changed nothing.
+func (s *Store) record(fn func(Tx) error) ([]byte, error) {
+	tx := &writeTx{readTx: s.fsm.scratch(), clock: s.clock}
+	err := func() error {
+		defer tx.txn.Abort()
+		return fn(tx)
+	}()
+	if err != nil {
+		return nil, err
+	}
+	if len(tx.changes) == 0 {
+		return nil, nil
+	}
+	return encodeChanges(tx.changes)
 }
 
 // ViewAndWatch runs fn on the current state and returns a channel of every
@@ -282,11 +304,28 @@ func (s *Store) isClosed() bool {
 	}
 }
 
-// notLeader returns ErrNotLeader wrapped with what is known of the leader.
+// Done returns a channel closed when the store closes.
+func (s *Store) Done() <-chan struct{} { return s.done }
+
+// CheckLeader returns nil when this manager is the leader now, and
+// otherwise a *NotLeaderError (wrapping ErrNotLeader) naming the leader
+// when one is known, so that a caller can be sent there.
+func (s *Store) CheckLeader() error {
+	switch {
+	case s.isClosed():
+		return ErrClosed
+	case s.IsLeader():
+		return nil
+	}
+	return s.notLeader()
+}
+
+// notLeader returns a *NotLeaderError with what is known of the leader.
 func (s *Store) notLeader() error {
 	id, addr := s.Leader()
-	if id == "" {
-		return fmt.Errorf("%w: no leader is elected yet; retry shortly", ErrNotLeader)
+	if id == s.nodeID {
+		// Raft still names this manager while it steps down.
+		id, addr = "", ""
 	}
-	return fmt.Errorf("%w: the leader is %s at %s", ErrNotLeader, id, addr)
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }

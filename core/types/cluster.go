@@ -14,6 +14,19 @@ type Cluster struct {
 	Spec ClusterSpec `json:"spec"`
 	// CreatedBy is the ID of the node that bootstrapped the cluster.
 	CreatedBy string `json:"created_by"`
+	// JoinTokens are the generations of the join tokens. A token's secret
+	// is derived from the CA key and its generation, so no secret is
+	// stored; rotating a token bumps its generation.
+	JoinTokens JoinTokens `json:"join_tokens"`
+	// CertExpiry is how long the node certificates the managers issue
+	// last; 0 means the default (90 days).
+	CertExpiry Duration `json:"cert_expiry,omitempty"`
+}
+
+// JoinTokens holds the current generation of each role's join token.
+type JoinTokens struct {
+	Worker  uint64 `json:"worker"`
+	Manager uint64 `json:"manager"`
 }
 
 // ClusterSpec holds cluster-wide settings.

@@ -1,8 +1,11 @@
 package types
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"slices"
+	"time"
 )
 
 // ServiceMode is how a service decides how many tasks to run.
@@ -43,6 +46,9 @@ type Service struct {
 	// SpecVersion counts changes to Spec; tasks record the one they were
 	// created from.
 	SpecVersion uint64 `json:"spec_version"`
+	// UpdateStatus is the state of the last rolling update or rollback of
+	// the tasks; nil until the task spec first changes.
+	UpdateStatus *UpdateStatus `json:"update_status,omitempty"`
 }
 
 // ServiceSpec is what a user declares.
@@ -54,6 +60,11 @@ type ServiceSpec struct {
 	Replicas uint64       `json:"replicas"`
 	Task     TaskSpec     `json:"task"`
 	Endpoint EndpointSpec `json:"endpoint"`
+	// Update is how a change of the task spec is rolled out; Rollback is
+	// how a rollback is. Normalize fills either with the defaults when it
+	// is nil.
+	Update   *UpdateConfig `json:"update,omitempty"`
+	Rollback *UpdateConfig `json:"rollback,omitempty"`
 }
 
 // TaskSpec is what every task of a service runs.
@@ -82,6 +93,152 @@ type ContainerSpec struct {
 	Mounts          []Mount           `json:"mounts,omitempty"`
 	StopSignal      string            `json:"stop_signal,omitempty"`
 	StopGracePeriod *Duration         `json:"stop_grace_period,omitempty"`
+	// Healthcheck replaces the image's HEALTHCHECK when set; nil keeps it.
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+}
+
+// HealthConfig is a task's health check, with Docker's semantics. A task
+// with a health check counts as running only once it is healthy, and
+// fails when it turns unhealthy.
+type HealthConfig struct {
+	// Test is ["CMD", "prog", "arg"...] (run directly), ["CMD-SHELL",
+	// "command"] (run by the container's shell) or ["NONE"] (no check,
+	// not even the image's). Empty keeps the image's test, with the
+	// durations and retries set here.
+	Test []string `json:"test,omitempty"`
+	// Interval between checks (30s when zero), Timeout of one check (30s
+	// when zero) and StartPeriod, during which failures do not count (0s).
+	Interval    Duration `json:"interval,omitempty"`
+	Timeout     Duration `json:"timeout,omitempty"`
+	StartPeriod Duration `json:"start_period,omitempty"`
+	// Retries is how many failures in a row make the task unhealthy (3
+	// when zero).
+	Retries int `json:"retries,omitempty"`
+}
+
+// Disabled reports whether the check turns the image's check off.
+func (h *HealthConfig) Disabled() bool {
+	return h != nil && len(h.Test) > 0 && h.Test[0] == "NONE"
+}
+
+// FailureAction is what an update does when too many of its tasks fail.
+type FailureAction string
+
+// Failure actions, as in Swarm.
+const (
+	FailurePause    FailureAction = "pause"
+	FailureContinue FailureAction = "continue"
+	FailureRollback FailureAction = "rollback"
+)
+
+// UpdateOrder says whether an update starts a slot's new task before or
+// after it stops the old one.
+type UpdateOrder string
+
+// Update orders.
+const (
+	OrderStopFirst  UpdateOrder = "stop-first"
+	OrderStartFirst UpdateOrder = "start-first"
+)
+
+// Defaults of an update policy, as in Swarm.
+const (
+	DefaultUpdateParallelism = 1
+	DefaultUpdateMonitor     = Duration(5_000_000_000) // 5s
+)
+
+// UpdateConfig is how a rolling update (or a rollback) replaces tasks:
+// Parallelism slots at a time, each batch waiting for its new tasks to run
+// (and be healthy), then Delay; a new task that fails before it ran for
+// Monitor counts as a failure, and when failures exceed MaxFailureRatio of
+// the slots the update does FailureAction.
+type UpdateConfig struct {
+	// Parallelism is how many slots are updated at once; 0 updates them
+	// all at once.
+	Parallelism uint64 `json:"parallelism"`
+	// Delay is the pause after a slot's new task runs before the next slot
+	// starts.
+	Delay Duration `json:"delay"`
+	// FailureAction is pause, continue or rollback.
+	FailureAction FailureAction `json:"failure_action"`
+	// Monitor is how long a new task is watched for failure once running;
+	// nil means the default (5s).
+	Monitor *Duration `json:"monitor,omitempty"`
+	// MaxFailureRatio is the fraction of the slots whose new tasks may
+	// fail before FailureAction applies (0 to 1).
+	MaxFailureRatio float64 `json:"max_failure_ratio"`
+	// Order is stop-first or start-first.
+	Order UpdateOrder `json:"order"`
+}
+
+// DefaultUpdateConfig returns Swarm's update policy: one slot at a time,
+// no delay, pause on the first failure, 5s of monitoring, stop-first.
+func DefaultUpdateConfig() *UpdateConfig {
+	m := DefaultUpdateMonitor
+	return &UpdateConfig{Parallelism: DefaultUpdateParallelism, FailureAction: FailurePause, Monitor: &m, Order: OrderStopFirst}
+}
+
+// MonitorPeriod is the config's monitor, or the default.
+func (c *UpdateConfig) MonitorPeriod() time.Duration {
+	if c == nil || c.Monitor == nil {
+		return DefaultUpdateMonitor.D()
+	}
+	return c.Monitor.D()
+}
+
+// UpdateState is where a service's rolling update is.
+type UpdateState string
+
+// Update states, as in Swarm.
+const (
+	UpdateUpdating          UpdateState = "updating"
+	UpdatePaused            UpdateState = "paused"
+	UpdateCompleted         UpdateState = "completed"
+	UpdateRollbackStarted   UpdateState = "rollback_started"
+	UpdateRollbackPaused    UpdateState = "rollback_paused"
+	UpdateRollbackCompleted UpdateState = "rollback_completed"
+)
+
+// UpdateStatus is the progress of a service's rolling update or rollback.
+// It is everything the update controller needs to carry on after a leader
+// change besides the tasks themselves.
+type UpdateStatus struct {
+	State       UpdateState `json:"state"`
+	StartedAt   time.Time   `json:"started_at,omitzero"`
+	CompletedAt time.Time   `json:"completed_at,omitzero"`
+	// Message says what happened: "update in progress", or why the update
+	// paused or rolled back.
+	Message string `json:"message,omitempty"`
+	// SpecVersion is the service's SpecVersion when the update (or the
+	// rollback) began or resumed: the tasks created from it on are the
+	// update's.
+	SpecVersion uint64 `json:"spec_version"`
+	// Failures are the IDs of the update's tasks counted as failed.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// Active reports whether the update is under way or paused: tasks of the
+// old and the new spec may then share a slot.
+func (u *UpdateStatus) Active() bool {
+	if u == nil {
+		return false
+	}
+	switch u.State {
+	case UpdateUpdating, UpdatePaused, UpdateRollbackStarted, UpdateRollbackPaused:
+		return true
+	}
+	return false
+}
+
+// Running reports whether the update controller is to move the update
+// on: it is updating or rolling back, not paused or done.
+func (u *UpdateStatus) Running() bool {
+	return u != nil && (u.State == UpdateUpdating || u.State == UpdateRollbackStarted)
+}
+
+// RollingBack reports whether the update is a rollback.
+func (u *UpdateStatus) RollingBack() bool {
+	return u != nil && (u.State == UpdateRollbackStarted || u.State == UpdateRollbackPaused || u.State == UpdateRollbackCompleted)
 }
 
 // MountType is the kind of a mount.
@@ -189,6 +346,11 @@ func (s *Service) Copy() *Service {
 		c.PreviousSpec = &p
 	}
 	c.Endpoint.Ports = slices.Clone(s.Endpoint.Ports)
+	if s.UpdateStatus != nil {
+		u := *s.UpdateStatus
+		u.Failures = slices.Clone(u.Failures)
+		c.UpdateStatus = &u
+	}
 	return &c
 }
 
@@ -197,7 +359,21 @@ func (s ServiceSpec) Copy() ServiceSpec {
 	s.Labels = maps.Clone(s.Labels)
 	s.Task = s.Task.Copy()
 	s.Endpoint.Ports = slices.Clone(s.Endpoint.Ports)
+	s.Update = s.Update.copy()
+	s.Rollback = s.Rollback.copy()
 	return s
+}
+
+func (c *UpdateConfig) copy() *UpdateConfig {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	if c.Monitor != nil {
+		m := *c.Monitor
+		out.Monitor = &m
+	}
+	return &out
 }
 
 // Copy returns a deep copy of t.
@@ -208,9 +384,23 @@ func (t TaskSpec) Copy() TaskSpec {
 	c.Env = slices.Clone(c.Env)
 	c.Labels = maps.Clone(c.Labels)
 	c.Mounts = slices.Clone(c.Mounts)
+	if c.Healthcheck != nil {
+		h := *c.Healthcheck
+		h.Test = slices.Clone(h.Test)
+		c.Healthcheck = &h
+	}
 	t.Container = c
 	t.Placement.Constraints = slices.Clone(t.Placement.Constraints)
 	return t
+}
+
+// Equal reports whether t and o ask for the same thing. They are compared
+// in their stored (JSON) form, so that an empty list and a missing one are
+// the same.
+func (t TaskSpec) Equal(o TaskSpec) bool {
+	a, erra := json.Marshal(t)
+	b, errb := json.Marshal(o)
+	return erra == nil && errb == nil && bytes.Equal(a, b)
 }
 
 // RestartDelay is the policy's delay, or the default.

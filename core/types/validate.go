@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 
@@ -56,6 +57,28 @@ func (s *ServiceSpec) Normalize() {
 			s.Task.Container.Mounts[i].Type = MountVolume
 		}
 	}
+	s.Update = normalizeUpdate(s.Update)
+	s.Rollback = normalizeUpdate(s.Rollback)
+}
+
+// normalizeUpdate fills an update policy's defaults: all of them when it
+// is nil, else failure action pause, monitor 5s and order stop-first when
+// left out. A parallelism of 0 is kept: it means all at once.
+func normalizeUpdate(c *UpdateConfig) *UpdateConfig {
+	if c == nil {
+		return DefaultUpdateConfig()
+	}
+	if c.FailureAction == "" {
+		c.FailureAction = FailurePause
+	}
+	if c.Monitor == nil {
+		m := DefaultUpdateMonitor
+		c.Monitor = &m
+	}
+	if c.Order == "" {
+		c.Order = OrderStopFirst
+	}
+	return c
 }
 
 // Validate checks a normalized spec and returns every problem found, each
@@ -83,7 +106,54 @@ func (s *ServiceSpec) Validate() error {
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, s.Task.validate()...)
 	errs = append(errs, validatePorts(s.Endpoint.Ports)...)
+	errs = append(errs, s.Update.validate("update", s.Endpoint.Ports)...)
+	errs = append(errs, s.Rollback.validate("rollback", s.Endpoint.Ports)...)
 	return errors.Join(errs...)
+}
+
+// validate checks an update (what "update") or rollback policy; nil is
+// the default and valid.
+func (c *UpdateConfig) validate(what string, ports []PortConfig) []error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.FailureAction {
+	case FailurePause, FailureContinue:
+	case FailureRollback:
+		if what == "rollback" {
+			add("invalid rollback failure action %q: a rollback cannot roll back; use pause or continue", c.FailureAction)
+		}
+	default:
+		if what == "rollback" {
+			add("invalid rollback failure action %q: use pause or continue", c.FailureAction)
+		} else {
+			add("invalid %s failure action %q: use pause, continue or rollback", what, c.FailureAction)
+		}
+	}
+	if c.Delay < 0 {
+		add("invalid %s delay %s: it cannot be negative", what, c.Delay)
+	}
+	if c.Monitor != nil && *c.Monitor < 0 {
+		add("invalid %s monitor %s: it cannot be negative", what, c.Monitor)
+	}
+	if c.MaxFailureRatio < 0 || c.MaxFailureRatio > 1 {
+		add("invalid %s max failure ratio %g: use a fraction from 0 to 1", what, c.MaxFailureRatio)
+	}
+	switch c.Order {
+	case OrderStopFirst:
+	case OrderStartFirst:
+		for _, p := range ports {
+			if p.PublishMode == PublishHost {
+				add("%s order start-first cannot be used with host-mode port %d: the new task could not bind it while the old one runs; use stop-first", what, p.PublishedPort)
+				break
+			}
+		}
+	default:
+		add("invalid %s order %q: use stop-first or start-first", what, c.Order)
+	}
+	return errs
 }
 
 func (t *TaskSpec) validate() []error {
@@ -111,6 +181,7 @@ func (t *TaskSpec) validate() []error {
 	if c.StopGracePeriod != nil && *c.StopGracePeriod < 0 {
 		add("invalid stop grace period %s: it cannot be negative", c.StopGracePeriod)
 	}
+	errs = append(errs, c.Healthcheck.validate()...)
 	targets := map[string]bool{}
 	for _, m := range c.Mounts {
 		errs = append(errs, m.validate()...)
@@ -153,6 +224,44 @@ func (t *TaskSpec) validate() []error {
 	}
 	if _, err := scheduler.ParseConstraints(t.Placement.Constraints); err != nil {
 		errs = append(errs, err)
+	}
+	return errs
+}
+
+// validate checks a health check; nil keeps the image's and is valid.
+func (h *HealthConfig) validate() []error {
+	if h == nil {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(h.Test) > 0 {
+		switch h.Test[0] {
+		case "NONE":
+			if len(h.Test) > 1 || h.Interval != 0 || h.Timeout != 0 || h.StartPeriod != 0 || h.Retries != 0 {
+				add("a disabled health check (NONE) takes no command, interval, timeout, start period or retries")
+			}
+		case "CMD", "CMD-SHELL":
+			if len(h.Test) < 2 || strings.TrimSpace(strings.Join(h.Test[1:], "")) == "" {
+				add("health check %s has no command: give the command to run", h.Test[0])
+			}
+		default:
+			add("invalid health check test %q: start it with CMD, CMD-SHELL or NONE", h.Test)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}} {
+		if d.v < 0 || (d.v > 0 && d.v < Duration(time.Millisecond)) {
+			add("invalid health check %s %s: use at least 1ms, or 0 for the default", d.name, d.v)
+		}
+	}
+	if h.StartPeriod < 0 {
+		add("invalid health check start period %s: it cannot be negative", h.StartPeriod)
+	}
+	if h.Retries < 0 {
+		add("invalid health check retries %d: it cannot be negative", h.Retries)
 	}
 	return errs
 }

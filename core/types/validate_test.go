@@ -1,8 +1,11 @@
 package types
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func validSpec() ServiceSpec {
@@ -79,6 +82,25 @@ func TestValidateRejectsWithAMessageSayingWhatToFix(t *testing.T) {
 			s.Endpoint.Ports = []PortConfig{p, p}
 		}, "listed twice"},
 		{"bad label", func(s *ServiceSpec) { s.Labels = map[string]string{"a b": "c"} }, "invalid label key"},
+		{"bad failure action", func(s *ServiceSpec) { s.Update.FailureAction = "retry" }, "use pause, continue or rollback"},
+		{"rollback of a rollback", func(s *ServiceSpec) { s.Rollback.FailureAction = FailureRollback }, "a rollback cannot roll back"},
+		{"failure ratio above 1", func(s *ServiceSpec) { s.Update.MaxFailureRatio = 1.5 }, "from 0 to 1"},
+		{"negative delay", func(s *ServiceSpec) { s.Update.Delay = -1 }, "delay -1ns: it cannot be negative"},
+		{"negative monitor", func(s *ServiceSpec) { m := Duration(-1); s.Rollback.Monitor = &m }, "rollback monitor"},
+		{"bad order", func(s *ServiceSpec) { s.Update.Order = "random" }, "use stop-first or start-first"},
+		{"start-first with a host port", func(s *ServiceSpec) {
+			s.Update.Order = OrderStartFirst
+			s.Endpoint.Ports = []PortConfig{{Protocol: ProtocolTCP, PublishMode: PublishHost, TargetPort: 80, PublishedPort: 8080}}
+		}, "start-first cannot be used with host-mode port 8080"},
+		{"bad health test", func(s *ServiceSpec) { s.Task.Container.Healthcheck = &HealthConfig{Test: []string{"HTTP", "/"}} }, "start it with CMD, CMD-SHELL or NONE"},
+		{"health command missing", func(s *ServiceSpec) { s.Task.Container.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", " "}} }, "has no command"},
+		{"NONE with settings", func(s *ServiceSpec) {
+			s.Task.Container.Healthcheck = &HealthConfig{Test: []string{"NONE"}, Retries: 3}
+		}, "disabled health check"},
+		{"health interval under 1ms", func(s *ServiceSpec) {
+			s.Task.Container.Healthcheck = &HealthConfig{Interval: Duration(time.Microsecond)}
+		}, "at least 1ms"},
+		{"negative retries", func(s *ServiceSpec) { s.Task.Container.Healthcheck = &HealthConfig{Retries: -1} }, "retries -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,5 +124,85 @@ func TestTaskStateJSONRoundTrip(t *testing.T) {
 		if err := got.UnmarshalJSON(b); err != nil || got != s {
 			t.Fatalf("round trip of %v gave %v, %v", s, got, err)
 		}
+	}
+}
+
+func TestNormalizeFillsTheUpdatePolicyDefaults(t *testing.T) {
+	five := Duration(5 * time.Second)
+	ten := Duration(10 * time.Second)
+	tests := []struct {
+		name string
+		in   *UpdateConfig
+		want *UpdateConfig
+	}{
+		{"left out", nil, &UpdateConfig{Parallelism: 1, FailureAction: FailurePause, Monitor: &five, Order: OrderStopFirst}},
+		{"partly set", &UpdateConfig{Parallelism: 0, Delay: Duration(time.Second)},
+			&UpdateConfig{Parallelism: 0, Delay: Duration(time.Second), FailureAction: FailurePause, Monitor: &five, Order: OrderStopFirst}},
+		{"fully set", &UpdateConfig{Parallelism: 2, FailureAction: FailureContinue, Monitor: &ten, MaxFailureRatio: 0.5, Order: OrderStartFirst},
+			&UpdateConfig{Parallelism: 2, FailureAction: FailureContinue, Monitor: &ten, MaxFailureRatio: 0.5, Order: OrderStartFirst}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ServiceSpec{Name: "web", Task: TaskSpec{Container: ContainerSpec{Image: "hive-test/web:v1"}}, Update: tt.in, Rollback: tt.in.copy()}
+			s.Normalize()
+			if !reflect.DeepEqual(s.Update, tt.want) || !reflect.DeepEqual(s.Rollback, tt.want) {
+				t.Errorf("Normalize: update %+v rollback %+v, want %+v", s.Update, s.Rollback, tt.want)
+			}
+			if err := s.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+		})
+	}
+}
+
+func TestUpdateStatusStates(t *testing.T) {
+	tests := []struct {
+		state                        UpdateState
+		active, running, rollingBack bool
+	}{
+		{UpdateUpdating, true, true, false},
+		{UpdatePaused, true, false, false},
+		{UpdateCompleted, false, false, false},
+		{UpdateRollbackStarted, true, true, true},
+		{UpdateRollbackPaused, true, false, true},
+		{UpdateRollbackCompleted, false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.state), func(t *testing.T) {
+			u := &UpdateStatus{State: tt.state}
+			if u.Active() != tt.active || u.Running() != tt.running || u.RollingBack() != tt.rollingBack {
+				t.Errorf("Active %v Running %v RollingBack %v, want %v %v %v", u.Active(), u.Running(), u.RollingBack(), tt.active, tt.running, tt.rollingBack)
+			}
+		})
+	}
+	var none *UpdateStatus
+	if none.Active() || none.Running() || none.RollingBack() {
+		t.Errorf("a nil status reports an update")
+	}
+}
+
+func TestServiceCopyIsDeep(t *testing.T) {
+	s := &Service{ID: "s1", Spec: validSpec(), UpdateStatus: &UpdateStatus{State: UpdatePaused, Failures: []string{"t1"}}}
+	s.Spec.Task.Container.Healthcheck = &HealthConfig{Test: []string{"CMD", "true"}}
+	c := s.Copy()
+	c.UpdateStatus.Failures[0] = "x"
+	*c.Spec.Update.Monitor = 0
+	c.Spec.Task.Container.Healthcheck.Test[1] = "false"
+	if s.UpdateStatus.Failures[0] != "t1" || s.Spec.Update.Monitor.D() != 5*time.Second || s.Spec.Task.Container.Healthcheck.Test[1] != "true" {
+		t.Errorf("changing the copy changed the original: %+v", s)
+	}
+}
+
+func TestHealthConfigJSON(t *testing.T) {
+	h := HealthConfig{Test: []string{"CMD", "/web", "healthcheck"}, Interval: Duration(time.Second), Retries: 2}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"test":["CMD","/web","healthcheck"],"interval":"1s","retries":2}`; string(b) != want {
+		t.Errorf("JSON = %s, want %s", b, want)
+	}
+	if !(&HealthConfig{Test: []string{"NONE"}}).Disabled() || h.Disabled() {
+		t.Errorf("Disabled is wrong")
 	}
 }

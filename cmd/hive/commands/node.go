@@ -12,8 +12,8 @@ import (
 
 func (c *cli) nodeCommand() *cobra.Command {
 	return groupCommand("node", "Manage the nodes of the cluster",
-		"  hive node ls\n  hive node inspect self",
-		c.nodeLsCommand(), c.nodeInspectCommand())
+		"  hive node ls\n  hive node inspect self\n  hive node update --availability drain worker-2",
+		append([]*cobra.Command{c.nodeLsCommand(), c.nodeInspectCommand()}, c.nodeManageCommands()...)...)
 }
 
 func (c *cli) nodeLsCommand() *cobra.Command {

@@ -22,10 +22,15 @@ type slotView struct {
 	// Detail is what the node says it is doing while preparing, such as
 	// image pull progress; shown after the bar.
 	Detail string
+	// Blank shows the label alone: a slot an update has not reached yet.
+	Blank bool
 }
 
 // progressView is what the progress display shows at one moment.
 type progressView struct {
+	// Prefix comes before the counts on the overall line ("rolling back
+	// update: ").
+	Prefix         string
 	Running, Total int
 	Slots          []slotView
 	// Verify is the text after "verify: ", or "".
@@ -329,6 +334,10 @@ func slotLines(v progressView) []string {
 	}
 	lines := make([]string, 0, len(v.Slots))
 	for _, s := range v.Slots {
+		if s.Blank {
+			lines = append(lines, s.Label+":")
+			continue
+		}
 		line := fmt.Sprintf("%-*s %-*s %s", width, s.Label+":", stateWidth, s.State, progressBar(s.State))
 		if s.Detail != "" {
 			line += " " + s.Detail
@@ -339,7 +348,7 @@ func slotLines(v progressView) []string {
 }
 
 func overallLine(v progressView) string {
-	return fmt.Sprintf("overall progress: %d out of %d tasks", v.Running, v.Total)
+	return fmt.Sprintf("overall progress: %s%d out of %d tasks", v.Prefix, v.Running, v.Total)
 }
 
 // draw shows v.
@@ -347,7 +356,11 @@ func (r *progressRenderer) draw(v progressView) {
 	if !r.tty {
 		for i, line := range slotLines(v) {
 			s := v.Slots[i]
-			if shown := s.State.String() + s.Detail; r.last[s.Label] != shown {
+			shown := s.State.String() + s.Detail
+			if s.Blank {
+				shown = ""
+			}
+			if r.last[s.Label] != shown {
 				r.last[s.Label] = shown
 				fmt.Fprintln(r.out, line)
 			}

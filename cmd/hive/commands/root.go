@@ -59,6 +59,7 @@ type cli struct {
 	opts       RootOptions
 	host       string
 	configFile string
+	tlsDirFlag string
 	now        func() time.Time
 	progress   progressSettings
 	// isTerminal reports whether w is a terminal, for the progress
@@ -97,11 +98,13 @@ socket by default, or the endpoint given with -H or HIVE_HOST.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&c.host, "host", "H", "", "hive API `ENDPOINT`: unix:///path/to/hive.sock or tcp://HOST:PORT (default: $HIVE_HOST, else the config's host)")
 	pf.StringVar(&c.configFile, "config", "", "config `FILE` to read the host from (default: $HIVE_CONFIG, else the search path)")
+	pf.StringVar(&c.tlsDirFlag, "tls-dir", "", "`DIR` holding ca.crt, client.crt and client.key for a tcp:// host (default: $HIVE_TLS_DIR, else ~/.config/hive/tls)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
 	})
 
 	root.AddCommand(c.infoCommand(), c.nodeCommand(), c.pluginCommand(), c.serviceCommand())
+	root.AddCommand(c.joinTokenCommand(), c.clusterCommand(), c.leaveCommand())
 	root.AddCommand(c.opts.Extra...)
 	return root
 }
@@ -224,7 +227,11 @@ func (c *cli) api() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.New(host)
+	opts, err := c.clientOptions(host)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.New(host, opts...)
 	if err != nil {
 		return nil, err
 	}

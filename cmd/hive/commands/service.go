@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -15,9 +16,9 @@ import (
 
 func (c *cli) serviceCommand() *cobra.Command {
 	return groupCommand("service", "Manage services",
-		"  hive service create --name web --replicas 3 -p 8080:80 nginx:alpine\n  hive service ls\n  hive service scale web=5",
+		"  hive service create --name web --replicas 3 -p 8080:80 nginx:alpine\n  hive service ls\n  hive service scale web=5\n  hive service update --image nginx:1.27 web",
 		c.serviceCreateCommand(), c.serviceLsCommand(), c.servicePsCommand(), c.serviceInspectCommand(),
-		c.serviceScaleCommand(), c.serviceRmCommand(), c.serviceLogsCommand())
+		c.serviceScaleCommand(), c.serviceUpdateCommand(), c.serviceRollbackCommand(), c.serviceRmCommand(), c.serviceLogsCommand())
 }
 
 func (c *cli) serviceLsCommand() *cobra.Command {
@@ -124,7 +125,7 @@ service is named by its name, ID or a unique prefix of its ID.`,
 					if i > 0 {
 						fmt.Fprintln(out)
 					}
-					if err := renderServicePretty(out, s); err != nil {
+					if err := renderServicePretty(out, s, c.now()); err != nil {
 						return err
 					}
 				}
@@ -141,7 +142,7 @@ service is named by its name, ID or a unique prefix of its ID.`,
 
 // renderServicePretty prints a service the way docker service inspect
 // --pretty does.
-func renderServicePretty(w io.Writer, s *types.Service) error {
+func renderServicePretty(w io.Writer, s *types.Service, now time.Time) error {
 	var b strings.Builder
 	kv := func(indent int, key string, value any) {
 		fmt.Fprintf(&b, "%-*s%v\n", 20, strings.Repeat(" ", indent)+key+":", value)
@@ -158,6 +159,7 @@ func renderServicePretty(w io.Writer, s *types.Service) error {
 	if s.Spec.Mode != types.ModeGlobal {
 		kv(1, "Replicas", s.Spec.Replicas)
 	}
+	prettyUpdateStatus(kv, &b, s.UpdateStatus, now)
 	if cons := s.Spec.Task.Placement.Constraints; len(cons) > 0 {
 		b.WriteString("Placement:\n")
 		kv(1, "Constraints", "["+strings.Join(cons, ", ")+"]")
@@ -170,6 +172,8 @@ func renderServicePretty(w io.Writer, s *types.Service) error {
 	if rp.Window != nil {
 		kv(1, "Window", rp.Window)
 	}
+	prettyUpdateConfig(kv, &b, "UpdateConfig", "Update order", s.Spec.Update)
+	prettyUpdateConfig(kv, &b, "RollbackConfig", "Rollback order", s.Spec.Rollback)
 	ct := s.Spec.Task.Container
 	b.WriteString("ContainerSpec:\n")
 	kv(1, "Image", ct.Image)
@@ -192,6 +196,7 @@ func renderServicePretty(w io.Writer, s *types.Service) error {
 		kv(1, "Stop Signal", ct.StopSignal)
 	}
 	kv(1, "Stop Grace Period", ct.GracePeriod())
+	prettyHealthcheck(kv, ct.Healthcheck)
 	if len(ct.Mounts) > 0 {
 		b.WriteString("Mounts:\n")
 		for _, m := range ct.Mounts {
@@ -227,6 +232,7 @@ func renderServicePretty(w io.Writer, s *types.Service) error {
 				publishedPort(p.PublishedPort), protocol(p.Protocol), p.TargetPort, p.PublishMode)
 		}
 	}
+	prettyPreviousSpec(kv, &b, s)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -40,6 +40,7 @@ type createOptions struct {
 	entrypoint    string
 	detach        bool
 	quiet         bool
+	policy        policyOptions
 }
 
 func (o *createOptions) addFlags(fs *pflag.FlagSet) {
@@ -67,6 +68,7 @@ func (o *createOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "replace the image's entrypoint with `COMMAND`, as in --entrypoint \"sh -c\"")
 	fs.BoolVarP(&o.detach, "detach", "d", false, "return once the service is created, without waiting for it to converge")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the service ID, no progress")
+	o.policy.addFlags(fs)
 }
 
 func (c *cli) serviceCreateCommand() *cobra.Command {
@@ -294,6 +296,9 @@ func (o *createOptions) spec(fs *pflag.FlagSet, args []string, lookup func(strin
 	}
 	ct.Dir = o.workdir
 	ct.User = o.user
+	if err := o.policy.apply(fs, &s); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 

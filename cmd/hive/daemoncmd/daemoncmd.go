@@ -24,6 +24,7 @@ var flagKeys = map[string]string{
 	"listen-addr":    "listen_addr",
 	"log-level":      "log.level",
 	"log-format":     "log.format",
+	"runtime":        "plugins.runtime",
 }
 
 // loadConfig reads the configuration the way the daemon does: defaults,
@@ -44,6 +45,7 @@ func addDaemonFlags(fs *pflag.FlagSet) {
 	fs.String("listen-addr", "", "cluster port: address to listen on for other nodes (mutual TLS; default 0.0.0.0:4242)")
 	fs.String("log-level", "", "log level: debug, info, warn or error (default info)")
 	fs.String("log-format", "", "log format: text or json (default text)")
+	fs.String("runtime", "", "container runtime plugin: docker, containerd, or a plugin name or path (default runtime-docker)")
 }
 
 // newLogger makes the daemon's logger.
@@ -67,7 +69,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // Commands returns the top-level daemon commands and the `plugin serve`
 // sub-command.
 func Commands() (top []*cobra.Command, plugin []*cobra.Command) {
-	return []*cobra.Command{upCommand(), downCommand()}, []*cobra.Command{serveCommand()}
+	return []*cobra.Command{upCommand(), downCommand(), joinCommand()}, []*cobra.Command{serveCommand()}
 }
 
 // ConfigCommand returns `hive config` with its `show` sub-command.

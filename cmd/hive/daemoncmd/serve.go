@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hiveorch/hive/plugins/runtime-containerd/containerd"
 	"github.com/hiveorch/hive/plugins/runtime-docker/docker"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
 	"github.com/hiveorch/hive/plugins/sdk"
@@ -17,8 +18,9 @@ import (
 // builtins are the plugins the hive binary serves itself, so one binary is
 // all a host needs.
 var builtins = map[string]func(){
-	"runtime-docker":   func() { runtime.Serve(docker.New(sdk.Logger("runtime-docker"))) },
-	"scheduler-spread": func() { scheduler.Serve(spread.New(sdk.Logger("scheduler-spread"))) },
+	"runtime-docker":     func() { runtime.Serve(docker.New(sdk.Logger("runtime-docker"))) },
+	"runtime-containerd": containerd.Main,
+	"scheduler-spread":   func() { scheduler.Serve(spread.New(sdk.Logger("scheduler-spread"))) },
 }
 
 // BuiltinNames lists the built-in plugins, sorted.

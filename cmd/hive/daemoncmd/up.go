@@ -57,8 +57,13 @@ func runUp(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
-		return startDetached(cmd, cfg)
+		return startDetached(cmd, cfg, foregroundArgs(os.Args[1:]))
 	}
+	return runDaemon(cmd, cfg)
+}
+
+// runDaemon runs the node in the foreground until interrupted.
+func runDaemon(cmd *cobra.Command, cfg *config.Config) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the hive binary: %w", err)
@@ -70,9 +75,10 @@ func runUp(cmd *cobra.Command, _ []string) error {
 	})
 }
 
-// startDetached starts `hive up` again without -d in a new session, its
-// output going to the data directory's log, and waits for the API.
-func startDetached(cmd *cobra.Command, cfg *config.Config) error {
+// startDetached runs hive with args (a foreground `hive up`) in a new
+// session, its output going to the data directory's log, and waits for
+// the API.
+func startDetached(cmd *cobra.Command, cfg *config.Config, args []string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the hive binary: %w", err)
@@ -99,7 +105,7 @@ func startDetached(cmd *cobra.Command, cfg *config.Config) error {
 	defer logf.Close()
 	offset, _ := logf.Seek(0, io.SeekEnd)
 
-	child := exec.Command(exe, foregroundArgs(os.Args[1:])...)
+	child := exec.Command(exe, args...)
 	child.Stdout, child.Stderr = logf, logf
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := child.Start(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
 )
@@ -46,6 +47,10 @@ type Backend struct {
 	// Err, when set for a method name ("CreateService"), is returned by
 	// that method instead of doing anything.
 	Err map[string]error
+	// CA, when set, signs client certificates and derives the join
+	// tokens; ClusterAddr is the address they report (see cluster.go).
+	CA          *ca.Root
+	ClusterAddr string
 
 	mu       sync.Mutex
 	nodes    map[string]*types.Node
@@ -55,6 +60,7 @@ type Backend struct {
 	seq      int
 	version  uint64
 	shutdown int
+	cluster  clusterState
 }
 
 // New returns an empty Backend.
@@ -336,6 +342,7 @@ func (b *Backend) UpdateService(ctx context.Context, ref string, version uint64,
 	s.Version = b.version
 	s.UpdatedAt = b.now()
 	s.SpecVersion++
+	b.beginUpdate(s, &prev, false)
 	b.autoRun(s)
 	return s.Copy(), nil
 }

@@ -105,9 +105,14 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes []*types.Node, now
 		byID[n.ID] = n
 	}
 	occupying := map[string][]*types.Task{}
+	others := map[string][]*types.Task{}
 	for _, t := range tasks {
-		if orchestrator.Occupies(t) && t.Slot == 0 {
+		switch {
+		case t.Slot != 0:
+		case orchestrator.Occupies(t):
 			occupying[t.NodeID] = append(occupying[t.NodeID], t)
+		default:
+			others[t.NodeID] = append(others[t.NodeID], t)
 		}
 	}
 	for nodeID, ts := range occupying {
@@ -119,7 +124,7 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes []*types.Node, now
 			}
 			continue
 		}
-		p, w := restart.Slot(svc, ts, now, newID)
+		p, w := restart.Slot(svc, ts, others[nodeID], now, newID)
 		plan.Merge(p)
 		wake = orchestrator.Earliest(wake, w)
 	}

@@ -44,12 +44,14 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 }
 
 // relevant selects the events that make the orchestrator run: those of
-// orchestrator.TaskOrServiceChange, and a node created, deleted or changing
-// availability (a drained node's tasks move away).
+// orchestrator.TaskOrServiceChange, and a node created, deleted, changing
+// availability (a drained node's tasks move away) or going down or up (a
+// down node's tasks are replaced elsewhere).
 func relevant(ev store.Event) bool {
 	if ev.Node != nil {
 		return ev.Action != store.ActionUpdate || ev.OldNode == nil ||
-			ev.Node.Spec.Availability != ev.OldNode.Spec.Availability
+			ev.Node.Spec.Availability != ev.OldNode.Spec.Availability ||
+			ev.Node.Status.State != ev.OldNode.Status.State
 	}
 	return orchestrator.TaskOrServiceChange(ev)
 }
@@ -82,15 +84,23 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 // a new task for every empty slot up to Replicas, removal of the tasks in
 // slots above it, the restart policy applied within each slot, and the
 // replacement of a task whose node (looked up in nodes by ID) is drained
-// or gone; a nil nodes skips that check. It also returns the earliest time a delayed restart is due
-// (zero if none).
+// or gone; a nil nodes skips that check. It also returns the earliest
+// time a delayed restart is due (zero if none). While the service's
+// update is active, a slot may hold a task of the old spec and one of the
+// new (see restart.Slot); replacing old tasks is the update controller's
+// work, not this one's.
 func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
 	var plan orchestrator.Plan
 	var wake time.Time
 	occupying := map[uint64][]*types.Task{}
+	others := map[uint64][]*types.Task{}
 	for _, t := range tasks {
-		if orchestrator.Occupies(t) && t.Slot > 0 {
+		switch {
+		case t.Slot == 0:
+		case orchestrator.Occupies(t):
 			occupying[t.Slot] = append(occupying[t.Slot], t)
+		default:
+			others[t.Slot] = append(others[t.Slot], t)
 		}
 	}
 	for slot, ts := range occupying {
@@ -105,7 +115,7 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.
 			plan.Merge(p)
 			continue
 		}
-		p, w := restart.Slot(svc, ts, now, newID)
+		p, w := restart.Slot(svc, ts, others[slot], now, newID)
 		plan.Merge(p)
 		wake = orchestrator.Earliest(wake, w)
 	}
@@ -117,29 +127,50 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.
 	return plan, wake
 }
 
-// moveOffInvalidNode replaces the task kept in a slot when it has not
-// ended and its node is drained or gone, as Swarm does: the replacement
-// goes to the scheduler at once (no restart delay, no restart attempt
-// counted: the task did not fail), or, if the task was still waiting out a
-// restart delay, waits for the rest of it. It reports false when the slot
-// is left to the restart policy.
+// moveOffInvalidNode moves the task kept in a slot off a node it may no
+// longer run on, as Swarm does. The replacement goes to the scheduler at
+// once (no restart delay and no restart attempt counted: the task did not
+// fail), or, if the task was still waiting out a restart delay, waits for
+// the rest of it.
+//   - On a node that is down or gone, the task is replaced at once: its old
+//     desired state becomes shutdown, which the node applies if it returns.
+//   - On a drained node, the replacement starts next to it and the old task
+//     keeps running until the replacement runs (then the slot has two
+//     running tasks and restart.Slot shuts the old one down): no gap.
+//
+// It reports false when the slot is left to the restart policy.
 func moveOffInvalidNode(svc *types.Service, occupying []*types.Task, nodes map[string]*types.Node, now time.Time, newID func() string) (orchestrator.Plan, bool) {
 	var plan orchestrator.Plan
 	keep, extra := orchestrator.PickKeeper(occupying)
 	if nodes == nil || keep.NodeID == "" || restart.Ended(keep) {
 		return plan, false
 	}
-	if n := nodes[keep.NodeID]; n != nil && n.Spec.Availability != types.AvailabilityDrain {
+	n := nodes[keep.NodeID]
+	gone := n == nil || n.Status.State == types.NodeStateDown
+	if !gone && n.Spec.Availability != types.AvailabilityDrain {
 		return plan, false
-	}
-	for _, t := range extra {
-		plan.Desired = append(plan.Desired, orchestrator.DesiredChange{TaskID: t.ID, State: types.TaskStateShutdown})
 	}
 	t := orchestrator.NewTask(newID(), svc, keep.Slot, "", now)
 	t.Restart = keep.Restart
 	if keep.DesiredState == types.TaskStateReady {
 		t.DesiredState, t.NotBefore, t.Status.Message = types.TaskStateReady, keep.NotBefore, keep.Status.Message
 	}
-	plan.Replace = append(plan.Replace, orchestrator.Replacement{Old: keep.ID, New: t})
+	if gone || keep.Status.State != types.TaskStateRunning {
+		for _, o := range extra {
+			plan.Desired = append(plan.Desired, orchestrator.DesiredChange{TaskID: o.ID, State: types.TaskStateShutdown})
+		}
+		plan.Replace = append(plan.Replace, orchestrator.Replacement{Old: keep.ID, New: t})
+		return plan, true
+	}
+	// Drained and running: a replacement on a usable node may be starting
+	// already; if so, wait for it.
+	for _, o := range extra {
+		if on := nodes[o.NodeID]; o.NodeID == "" || (on != nil && on.Status.State != types.NodeStateDown && on.Spec.Availability != types.AvailabilityDrain) {
+			if !restart.Ended(o) {
+				return plan, true
+			}
+		}
+	}
+	plan.Move = append(plan.Move, orchestrator.Replacement{Old: keep.ID, New: t})
 	return plan, true
 }

@@ -165,6 +165,7 @@ func TestReconcileMovesTasksOffDrainedOrMissingNodes(t *testing.T) {
 		"active":  {ID: "active", Spec: types.NodeSpec{Availability: types.AvailabilityActive}},
 		"paused":  {ID: "paused", Spec: types.NodeSpec{Availability: types.AvailabilityPause}},
 		"drained": {ID: "drained", Spec: types.NodeSpec{Availability: types.AvailabilityDrain}},
+		"down":    {ID: "down", Spec: types.NodeSpec{Availability: types.AvailabilityActive}, Status: types.NodeStatus{State: types.NodeStateDown}},
 	}
 	notBefore := t0.Add(3 * time.Second)
 	tests := []struct {
@@ -174,12 +175,15 @@ func TestReconcileMovesTasksOffDrainedOrMissingNodes(t *testing.T) {
 		state       types.TaskState
 		wantMove    bool
 		wantDesired types.TaskState
+		// startFirst: the old task keeps running next to its replacement.
+		startFirst bool
 	}{
-		{"running on an active node stays", "active", types.TaskStateRunning, types.TaskStateRunning, false, 0},
-		{"running on a paused node stays", "paused", types.TaskStateRunning, types.TaskStateRunning, false, 0},
-		{"running on a drained node moves at once", "drained", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning},
-		{"running on a gone node moves at once", "gone", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning},
-		{"a delayed restart on a drained node keeps its delay", "drained", types.TaskStateReady, types.TaskStateReady, true, types.TaskStateReady},
+		{"running on an active node stays", "active", types.TaskStateRunning, types.TaskStateRunning, false, 0, false},
+		{"running on a paused node stays", "paused", types.TaskStateRunning, types.TaskStateRunning, false, 0, false},
+		{"running on a drained node gets a replacement first", "drained", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning, true},
+		{"running on a gone node moves at once", "gone", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning, false},
+		{"running on a down node moves at once", "down", types.TaskStateRunning, types.TaskStateRunning, true, types.TaskStateRunning, false},
+		{"a delayed restart on a drained node keeps its delay", "drained", types.TaskStateReady, types.TaskStateReady, true, types.TaskStateReady, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,10 +201,17 @@ func TestReconcileMovesTasksOffDrainedOrMissingNodes(t *testing.T) {
 				}
 				return
 			}
-			if len(plan.Replace) != 1 || plan.Replace[0].Old != "cur" || len(plan.Create) != 0 {
-				t.Fatalf("plan %+v, want cur replaced", plan)
+			moves := plan.Replace
+			if tt.startFirst {
+				moves = plan.Move
+				if len(plan.Replace) != 0 || len(plan.Desired) != 0 {
+					t.Fatalf("plan %+v, want the old task left running", plan)
+				}
 			}
-			n := plan.Replace[0].New
+			if len(moves) != 1 || moves[0].Old != "cur" || len(plan.Create) != 0 {
+				t.Fatalf("plan %+v, want cur replaced (start first: %v)", plan, tt.startFirst)
+			}
+			n := moves[0].New
 			if n.Slot != 1 || n.NodeID != "" || n.DesiredState != tt.wantDesired {
 				t.Fatalf("replacement slot %d node %q desired %v, want slot 1, unassigned, desired %v", n.Slot, n.NodeID, n.DesiredState, tt.wantDesired)
 			}
@@ -227,8 +238,10 @@ func TestReconcileLeavesAnEndedTaskOnADrainedNodeToTheRestartPolicy(t *testing.T
 	}
 }
 
-func TestNodeAvailabilityChangeWakesTheOrchestrator(t *testing.T) {
-	active := &types.Node{ID: "n", Spec: types.NodeSpec{Availability: types.AvailabilityActive}}
+func TestNodeAvailabilityOrStateChangeWakesTheOrchestrator(t *testing.T) {
+	active := &types.Node{ID: "n", Spec: types.NodeSpec{Availability: types.AvailabilityActive}, Status: types.NodeStatus{State: types.NodeStateReady}}
+	down := active.Copy()
+	down.Status.State = types.NodeStateDown
 	drained := active.Copy()
 	drained.Spec.Availability = types.AvailabilityDrain
 	relabelled := active.Copy()
@@ -239,6 +252,7 @@ func TestNodeAvailabilityChangeWakesTheOrchestrator(t *testing.T) {
 		want bool
 	}{
 		{"drained", store.Event{Action: store.ActionUpdate, Node: drained, OldNode: active}, true},
+		{"went down", store.Event{Action: store.ActionUpdate, Node: down, OldNode: active}, true},
 		{"relabelled", store.Event{Action: store.ActionUpdate, Node: relabelled, OldNode: active}, false},
 		{"deleted", store.Event{Action: store.ActionDelete, Node: active}, true},
 	}
@@ -248,5 +262,27 @@ func TestNodeAvailabilityChangeWakesTheOrchestrator(t *testing.T) {
 				t.Fatalf("relevant = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDrainHandsOverOnlyOnceTheReplacementRuns(t *testing.T) {
+	nodes := map[string]*types.Node{
+		"a":       {ID: "a", Spec: types.NodeSpec{Availability: types.AvailabilityActive}},
+		"drained": {ID: "drained", Spec: types.NodeSpec{Availability: types.AvailabilityDrain}},
+	}
+	svc := service(1, types.RestartPolicy{Condition: types.RestartAny})
+	old := task("old", 1, types.TaskStateRunning, types.TaskStateRunning)
+	old.NodeID = "drained"
+	repl := task("new", 1, types.TaskStateRunning, types.TaskStateStarting)
+	repl.NodeID = "a"
+	repl.CreatedAt = t0.Add(time.Second)
+
+	if plan, _ := Reconcile(svc, []*types.Task{old, repl}, nodes, t0, ids()); !plan.Empty() {
+		t.Fatalf("while the replacement starts: %+v, want nothing (the old task keeps serving)", plan)
+	}
+	repl.Status.State = types.TaskStateRunning
+	plan, _ := Reconcile(svc, []*types.Task{old, repl}, nodes, t0, ids())
+	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != "old" || plan.Desired[0].State != types.TaskStateShutdown {
+		t.Fatalf("once the replacement runs: %+v, want the old task shut down", plan)
 	}
 }

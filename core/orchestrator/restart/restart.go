@@ -87,14 +87,48 @@ func Promote(t *types.Task, now time.Time) (change *orchestrator.DesiredChange, 
 	return &orchestrator.DesiredChange{TaskID: t.ID, State: types.TaskStateRunning}, time.Time{}
 }
 
-// Slot reconciles the tasks occupying one slot (or one node of a global
-// service): it keeps one, shuts the others down, replaces the kept one if
-// it ended and the policy allows, and starts it when its restart delay has
+// OldTaskTimeout bounds how long, during an update, a replacement waits
+// for the task it replaces to stop before it starts anyway, as in Swarm:
+// a node that went away never reports its task stopped.
+const OldTaskTimeout = time.Minute
+
+// Slot reconciles the tasks of one slot (or one node of a global service):
+// occupying are those desired ready or running, others the rest. It keeps
+// one occupying task, shuts the others down, replaces the kept one if it
+// ended and the policy allows, and starts it when its restart delay has
 // passed. It returns the plan and the earliest time it needs to look again.
-func Slot(svc *types.Service, occupying []*types.Task, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
+//
+// While the service's update is active (see types.UpdateStatus.Active),
+// two things change, for the update controller (core/orchestrator/update):
+//   - a slot may hold a task of the current spec beside one of an older
+//     spec (a start-first update): the policy then applies to the current
+//     ones only, and an old one that ends is shut down, not restarted; the
+//     update controller retires the old one once a new one runs;
+//   - a replacement desired ready (a stop-first update) starts only once
+//     the others have stopped, or OldTaskTimeout after it was created.
+func Slot(svc *types.Service, occupying, others []*types.Task, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
 	var plan orchestrator.Plan
 	if len(occupying) == 0 {
 		return plan, time.Time{}
+	}
+	updating := svc.UpdateStatus.Active()
+	if updating {
+		var fresh, stale []*types.Task
+		for _, t := range occupying {
+			if orchestrator.UpToDate(svc, t) {
+				fresh = append(fresh, t)
+			} else {
+				stale = append(stale, t)
+			}
+		}
+		if len(fresh) > 0 && len(stale) > 0 {
+			for _, t := range stale {
+				if Ended(t) {
+					plan.Desired = append(plan.Desired, orchestrator.DesiredChange{TaskID: t.ID, State: types.TaskStateShutdown})
+				}
+			}
+			occupying = fresh
+		}
 	}
 	keep, extra := orchestrator.PickKeeper(occupying)
 	for _, t := range extra {
@@ -106,9 +140,30 @@ func Slot(svc *types.Service, occupying []*types.Task, now time.Time, newID func
 		}
 		return plan, time.Time{}
 	}
+	if updating && keep.DesiredState == types.TaskStateReady {
+		if until := waitForStop(keep, others, now); !until.IsZero() {
+			return plan, until
+		}
+	}
 	change, wake := Promote(keep, now)
 	if change != nil {
 		plan.Desired = append(plan.Desired, *change)
 	}
 	return plan, wake
+}
+
+// waitForStop returns until when t must wait for another task of its slot
+// that is told to stop but has not yet, or zero when it need not wait.
+func waitForStop(t *types.Task, others []*types.Task, now time.Time) time.Time {
+	deadline := t.CreatedAt.Add(OldTaskTimeout)
+	if !now.Before(deadline) {
+		return time.Time{}
+	}
+	for _, o := range others {
+		if o.ID != t.ID && o.DesiredState >= types.TaskStateShutdown &&
+			o.Status.State >= types.TaskStateAssigned && !o.Status.State.Terminal() {
+			return deadline
+		}
+	}
+	return time.Time{}
 }

@@ -50,7 +50,11 @@ func (r *Reaper) pass(ctx context.Context) (time.Time, error) {
 		for _, s := range tx.Services() {
 			services[s.ID] = true
 		}
-		plan = Reconcile(tx.Tasks(), services, limit)
+		nodes := map[string]bool{}
+		for _, n := range tx.Nodes() {
+			nodes[n.ID] = true
+		}
+		plan = Reconcile(tx.Tasks(), services, nodes, limit)
 	})
 	if plan.Empty() {
 		return time.Time{}, nil
@@ -62,13 +66,17 @@ func (r *Reaper) pass(ctx context.Context) (time.Time, error) {
 // the removals) that bring the history within limit:
 //   - a task desired "remove" is deleted once it stopped, or at once if it
 //     never reached a node;
+//   - a task no longer meant to run whose node was removed from the
+//     cluster is deleted: no node will ever report it stopped;
 //   - a task whose service no longer exists is marked for removal;
 //   - in each slot, the oldest stopped tasks beyond limit are deleted.
-func Reconcile(tasks []*types.Task, services map[string]bool, limit int) orchestrator.Plan {
+func Reconcile(tasks []*types.Task, services, nodes map[string]bool, limit int) orchestrator.Plan {
 	var plan orchestrator.Plan
 	groups := map[slotKey][]*types.Task{}
 	for _, t := range tasks {
 		switch {
+		case t.NodeID != "" && !nodes[t.NodeID] && !orchestrator.Occupies(t):
+			plan.Delete = append(plan.Delete, t.ID)
 		case t.DesiredState == types.TaskStateRemove:
 			if t.Status.State.Terminal() || t.Status.State < types.TaskStateAssigned {
 				plan.Delete = append(plan.Delete, t.ID)

@@ -23,7 +23,7 @@ func TestReaperKeepsTheNewestTasksOfEachSlot(t *testing.T) {
 	}
 	tasks = append(tasks, task("cur", 1, 0, types.TaskStateRunning, types.TaskStateRunning))
 	tasks = append(tasks, task("other", 2, 9, types.TaskStateShutdown, types.TaskStateFailed))
-	plan := Reconcile(tasks, map[string]bool{"svc": true}, 5)
+	plan := Reconcile(tasks, map[string]bool{"svc": true}, nil, 5)
 	sort.Strings(plan.Delete)
 	if fmt.Sprint(plan.Delete) != "[old5 old6]" {
 		t.Fatalf("deleted %v, want the two oldest of slot 1 (7 tasks, limit 5)", plan.Delete)
@@ -36,7 +36,7 @@ func TestReaperDeletesRemovedTasksOnceStopped(t *testing.T) {
 		task("stopping", 5, 0, types.TaskStateRemove, types.TaskStateRunning),
 		task("unscheduled", 6, 0, types.TaskStateRemove, types.TaskStatePending),
 	}
-	plan := Reconcile(tasks, map[string]bool{"svc": true}, 5)
+	plan := Reconcile(tasks, map[string]bool{"svc": true}, nil, 5)
 	sort.Strings(plan.Delete)
 	if fmt.Sprint(plan.Delete) != "[stopped unscheduled]" {
 		t.Fatalf("deleted %v", plan.Delete)
@@ -44,8 +44,19 @@ func TestReaperDeletesRemovedTasksOnceStopped(t *testing.T) {
 }
 
 func TestReaperMarksTasksOfRemovedServices(t *testing.T) {
-	plan := Reconcile([]*types.Task{task("orphan", 1, 0, types.TaskStateRunning, types.TaskStateRunning)}, map[string]bool{}, 5)
+	plan := Reconcile([]*types.Task{task("orphan", 1, 0, types.TaskStateRunning, types.TaskStateRunning)}, map[string]bool{}, nil, 5)
 	if len(plan.Desired) != 1 || plan.Desired[0].State != types.TaskStateRemove {
 		t.Fatalf("plan %+v, want the task marked for removal", plan)
+	}
+}
+
+func TestReaperForgetsTheTasksOfARemovedNode(t *testing.T) {
+	stale := task("stale", 1, 0, types.TaskStateShutdown, types.TaskStateRunning)
+	stale.NodeID = "gone"
+	live := task("live", 1, 0, types.TaskStateShutdown, types.TaskStateRunning)
+	live.NodeID = "here"
+	plan := Reconcile([]*types.Task{stale, live}, map[string]bool{"svc": true}, map[string]bool{"here": true}, 5)
+	if fmt.Sprint(plan.Delete) != "[stale]" {
+		t.Fatalf("deleted %v, want only the task of the removed node", plan.Delete)
 	}
 }

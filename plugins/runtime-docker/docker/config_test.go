@@ -101,6 +101,8 @@ func TestContainerConfigTranslatesTheSpec(t *testing.T) {
 			{Type: runtime.MountTmpfs, Target: "/scratch"},
 		},
 		Resources: runtime.Resources{NanoCPUs: 500_000_000, MemoryBytes: 64 << 20},
+		Healthcheck: &runtime.Healthcheck{Test: []string{"CMD", "/web", "healthcheck"}, Interval: time.Second,
+			Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
 	}
 	cfg, hostCfg, err := containerConfig(s, "hive-net")
 	if err != nil {
@@ -115,6 +117,8 @@ func TestContainerConfigTranslatesTheSpec(t *testing.T) {
 		WorkingDir: "/srv", User: "1000:1000", Hostname: "web-1",
 		StopSignal: "SIGINT", StopTimeout: &stop,
 		ExposedPorts: network.PortSet{tcp80: {}, udp53: {}},
+		Healthcheck: &container.HealthConfig{Test: []string{"CMD", "/web", "healthcheck"}, Interval: time.Second,
+			Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("config = %+v\nwant     %+v", cfg, wantCfg)
@@ -147,8 +151,8 @@ func TestContainerConfigTranslatesTheSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Entrypoint != nil || cfg.Cmd != nil || cfg.StopTimeout != nil {
-		t.Errorf("empty spec: entrypoint %v cmd %v stop timeout %v", cfg.Entrypoint, cfg.Cmd, cfg.StopTimeout)
+	if cfg.Entrypoint != nil || cfg.Cmd != nil || cfg.StopTimeout != nil || cfg.Healthcheck != nil {
+		t.Errorf("empty spec: entrypoint %v cmd %v stop timeout %v health check %v", cfg.Entrypoint, cfg.Cmd, cfg.StopTimeout, cfg.Healthcheck)
 	}
 }
 
@@ -182,6 +186,15 @@ func TestContainerConfigRejectsMalformedSpecs(t *testing.T) {
 		{"unknown mount type", func(s *runtime.ContainerSpec) {
 			s.Mounts = []runtime.Mount{{Type: "nfs", Target: "/data"}}
 		}, `"nfs"`},
+		{"unknown health test", func(s *runtime.ContainerSpec) {
+			s.Healthcheck = &runtime.Healthcheck{Test: []string{"HTTP", "/healthz"}}
+		}, "want NONE, CMD or CMD-SHELL"},
+		{"health command missing", func(s *runtime.ContainerSpec) {
+			s.Healthcheck = &runtime.Healthcheck{Test: []string{"CMD-SHELL"}}
+		}, "has no command"},
+		{"health interval under 1ms", func(s *runtime.ContainerSpec) {
+			s.Healthcheck = &runtime.Healthcheck{Interval: time.Microsecond}
+		}, "at least 1ms"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +276,35 @@ func TestStateOfMapsEngineStates(t *testing.T) {
 		if got := stateOf(in); got != want {
 			t.Errorf("stateOf(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestHealthReportsStatusAndTheLastFailure(t *testing.T) {
+	fail := func(code int, out string) *container.HealthcheckResult {
+		return &container.HealthcheckResult{ExitCode: code, Output: out}
+	}
+	cases := []struct {
+		name            string
+		in              *container.Health
+		status, wantLog string
+	}{
+		{"no check", nil, runtime.HealthNone, ""},
+		{"starting", &container.Health{Status: container.Starting}, runtime.HealthStarting, ""},
+		{"healthy after a failure", &container.Health{Status: container.Healthy, Log: []*container.HealthcheckResult{fail(1, "refused\n"), fail(0, "ok")}},
+			runtime.HealthHealthy, "refused"},
+		{"unhealthy with output", &container.Health{Status: container.Unhealthy, Log: []*container.HealthcheckResult{fail(1, "first"), fail(1, " connection refused\n")}},
+			runtime.HealthUnhealthy, "connection refused"},
+		{"unhealthy without output", &container.Health{Status: container.Unhealthy, Log: []*container.HealthcheckResult{fail(1, "")}},
+			runtime.HealthUnhealthy, "health check exited with 1"},
+		{"none", &container.Health{Status: container.NoHealthcheck}, runtime.HealthNone, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, log := health(tc.in)
+			if status != tc.status || log != tc.wantLog {
+				t.Errorf("health = %q, %q; want %q, %q", status, log, tc.status, tc.wantLog)
+			}
+		})
 	}
 }
 

@@ -17,6 +17,11 @@ func conformanceOptions(t *testing.T) conformance.Options {
 	cli := rawClient(t)
 	return conformance.Options{
 		Image: testImage,
+		// A real pull: the test image pushed to a local registry under a
+		// name Docker does not have.
+		PullImage: func(t *testing.T) string {
+			return conformance.PushWithDocker(t, conformance.StartRegistry(t), testImage)
+		},
 		RemoveVolume: func(ctx context.Context, name string) error {
 			_, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
 			if cerrdefs.IsNotFound(err) {

@@ -104,6 +104,11 @@ func containerConfig(spec *runtime.ContainerSpec, networkName string) (*containe
 		secs := seconds(spec.StopTimeout)
 		cfg.StopTimeout = &secs
 	}
+	hc, err := healthConfig(spec.Healthcheck)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Healthcheck = hc
 	noInit := false
 	hostCfg := &container.HostConfig{
 		NetworkMode:   container.NetworkMode(networkName),
@@ -118,7 +123,6 @@ func containerConfig(spec *runtime.ContainerSpec, networkName string) (*containe
 			Memory:   spec.Resources.MemoryBytes,
 		},
 	}
-	var err error
 	cfg.ExposedPorts, hostCfg.PortBindings, err = portBindings(spec.Ports)
 	if err != nil {
 		return nil, nil, err
@@ -128,6 +132,45 @@ func containerConfig(spec *runtime.ContainerSpec, networkName string) (*containe
 		return nil, nil, err
 	}
 	return cfg, hostCfg, nil
+}
+
+// healthConfig translates a health check. The engine merges it with the
+// image's HEALTHCHECK: an empty test keeps the image's test and zero
+// durations and retries keep the image's values; ["NONE"] disables it.
+func healthConfig(h *runtime.Healthcheck) (*container.HealthConfig, error) {
+	if h == nil {
+		return nil, nil
+	}
+	if len(h.Test) > 0 {
+		switch h.Test[0] {
+		case "NONE":
+		case "CMD", "CMD-SHELL":
+			if len(h.Test) < 2 {
+				return nil, fmt.Errorf("health check %q has no command: %w", h.Test[0], sdk.ErrInvalidArgument)
+			}
+		default:
+			return nil, fmt.Errorf("health check test %q: want NONE, CMD or CMD-SHELL first: %w", h.Test, sdk.ErrInvalidArgument)
+		}
+	}
+	// The engine refuses intervals and timeouts under a millisecond.
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}} {
+		if d.v != 0 && d.v < time.Millisecond {
+			return nil, fmt.Errorf("health check %s %s: want 0 (the default) or at least 1ms: %w", d.name, d.v, sdk.ErrInvalidArgument)
+		}
+	}
+	if h.StartPeriod < 0 || h.Retries < 0 {
+		return nil, fmt.Errorf("health check start period %s or retries %d is negative: %w", h.StartPeriod, h.Retries, sdk.ErrInvalidArgument)
+	}
+	return &container.HealthConfig{
+		Test:        slices.Clone(h.Test),
+		Interval:    h.Interval,
+		Timeout:     h.Timeout,
+		StartPeriod: h.StartPeriod,
+		Retries:     h.Retries,
+	}, nil
 }
 
 // seconds rounds d up to whole seconds, as the engine counts stop timeouts.

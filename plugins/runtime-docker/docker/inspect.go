@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -105,6 +106,7 @@ func fromInspect(c container.InspectResponse) *runtime.Container {
 		out.Error = s.Error
 		out.StartedAt = parseTime(s.StartedAt)
 		out.FinishedAt = parseTime(s.FinishedAt)
+		out.Health, out.HealthLog = health(s.Health)
 	}
 	if ns := c.NetworkSettings; ns != nil {
 		out.Addresses = addresses(ns.Networks)
@@ -115,6 +117,35 @@ func fromInspect(c container.InspectResponse) *runtime.Container {
 		out.Ports = ports(c.HostConfig.PortBindings)
 	}
 	return out
+}
+
+// health maps the engine's health status, and describes the last failed
+// check: its output, or its exit code when it printed nothing.
+func health(h *container.Health) (status, log string) {
+	if h == nil {
+		return runtime.HealthNone, ""
+	}
+	switch h.Status {
+	case container.Starting:
+		status = runtime.HealthStarting
+	case container.Healthy:
+		status = runtime.HealthHealthy
+	case container.Unhealthy:
+		status = runtime.HealthUnhealthy
+	default:
+		return runtime.HealthNone, ""
+	}
+	for i := len(h.Log) - 1; i >= 0; i-- {
+		r := h.Log[i]
+		if r == nil || r.ExitCode == 0 {
+			continue
+		}
+		if out := strings.TrimSpace(r.Output); out != "" {
+			return status, out
+		}
+		return status, fmt.Sprintf("health check exited with %d", r.ExitCode)
+	}
+	return status, ""
 }
 
 // stateOf maps the engine's container status to a runtime.State*.

@@ -66,6 +66,7 @@ func specToPB(s *ContainerSpec) *pb.ContainerSpec {
 		Resources:        &pb.Resources{NanoCpus: s.Resources.NanoCPUs, MemoryBytes: s.Resources.MemoryBytes},
 		StopSignal:       s.StopSignal,
 		StopTimeoutNanos: int64(s.StopTimeout),
+		Healthcheck:      healthcheckToPB(s.Healthcheck),
 	}
 	for _, m := range s.Mounts {
 		out.Mounts = append(out.Mounts, &pb.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
@@ -94,6 +95,7 @@ func specFromPB(s *pb.ContainerSpec) *ContainerSpec {
 		},
 		StopSignal:  s.GetStopSignal(),
 		StopTimeout: time.Duration(s.GetStopTimeoutNanos()),
+		Healthcheck: healthcheckFromPB(s.GetHealthcheck()),
 	}
 	for _, m := range s.GetMounts() {
 		out.Mounts = append(out.Mounts, Mount{Type: m.GetType(), Source: m.GetSource(), Target: m.GetTarget(), ReadOnly: m.GetReadOnly()})
@@ -119,6 +121,8 @@ func containerToPB(c *Container) *pb.Container {
 		FinishedAt: timeToPB(c.FinishedAt),
 		Addresses:  c.Addresses,
 		Ports:      portsToPB(c.Ports),
+		Health:     c.Health,
+		HealthLog:  c.HealthLog,
 	}
 }
 
@@ -140,6 +144,36 @@ func containerFromPB(c *pb.Container) *Container {
 		FinishedAt: timeFromPB(c.GetFinishedAt()),
 		Addresses:  c.GetAddresses(),
 		Ports:      portsFromPB(c.GetPorts()),
+		Health:     c.GetHealth(),
+		HealthLog:  c.GetHealthLog(),
+	}
+}
+
+// healthcheckToPB keeps nil as nil: no health check in the spec keeps the
+// image's.
+func healthcheckToPB(h *Healthcheck) *pb.Healthcheck {
+	if h == nil {
+		return nil
+	}
+	return &pb.Healthcheck{
+		Test:             h.Test,
+		IntervalNanos:    int64(h.Interval),
+		TimeoutNanos:     int64(h.Timeout),
+		StartPeriodNanos: int64(h.StartPeriod),
+		Retries:          int64(h.Retries),
+	}
+}
+
+func healthcheckFromPB(h *pb.Healthcheck) *Healthcheck {
+	if h == nil {
+		return nil
+	}
+	return &Healthcheck{
+		Test:        h.GetTest(),
+		Interval:    time.Duration(h.GetIntervalNanos()),
+		Timeout:     time.Duration(h.GetTimeoutNanos()),
+		StartPeriod: time.Duration(h.GetStartPeriodNanos()),
+		Retries:     int(h.GetRetries()),
 	}
 }
 

@@ -61,7 +61,21 @@ import (
 // grace period ends, which it does at once. Times come from the clock set
 // with SetClock (time.Now by default).
 //
+// Health checks: a container has the health check of its spec, merged
+// with its image's (SetImageHealthcheck) the way Docker merges them (an
+// empty Test keeps the image's test, zero durations the image's; ["NONE"]
+// disables it). While it runs, a container with a check reports Health
+// "starting", then, at the first check (Interval after the start, 30s by
+// default), "healthy" if the check passes; a failing check makes it
+// "unhealthy" once Retries (3) checks after StartPeriod have failed, with
+// HealthLog "health check exited with 1". A check passes when the
+// container serves (the serve program, or a program the Fake does not
+// know) and its Env does not set UNHEALTHY, as the test image's /healthz.
+// Time is the Fake's clock, read when the container is inspected or
+// listed; SetHealth overrides the result for the current run.
+//
 // Test controls: AddImage, AllowAnyImage, AddLog, Exit, IgnoreStop,
+// SetImageHealthcheck, SetHealth,
 // SetDown (every call fails wrapping sdk.ErrUnavailable and in-flight
 // Waits and Logs return that error), FailNext (the next call of a method
 // returns a given error), Calls (the methods called, in order),
@@ -83,8 +97,9 @@ type Fake struct {
 	calls      []string
 	failNext   map[string][]error
 	settings   map[string]string
-	seq        int // containers created
-	runs       int // container starts, for PIDs and addresses
+	imageHC    map[string]*Healthcheck // images' own health checks
+	seq        int                     // containers created
+	runs       int                     // container starts, for PIDs and addresses
 	nextPort   uint32
 }
 
@@ -102,6 +117,8 @@ type fakeContainer struct {
 	logWake    chan struct{} // closed and replaced when logs grow or the container stops
 	exited     chan struct{} // closed when the current run ends
 	cpuNanos   uint64
+	check      *Healthcheck // the health check in effect, nil for none
+	health     forcedHealth // set by SetHealth for the current run
 }
 
 // FakeVersion is the version the Fake's Describe reports.
@@ -135,6 +152,7 @@ func NewFake() *Fake {
 		volumes:    map[string]map[string][]byte{},
 		downCh:     make(chan struct{}),
 		failNext:   map[string][]error{},
+		imageHC:    map[string]*Healthcheck{},
 		nextPort:   32768,
 	}
 }
@@ -291,7 +309,7 @@ func (f *Fake) sortedLocked(keep func(*fakeContainer) bool) []*Container {
 	slices.SortFunc(cs, func(a, b *fakeContainer) int { return a.seq - b.seq })
 	out := make([]*Container, len(cs))
 	for i, c := range cs {
-		out[i] = c.snapshot()
+		out[i] = c.snapshot(f.now())
 	}
 	return out
 }
@@ -399,6 +417,7 @@ func (f *Fake) Create(ctx context.Context, spec *ContainerSpec) (string, error) 
 		seq:     f.seq,
 		spec:    cloneSpec(spec),
 		prog:    parseProgram(spec),
+		check:   effectiveCheck(spec.Healthcheck, f.imageHC[spec.Image]),
 		files:   map[string][]byte{},
 		logWake: make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -460,18 +479,20 @@ func cloneSpec(s *ContainerSpec) ContainerSpec {
 	out.Labels = maps.Clone(s.Labels)
 	out.Ports = slices.Clone(s.Ports)
 	out.Mounts = slices.Clone(s.Mounts)
+	out.Healthcheck = cloneCheck(s.Healthcheck)
 	return out
 }
 
 func (c *fakeContainer) running() bool { return c.state.State == StateRunning }
 
-// snapshot returns a copy of the container's state that shares nothing
-// with the Fake.
-func (c *fakeContainer) snapshot() *Container {
+// snapshot returns a copy of the container's state at time now that
+// shares nothing with the Fake.
+func (c *fakeContainer) snapshot(now time.Time) *Container {
 	out := c.state
 	out.Labels = maps.Clone(c.state.Labels)
 	out.Addresses = slices.Clone(c.state.Addresses)
 	out.Ports = slices.Clone(c.state.Ports)
+	out.Health, out.HealthLog = c.healthAt(now)
 	return &out
 }
 
@@ -486,7 +507,7 @@ func (f *Fake) Inspect(ctx context.Context, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.snapshot(), nil
+	return c.snapshot(f.now()), nil
 }
 
 // List returns the containers, in any state, whose labels include

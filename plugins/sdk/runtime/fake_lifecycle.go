@@ -82,6 +82,7 @@ func (f *Fake) Start(ctx context.Context, id string) error {
 	c.state.Addresses = []string{fmt.Sprintf("10.0.%d.%d", n/256, n%256)}
 	c.state.Ports = ports
 	c.exited = make(chan struct{})
+	c.health = forcedHealth{}
 	c.tmpfs = map[string]map[string][]byte{}
 	for _, m := range c.spec.Mounts {
 		switch m.Type {

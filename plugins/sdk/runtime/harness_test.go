@@ -116,6 +116,8 @@ func TestHarnessSpecRoundTrip(t *testing.T) {
 		Resources:   runtime.Resources{NanoCPUs: 1_500_000_000, MemoryBytes: 256 << 20},
 		StopSignal:  "SIGINT",
 		StopTimeout: 7 * time.Second,
+		Healthcheck: &runtime.Healthcheck{Test: []string{"CMD-SHELL", "curl -f localhost:8080"}, Interval: time.Second,
+			Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
 	}
 	ctx := ctxFor(t)
 	if err := rt.EnsureImage(ctx, testImage, nil); err != nil {
@@ -138,7 +140,8 @@ func TestHarnessContainerRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, err := rt.Create(ctx, &runtime.ContainerSpec{Name: "c", Image: testImage, Args: []string{"sleep"},
-		Labels: map[string]string{"a": "1"}, Ports: []runtime.PortBinding{{Protocol: "tcp", ContainerPort: 80}}})
+		Labels: map[string]string{"a": "1"}, Ports: []runtime.PortBinding{{Protocol: "tcp", ContainerPort: 80}},
+		Healthcheck: &runtime.Healthcheck{Test: []string{"CMD", "/web", "healthcheck"}, Interval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +164,11 @@ func TestHarnessContainerRoundTrip(t *testing.T) {
 		state func(t *testing.T)
 	}{
 		{"running", nil},
+		{"unhealthy", func(t *testing.T) {
+			if err := f.SetHealth(id, runtime.HealthUnhealthy, "check failed: connection refused"); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"exited", func(t *testing.T) {
 			if err := f.Exit(id, 5); err != nil {
 				t.Fatal(err)

@@ -343,8 +343,10 @@ type ContainerSpec struct {
 	Resources        *Resources             `protobuf:"bytes,12,opt,name=resources,proto3" json:"resources,omitempty"`
 	StopSignal       string                 `protobuf:"bytes,13,opt,name=stop_signal,json=stopSignal,proto3" json:"stop_signal,omitempty"`
 	StopTimeoutNanos int64                  `protobuf:"varint,14,opt,name=stop_timeout_nanos,json=stopTimeoutNanos,proto3" json:"stop_timeout_nanos,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// healthcheck, when set, replaces the image's health check.
+	Healthcheck   *Healthcheck `protobuf:"bytes,15,opt,name=healthcheck,proto3" json:"healthcheck,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContainerSpec) Reset() {
@@ -475,28 +477,116 @@ func (x *ContainerSpec) GetStopTimeoutNanos() int64 {
 	return 0
 }
 
+func (x *ContainerSpec) GetHealthcheck() *Healthcheck {
+	if x != nil {
+		return x.Healthcheck
+	}
+	return nil
+}
+
+// Healthcheck: see runtime.Healthcheck. Durations are nanoseconds; zero
+// takes the runtime's default.
+type Healthcheck struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Test             []string               `protobuf:"bytes,1,rep,name=test,proto3" json:"test,omitempty"`
+	IntervalNanos    int64                  `protobuf:"varint,2,opt,name=interval_nanos,json=intervalNanos,proto3" json:"interval_nanos,omitempty"`
+	TimeoutNanos     int64                  `protobuf:"varint,3,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	StartPeriodNanos int64                  `protobuf:"varint,4,opt,name=start_period_nanos,json=startPeriodNanos,proto3" json:"start_period_nanos,omitempty"`
+	Retries          int64                  `protobuf:"varint,5,opt,name=retries,proto3" json:"retries,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Healthcheck) Reset() {
+	*x = Healthcheck{}
+	mi := &file_runtime_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Healthcheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Healthcheck) ProtoMessage() {}
+
+func (x *Healthcheck) ProtoReflect() protoreflect.Message {
+	mi := &file_runtime_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Healthcheck.ProtoReflect.Descriptor instead.
+func (*Healthcheck) Descriptor() ([]byte, []int) {
+	return file_runtime_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Healthcheck) GetTest() []string {
+	if x != nil {
+		return x.Test
+	}
+	return nil
+}
+
+func (x *Healthcheck) GetIntervalNanos() int64 {
+	if x != nil {
+		return x.IntervalNanos
+	}
+	return 0
+}
+
+func (x *Healthcheck) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
+}
+
+func (x *Healthcheck) GetStartPeriodNanos() int64 {
+	if x != nil {
+		return x.StartPeriodNanos
+	}
+	return 0
+}
+
+func (x *Healthcheck) GetRetries() int64 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
 type Container struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Image         string                 `protobuf:"bytes,3,opt,name=image,proto3" json:"image,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
-	Pid           int64                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	ExitCode      int64                  `protobuf:"varint,7,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
-	Error         string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	Addresses     []string               `protobuf:"bytes,12,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	Ports         []*PortBinding         `protobuf:"bytes,13,rep,name=ports,proto3" json:"ports,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Image      string                 `protobuf:"bytes,3,opt,name=image,proto3" json:"image,omitempty"`
+	Labels     map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	State      string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Pid        int64                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	ExitCode   int64                  `protobuf:"varint,7,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error      string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	Addresses  []string               `protobuf:"bytes,12,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Ports      []*PortBinding         `protobuf:"bytes,13,rep,name=ports,proto3" json:"ports,omitempty"`
+	// health is "", "starting", "healthy" or "unhealthy".
+	Health        string `protobuf:"bytes,14,opt,name=health,proto3" json:"health,omitempty"`
+	HealthLog     string `protobuf:"bytes,15,opt,name=health_log,json=healthLog,proto3" json:"health_log,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_runtime_proto_msgTypes[6]
+	mi := &file_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +598,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[6]
+	mi := &file_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +611,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{6}
+	return file_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Container) GetId() string {
@@ -615,6 +705,20 @@ func (x *Container) GetPorts() []*PortBinding {
 	return nil
 }
 
+func (x *Container) GetHealth() string {
+	if x != nil {
+		return x.Health
+	}
+	return ""
+}
+
+func (x *Container) GetHealthLog() string {
+	if x != nil {
+		return x.HealthLog
+	}
+	return ""
+}
+
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *ContainerSpec         `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -624,7 +728,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_runtime_proto_msgTypes[7]
+	mi := &file_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +740,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[7]
+	mi := &file_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +753,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{7}
+	return file_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateRequest) GetSpec() *ContainerSpec {
@@ -668,7 +772,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_runtime_proto_msgTypes[8]
+	mi := &file_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +784,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[8]
+	mi := &file_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +797,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{8}
+	return file_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateResponse) GetId() string {
@@ -712,7 +816,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_runtime_proto_msgTypes[9]
+	mi := &file_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +828,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[9]
+	mi := &file_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +841,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{9}
+	return file_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StartRequest) GetId() string {
@@ -755,7 +859,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_runtime_proto_msgTypes[10]
+	mi := &file_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +871,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[10]
+	mi := &file_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +884,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{10}
+	return file_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 type StopRequest struct {
@@ -794,7 +898,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_runtime_proto_msgTypes[11]
+	mi := &file_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +910,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[11]
+	mi := &file_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +923,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{11}
+	return file_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopRequest) GetId() string {
@@ -851,7 +955,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_runtime_proto_msgTypes[12]
+	mi := &file_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +967,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[12]
+	mi := &file_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +980,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{12}
+	return file_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 type KillRequest struct {
@@ -889,7 +993,7 @@ type KillRequest struct {
 
 func (x *KillRequest) Reset() {
 	*x = KillRequest{}
-	mi := &file_runtime_proto_msgTypes[13]
+	mi := &file_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1005,7 @@ func (x *KillRequest) String() string {
 func (*KillRequest) ProtoMessage() {}
 
 func (x *KillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[13]
+	mi := &file_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1018,7 @@ func (x *KillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillRequest.ProtoReflect.Descriptor instead.
 func (*KillRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{13}
+	return file_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *KillRequest) GetId() string {
@@ -939,7 +1043,7 @@ type KillResponse struct {
 
 func (x *KillResponse) Reset() {
 	*x = KillResponse{}
-	mi := &file_runtime_proto_msgTypes[14]
+	mi := &file_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1055,7 @@ func (x *KillResponse) String() string {
 func (*KillResponse) ProtoMessage() {}
 
 func (x *KillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[14]
+	mi := &file_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1068,7 @@ func (x *KillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillResponse.ProtoReflect.Descriptor instead.
 func (*KillResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{14}
+	return file_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 type RemoveRequest struct {
@@ -977,7 +1081,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_runtime_proto_msgTypes[15]
+	mi := &file_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1093,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[15]
+	mi := &file_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1106,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{15}
+	return file_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -1027,7 +1131,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_runtime_proto_msgTypes[16]
+	mi := &file_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1143,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[16]
+	mi := &file_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1156,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{16}
+	return file_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 type InspectRequest struct {
@@ -1064,7 +1168,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_runtime_proto_msgTypes[17]
+	mi := &file_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1180,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[17]
+	mi := &file_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1193,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{17}
+	return file_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InspectRequest) GetId() string {
@@ -1108,7 +1212,7 @@ type InspectResponse struct {
 
 func (x *InspectResponse) Reset() {
 	*x = InspectResponse{}
-	mi := &file_runtime_proto_msgTypes[18]
+	mi := &file_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1224,7 @@ func (x *InspectResponse) String() string {
 func (*InspectResponse) ProtoMessage() {}
 
 func (x *InspectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[18]
+	mi := &file_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1237,7 @@ func (x *InspectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectResponse.ProtoReflect.Descriptor instead.
 func (*InspectResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{18}
+	return file_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InspectResponse) GetContainer() *Container {
@@ -1152,7 +1256,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_runtime_proto_msgTypes[19]
+	mi := &file_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1268,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[19]
+	mi := &file_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1281,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{19}
+	return file_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRequest) GetLabels() map[string]string {
@@ -1196,7 +1300,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_runtime_proto_msgTypes[20]
+	mi := &file_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1312,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[20]
+	mi := &file_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1325,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{20}
+	return file_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListResponse) GetContainers() []*Container {
@@ -1240,7 +1344,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_runtime_proto_msgTypes[21]
+	mi := &file_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1356,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[21]
+	mi := &file_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1369,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{21}
+	return file_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WaitRequest) GetId() string {
@@ -1286,7 +1390,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_runtime_proto_msgTypes[22]
+	mi := &file_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1402,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[22]
+	mi := &file_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1415,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{22}
+	return file_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitResponse) GetExitCode() int64 {
@@ -1349,7 +1453,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_runtime_proto_msgTypes[23]
+	mi := &file_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1465,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[23]
+	mi := &file_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1478,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{23}
+	return file_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogsRequest) GetId() string {
@@ -1423,7 +1527,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_runtime_proto_msgTypes[24]
+	mi := &file_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1539,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[24]
+	mi := &file_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1552,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{24}
+	return file_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogEntry) GetTime() *timestamppb.Timestamp {
@@ -1481,7 +1585,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runtime_proto_msgTypes[25]
+	mi := &file_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1597,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[25]
+	mi := &file_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1610,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{25}
+	return file_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatsRequest) GetId() string {
@@ -1529,7 +1633,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runtime_proto_msgTypes[26]
+	mi := &file_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1645,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runtime_proto_msgTypes[26]
+	mi := &file_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1658,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runtime_proto_rawDescGZIP(), []int{26}
+	return file_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatsResponse) GetTime() *timestamppb.Timestamp {
@@ -1617,7 +1721,7 @@ const file_runtime_proto_rawDesc = "" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\"K\n" +
 	"\tResources\x12\x1b\n" +
 	"\tnano_cpus\x18\x01 \x01(\x03R\bnanoCpus\x12!\n" +
-	"\fmemory_bytes\x18\x02 \x01(\x03R\vmemoryBytes\"\xb2\x04\n" +
+	"\fmemory_bytes\x18\x02 \x01(\x03R\vmemoryBytes\"\xf1\x04\n" +
 	"\rContainerSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -1635,10 +1739,17 @@ const file_runtime_proto_rawDesc = "" +
 	"\tresources\x18\f \x01(\v2\x19.hive.plugin.v1.ResourcesR\tresources\x12\x1f\n" +
 	"\vstop_signal\x18\r \x01(\tR\n" +
 	"stopSignal\x12,\n" +
-	"\x12stop_timeout_nanos\x18\x0e \x01(\x03R\x10stopTimeoutNanos\x1a9\n" +
+	"\x12stop_timeout_nanos\x18\x0e \x01(\x03R\x10stopTimeoutNanos\x12=\n" +
+	"\vhealthcheck\x18\x0f \x01(\v2\x1b.hive.plugin.v1.HealthcheckR\vhealthcheck\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9e\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb5\x01\n" +
+	"\vHealthcheck\x12\x12\n" +
+	"\x04test\x18\x01 \x03(\tR\x04test\x12%\n" +
+	"\x0einterval_nanos\x18\x02 \x01(\x03R\rintervalNanos\x12#\n" +
+	"\rtimeout_nanos\x18\x03 \x01(\x03R\ftimeoutNanos\x12,\n" +
+	"\x12start_period_nanos\x18\x04 \x01(\x03R\x10startPeriodNanos\x12\x18\n" +
+	"\aretries\x18\x05 \x01(\x03R\aretries\"\xd5\x04\n" +
 	"\tContainer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -1656,7 +1767,10 @@ const file_runtime_proto_rawDesc = "" +
 	"\vfinished_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12\x1c\n" +
 	"\taddresses\x18\f \x03(\tR\taddresses\x121\n" +
-	"\x05ports\x18\r \x03(\v2\x1b.hive.plugin.v1.PortBindingR\x05ports\x1a9\n" +
+	"\x05ports\x18\r \x03(\v2\x1b.hive.plugin.v1.PortBindingR\x05ports\x12\x16\n" +
+	"\x06health\x18\x0e \x01(\tR\x06health\x12\x1d\n" +
+	"\n" +
+	"health_log\x18\x0f \x01(\tR\thealthLog\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"B\n" +
@@ -1749,7 +1863,7 @@ func file_runtime_proto_rawDescGZIP() []byte {
 	return file_runtime_proto_rawDescData
 }
 
-var file_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_runtime_proto_goTypes = []any{
 	(*EnsureImageRequest)(nil),    // 0: hive.plugin.v1.EnsureImageRequest
 	(*PullProgress)(nil),          // 1: hive.plugin.v1.PullProgress
@@ -1757,89 +1871,91 @@ var file_runtime_proto_goTypes = []any{
 	(*Mount)(nil),                 // 3: hive.plugin.v1.Mount
 	(*Resources)(nil),             // 4: hive.plugin.v1.Resources
 	(*ContainerSpec)(nil),         // 5: hive.plugin.v1.ContainerSpec
-	(*Container)(nil),             // 6: hive.plugin.v1.Container
-	(*CreateRequest)(nil),         // 7: hive.plugin.v1.CreateRequest
-	(*CreateResponse)(nil),        // 8: hive.plugin.v1.CreateResponse
-	(*StartRequest)(nil),          // 9: hive.plugin.v1.StartRequest
-	(*StartResponse)(nil),         // 10: hive.plugin.v1.StartResponse
-	(*StopRequest)(nil),           // 11: hive.plugin.v1.StopRequest
-	(*StopResponse)(nil),          // 12: hive.plugin.v1.StopResponse
-	(*KillRequest)(nil),           // 13: hive.plugin.v1.KillRequest
-	(*KillResponse)(nil),          // 14: hive.plugin.v1.KillResponse
-	(*RemoveRequest)(nil),         // 15: hive.plugin.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 16: hive.plugin.v1.RemoveResponse
-	(*InspectRequest)(nil),        // 17: hive.plugin.v1.InspectRequest
-	(*InspectResponse)(nil),       // 18: hive.plugin.v1.InspectResponse
-	(*ListRequest)(nil),           // 19: hive.plugin.v1.ListRequest
-	(*ListResponse)(nil),          // 20: hive.plugin.v1.ListResponse
-	(*WaitRequest)(nil),           // 21: hive.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),          // 22: hive.plugin.v1.WaitResponse
-	(*LogsRequest)(nil),           // 23: hive.plugin.v1.LogsRequest
-	(*LogEntry)(nil),              // 24: hive.plugin.v1.LogEntry
-	(*StatsRequest)(nil),          // 25: hive.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),         // 26: hive.plugin.v1.StatsResponse
-	nil,                           // 27: hive.plugin.v1.ContainerSpec.LabelsEntry
-	nil,                           // 28: hive.plugin.v1.Container.LabelsEntry
-	nil,                           // 29: hive.plugin.v1.ListRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
-	(*DescribeRequest)(nil),       // 31: hive.plugin.v1.DescribeRequest
-	(*ConfigureRequest)(nil),      // 32: hive.plugin.v1.ConfigureRequest
-	(*HealthRequest)(nil),         // 33: hive.plugin.v1.HealthRequest
-	(*DescribeResponse)(nil),      // 34: hive.plugin.v1.DescribeResponse
-	(*ConfigureResponse)(nil),     // 35: hive.plugin.v1.ConfigureResponse
-	(*HealthResponse)(nil),        // 36: hive.plugin.v1.HealthResponse
+	(*Healthcheck)(nil),           // 6: hive.plugin.v1.Healthcheck
+	(*Container)(nil),             // 7: hive.plugin.v1.Container
+	(*CreateRequest)(nil),         // 8: hive.plugin.v1.CreateRequest
+	(*CreateResponse)(nil),        // 9: hive.plugin.v1.CreateResponse
+	(*StartRequest)(nil),          // 10: hive.plugin.v1.StartRequest
+	(*StartResponse)(nil),         // 11: hive.plugin.v1.StartResponse
+	(*StopRequest)(nil),           // 12: hive.plugin.v1.StopRequest
+	(*StopResponse)(nil),          // 13: hive.plugin.v1.StopResponse
+	(*KillRequest)(nil),           // 14: hive.plugin.v1.KillRequest
+	(*KillResponse)(nil),          // 15: hive.plugin.v1.KillResponse
+	(*RemoveRequest)(nil),         // 16: hive.plugin.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 17: hive.plugin.v1.RemoveResponse
+	(*InspectRequest)(nil),        // 18: hive.plugin.v1.InspectRequest
+	(*InspectResponse)(nil),       // 19: hive.plugin.v1.InspectResponse
+	(*ListRequest)(nil),           // 20: hive.plugin.v1.ListRequest
+	(*ListResponse)(nil),          // 21: hive.plugin.v1.ListResponse
+	(*WaitRequest)(nil),           // 22: hive.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),          // 23: hive.plugin.v1.WaitResponse
+	(*LogsRequest)(nil),           // 24: hive.plugin.v1.LogsRequest
+	(*LogEntry)(nil),              // 25: hive.plugin.v1.LogEntry
+	(*StatsRequest)(nil),          // 26: hive.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),         // 27: hive.plugin.v1.StatsResponse
+	nil,                           // 28: hive.plugin.v1.ContainerSpec.LabelsEntry
+	nil,                           // 29: hive.plugin.v1.Container.LabelsEntry
+	nil,                           // 30: hive.plugin.v1.ListRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*DescribeRequest)(nil),       // 32: hive.plugin.v1.DescribeRequest
+	(*ConfigureRequest)(nil),      // 33: hive.plugin.v1.ConfigureRequest
+	(*HealthRequest)(nil),         // 34: hive.plugin.v1.HealthRequest
+	(*DescribeResponse)(nil),      // 35: hive.plugin.v1.DescribeResponse
+	(*ConfigureResponse)(nil),     // 36: hive.plugin.v1.ConfigureResponse
+	(*HealthResponse)(nil),        // 37: hive.plugin.v1.HealthResponse
 }
 var file_runtime_proto_depIdxs = []int32{
-	27, // 0: hive.plugin.v1.ContainerSpec.labels:type_name -> hive.plugin.v1.ContainerSpec.LabelsEntry
+	28, // 0: hive.plugin.v1.ContainerSpec.labels:type_name -> hive.plugin.v1.ContainerSpec.LabelsEntry
 	2,  // 1: hive.plugin.v1.ContainerSpec.ports:type_name -> hive.plugin.v1.PortBinding
 	3,  // 2: hive.plugin.v1.ContainerSpec.mounts:type_name -> hive.plugin.v1.Mount
 	4,  // 3: hive.plugin.v1.ContainerSpec.resources:type_name -> hive.plugin.v1.Resources
-	28, // 4: hive.plugin.v1.Container.labels:type_name -> hive.plugin.v1.Container.LabelsEntry
-	30, // 5: hive.plugin.v1.Container.created_at:type_name -> google.protobuf.Timestamp
-	30, // 6: hive.plugin.v1.Container.started_at:type_name -> google.protobuf.Timestamp
-	30, // 7: hive.plugin.v1.Container.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 8: hive.plugin.v1.Container.ports:type_name -> hive.plugin.v1.PortBinding
-	5,  // 9: hive.plugin.v1.CreateRequest.spec:type_name -> hive.plugin.v1.ContainerSpec
-	6,  // 10: hive.plugin.v1.InspectResponse.container:type_name -> hive.plugin.v1.Container
-	29, // 11: hive.plugin.v1.ListRequest.labels:type_name -> hive.plugin.v1.ListRequest.LabelsEntry
-	6,  // 12: hive.plugin.v1.ListResponse.containers:type_name -> hive.plugin.v1.Container
-	30, // 13: hive.plugin.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
-	30, // 14: hive.plugin.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	30, // 15: hive.plugin.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
-	30, // 16: hive.plugin.v1.StatsResponse.time:type_name -> google.protobuf.Timestamp
-	31, // 17: hive.plugin.v1.Runtime.Describe:input_type -> hive.plugin.v1.DescribeRequest
-	32, // 18: hive.plugin.v1.Runtime.Configure:input_type -> hive.plugin.v1.ConfigureRequest
-	33, // 19: hive.plugin.v1.Runtime.Health:input_type -> hive.plugin.v1.HealthRequest
-	0,  // 20: hive.plugin.v1.Runtime.EnsureImage:input_type -> hive.plugin.v1.EnsureImageRequest
-	7,  // 21: hive.plugin.v1.Runtime.Create:input_type -> hive.plugin.v1.CreateRequest
-	9,  // 22: hive.plugin.v1.Runtime.Start:input_type -> hive.plugin.v1.StartRequest
-	11, // 23: hive.plugin.v1.Runtime.Stop:input_type -> hive.plugin.v1.StopRequest
-	13, // 24: hive.plugin.v1.Runtime.Kill:input_type -> hive.plugin.v1.KillRequest
-	15, // 25: hive.plugin.v1.Runtime.Remove:input_type -> hive.plugin.v1.RemoveRequest
-	17, // 26: hive.plugin.v1.Runtime.Inspect:input_type -> hive.plugin.v1.InspectRequest
-	19, // 27: hive.plugin.v1.Runtime.List:input_type -> hive.plugin.v1.ListRequest
-	21, // 28: hive.plugin.v1.Runtime.Wait:input_type -> hive.plugin.v1.WaitRequest
-	23, // 29: hive.plugin.v1.Runtime.Logs:input_type -> hive.plugin.v1.LogsRequest
-	25, // 30: hive.plugin.v1.Runtime.Stats:input_type -> hive.plugin.v1.StatsRequest
-	34, // 31: hive.plugin.v1.Runtime.Describe:output_type -> hive.plugin.v1.DescribeResponse
-	35, // 32: hive.plugin.v1.Runtime.Configure:output_type -> hive.plugin.v1.ConfigureResponse
-	36, // 33: hive.plugin.v1.Runtime.Health:output_type -> hive.plugin.v1.HealthResponse
-	1,  // 34: hive.plugin.v1.Runtime.EnsureImage:output_type -> hive.plugin.v1.PullProgress
-	8,  // 35: hive.plugin.v1.Runtime.Create:output_type -> hive.plugin.v1.CreateResponse
-	10, // 36: hive.plugin.v1.Runtime.Start:output_type -> hive.plugin.v1.StartResponse
-	12, // 37: hive.plugin.v1.Runtime.Stop:output_type -> hive.plugin.v1.StopResponse
-	14, // 38: hive.plugin.v1.Runtime.Kill:output_type -> hive.plugin.v1.KillResponse
-	16, // 39: hive.plugin.v1.Runtime.Remove:output_type -> hive.plugin.v1.RemoveResponse
-	18, // 40: hive.plugin.v1.Runtime.Inspect:output_type -> hive.plugin.v1.InspectResponse
-	20, // 41: hive.plugin.v1.Runtime.List:output_type -> hive.plugin.v1.ListResponse
-	22, // 42: hive.plugin.v1.Runtime.Wait:output_type -> hive.plugin.v1.WaitResponse
-	24, // 43: hive.plugin.v1.Runtime.Logs:output_type -> hive.plugin.v1.LogEntry
-	26, // 44: hive.plugin.v1.Runtime.Stats:output_type -> hive.plugin.v1.StatsResponse
-	31, // [31:45] is the sub-list for method output_type
-	17, // [17:31] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 4: hive.plugin.v1.ContainerSpec.healthcheck:type_name -> hive.plugin.v1.Healthcheck
+	29, // 5: hive.plugin.v1.Container.labels:type_name -> hive.plugin.v1.Container.LabelsEntry
+	31, // 6: hive.plugin.v1.Container.created_at:type_name -> google.protobuf.Timestamp
+	31, // 7: hive.plugin.v1.Container.started_at:type_name -> google.protobuf.Timestamp
+	31, // 8: hive.plugin.v1.Container.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 9: hive.plugin.v1.Container.ports:type_name -> hive.plugin.v1.PortBinding
+	5,  // 10: hive.plugin.v1.CreateRequest.spec:type_name -> hive.plugin.v1.ContainerSpec
+	7,  // 11: hive.plugin.v1.InspectResponse.container:type_name -> hive.plugin.v1.Container
+	30, // 12: hive.plugin.v1.ListRequest.labels:type_name -> hive.plugin.v1.ListRequest.LabelsEntry
+	7,  // 13: hive.plugin.v1.ListResponse.containers:type_name -> hive.plugin.v1.Container
+	31, // 14: hive.plugin.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
+	31, // 15: hive.plugin.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	31, // 16: hive.plugin.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	31, // 17: hive.plugin.v1.StatsResponse.time:type_name -> google.protobuf.Timestamp
+	32, // 18: hive.plugin.v1.Runtime.Describe:input_type -> hive.plugin.v1.DescribeRequest
+	33, // 19: hive.plugin.v1.Runtime.Configure:input_type -> hive.plugin.v1.ConfigureRequest
+	34, // 20: hive.plugin.v1.Runtime.Health:input_type -> hive.plugin.v1.HealthRequest
+	0,  // 21: hive.plugin.v1.Runtime.EnsureImage:input_type -> hive.plugin.v1.EnsureImageRequest
+	8,  // 22: hive.plugin.v1.Runtime.Create:input_type -> hive.plugin.v1.CreateRequest
+	10, // 23: hive.plugin.v1.Runtime.Start:input_type -> hive.plugin.v1.StartRequest
+	12, // 24: hive.plugin.v1.Runtime.Stop:input_type -> hive.plugin.v1.StopRequest
+	14, // 25: hive.plugin.v1.Runtime.Kill:input_type -> hive.plugin.v1.KillRequest
+	16, // 26: hive.plugin.v1.Runtime.Remove:input_type -> hive.plugin.v1.RemoveRequest
+	18, // 27: hive.plugin.v1.Runtime.Inspect:input_type -> hive.plugin.v1.InspectRequest
+	20, // 28: hive.plugin.v1.Runtime.List:input_type -> hive.plugin.v1.ListRequest
+	22, // 29: hive.plugin.v1.Runtime.Wait:input_type -> hive.plugin.v1.WaitRequest
+	24, // 30: hive.plugin.v1.Runtime.Logs:input_type -> hive.plugin.v1.LogsRequest
+	26, // 31: hive.plugin.v1.Runtime.Stats:input_type -> hive.plugin.v1.StatsRequest
+	35, // 32: hive.plugin.v1.Runtime.Describe:output_type -> hive.plugin.v1.DescribeResponse
+	36, // 33: hive.plugin.v1.Runtime.Configure:output_type -> hive.plugin.v1.ConfigureResponse
+	37, // 34: hive.plugin.v1.Runtime.Health:output_type -> hive.plugin.v1.HealthResponse
+	1,  // 35: hive.plugin.v1.Runtime.EnsureImage:output_type -> hive.plugin.v1.PullProgress
+	9,  // 36: hive.plugin.v1.Runtime.Create:output_type -> hive.plugin.v1.CreateResponse
+	11, // 37: hive.plugin.v1.Runtime.Start:output_type -> hive.plugin.v1.StartResponse
+	13, // 38: hive.plugin.v1.Runtime.Stop:output_type -> hive.plugin.v1.StopResponse
+	15, // 39: hive.plugin.v1.Runtime.Kill:output_type -> hive.plugin.v1.KillResponse
+	17, // 40: hive.plugin.v1.Runtime.Remove:output_type -> hive.plugin.v1.RemoveResponse
+	19, // 41: hive.plugin.v1.Runtime.Inspect:output_type -> hive.plugin.v1.InspectResponse
+	21, // 42: hive.plugin.v1.Runtime.List:output_type -> hive.plugin.v1.ListResponse
+	23, // 43: hive.plugin.v1.Runtime.Wait:output_type -> hive.plugin.v1.WaitResponse
+	25, // 44: hive.plugin.v1.Runtime.Logs:output_type -> hive.plugin.v1.LogEntry
+	27, // 45: hive.plugin.v1.Runtime.Stats:output_type -> hive.plugin.v1.StatsResponse
+	32, // [32:46] is the sub-list for method output_type
+	18, // [18:32] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_runtime_proto_init() }
@@ -1854,7 +1970,7 @@ func file_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runtime_proto_rawDesc), len(file_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,7 +11,10 @@
 // Going through runtime.NewHarness checks the plugin as hive sees it, over
 // gRPC. The suite runs hive's test image (acceptance/testimage, tagged
 // hive-test/web:v1 by its build.sh), which must be available to the
-// runtime. Every container it creates carries the label hive.test=1 and a
+// runtime: already there, found by EnsureImage, or loaded by
+// Options.LoadImage (DockerSave helps); with Options.PullImage it also
+// checks a real pull from a registry (StartRegistry and PushWithDocker
+// help). Every container it creates carries the label hive.test=1 and a
 // label naming the run, and is removed when the test ends, pass or fail.
 package conformance
 
@@ -40,13 +43,28 @@ type Options struct {
 	// hive.test=1 (such as LabelPrefix+"run"); "hive.conformance." when
 	// empty.
 	LabelPrefix string
-	// SkipPorts skips the host-port check, for runtimes that cannot
-	// publish a port on the host (runtime.Fake, which has no network).
+	// SkipPorts skips the checks that reach containers over the network
+	// (host ports, the container's address), for runtimes that have none
+	// (runtime.Fake).
 	SkipPorts bool
+	// SkipBadCommand skips the check that a missing command fails, for
+	// runtimes that run no real processes (runtime.Fake).
+	SkipBadCommand bool
+	// LoadImage, when set, is called once before the checks with Image,
+	// to make it available to a runtime that cannot pull it (import it
+	// into the runtime's image store, from DockerSave's output say).
+	LoadImage func(ctx context.Context, ref string) error
+	// PullImage, when set, returns a reference to the test image that the
+	// runtime does not have but can pull (pushed to a registry the test
+	// runs: StartRegistry and PushWithDocker), for the pull check.
+	PullImage func(t *testing.T) string
 	// RemoveVolume, when set, is called at the end with each named volume
 	// the suite made the runtime create, so that nothing is left behind.
 	// The Runtime interface has no call to remove a volume.
 	RemoveVolume func(ctx context.Context, name string) error
+	// SkipHealth skips the health-check tests, for runtimes that cannot
+	// run a container's health check.
+	SkipHealth bool
 }
 
 // Run runs the suite. newRuntime returns the runtime to check; the suite
@@ -67,6 +85,11 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 	s := &suite{opts: opts, newRuntime: newRuntime, runID: randomID()}
 	s.rt = newRuntime(t)
 	t.Cleanup(func() { s.sweep(t) })
+	if opts.LoadImage != nil {
+		if err := opts.LoadImage(s.ctx(t), opts.Image); err != nil {
+			t.Fatalf("Options.LoadImage(%s) = %v", opts.Image, err)
+		}
+	}
 
 	for _, c := range []struct {
 		name string
@@ -92,6 +115,14 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"stats report memory of a running container", s.testStats},
 		{"a published host port is reachable", s.testHostPort},
 		{"a new runtime instance adopts running containers", s.testAdoption},
+		{"health checks report starting healthy and unhealthy", s.testHealth},
+		{"a missing command fails without running", s.testBadCommand},
+		{"kill ends a container with the signal's exit code", s.testKill},
+		{"create needs the image and leaves nothing when it is missing", s.testCreateNeedsImage},
+		{"a new runtime instance knows how a container ended", s.testAdoptExited},
+		{"a running container is reachable at its address", s.testAddress},
+		{"a host port bound on every address answers on loopback", s.testHostPortAllAddresses},
+		{"a missing image is pulled from a registry", s.testPull},
 	} {
 		t.Run(c.name, c.run)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func (s *suite) testLifecycle(t *testing.T) {
-	spec := s.spec("lifecycle", "sleep")
+	spec := s.spec("lifecycle", "print", "1")
 	id := s.create(t, spec)
 
 	c := s.inspect(t, id)
@@ -41,6 +41,9 @@ func (s *suite) testLifecycle(t *testing.T) {
 		t.Errorf("Start of a running container = %v, want nil", err)
 	}
 
+	// A signal that reaches the program before it handles SIGTERM ends it
+	// otherwise (a Go program exits 2; PID 1 ignores it): wait for it.
+	s.waitLog(t, id, "line 1")
 	s.stop(t, id, runtime.StopOptions{Timeout: 10 * time.Second})
 	c = s.inspect(t, id)
 	if c.State != runtime.StateExited || c.Running() {
@@ -243,9 +246,10 @@ func (s *suite) testMissingContainer(t *testing.T) {
 }
 
 func (s *suite) testAdoption(t *testing.T) {
-	spec := s.spec("adopt", "sleep")
+	spec := s.spec("adopt", "print", "1")
 	spec.Labels = s.labels("adopt", s.runID)
 	id := s.run(t, spec)
+	s.waitLog(t, id, "line 1") // it handles SIGTERM from now on
 
 	second := s.newRuntime(t)
 	cs, err := second.List(s.ctx(t), runtime.ListFilter{Labels: spec.Labels})

@@ -1,0 +1,222 @@
+package commands
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hiveorch/hive/core/types"
+)
+
+// createForUpdate creates a converged service web to update.
+func createForUpdate(t *testing.T, h *harness) {
+	t.Helper()
+	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "-p", "8080:80", "-e", "OLD=1", "-e", "KEEP=1",
+		"--label", "old=x", "--constraint", "node.labels.zone==a", "--mount", "type=tmpfs,target=/old",
+		"--health-cmd", "true", "hive-test/web:v1")
+}
+
+func TestUpdateAppliesEveryFlagToTheSpec(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	out := h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2",
+		"--env-add", "NEW=2", "--env-add", "KEEP=2", "--env-rm", "OLD",
+		"--label-add", "team=web", "--label-rm", "old",
+		"--constraint-add", "node.role==manager", "--constraint-rm", "node.labels.zone==a",
+		"--mount-add", "type=volume,source=data,target=/data", "--mount-rm", "/old",
+		"--publish-add", "9090:90", "--publish-rm", "80",
+		"--replicas", "4", "--limit-cpu", "1", "--limit-memory", "64m", "--reserve-memory", "32m",
+		"--restart-condition", "on-failure", "--restart-delay", "1s", "--restart-max-attempts", "2",
+		"--update-parallelism", "2", "--update-delay", "1s", "--update-order", "start-first",
+		"--update-failure-action", "rollback", "--update-monitor", "10s", "--update-max-failure-ratio", "0.25",
+		"--rollback-parallelism", "0", "--rollback-order", "start-first",
+		"--health-interval", "2s", "--health-retries", "5", "--force", "web")
+	if out != "web\n" {
+		t.Errorf("stdout %q, want the service name", out)
+	}
+	s := h.b.Service("web")
+	d := func(v time.Duration) *types.Duration { x := types.Duration(v); return &x }
+	want := types.ServiceSpec{
+		Name: "web", Labels: map[string]string{"team": "web"}, Mode: types.ModeReplicated, Replicas: 4,
+		Task: types.TaskSpec{
+			Container: types.ContainerSpec{
+				Image: "hive-test/web:v2", Env: []string{"NEW=2", "KEEP=2"},
+				Mounts:      []types.Mount{{Type: types.MountVolume, Source: "data", Target: "/data"}},
+				Healthcheck: &types.HealthConfig{Test: []string{"CMD-SHELL", "true"}, Interval: types.Duration(2 * time.Second), Retries: 5},
+			},
+			Resources: types.Requirements{Limits: types.Resources{NanoCPUs: 1e9, MemoryBytes: 64 << 20},
+				Reservations: types.Resources{MemoryBytes: 32 << 20}},
+			RestartPolicy: types.RestartPolicy{Condition: types.RestartOnFailure, Delay: d(time.Second), MaxAttempts: 2},
+			Placement:     types.Placement{Constraints: []string{"node.role==manager"}},
+			ForceUpdate:   1,
+		},
+		Endpoint: types.EndpointSpec{Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 90, PublishedPort: 9090, PublishMode: "ingress"}}},
+		Update: &types.UpdateConfig{Parallelism: 2, Delay: types.Duration(time.Second), FailureAction: types.FailureRollback,
+			Monitor: d(10 * time.Second), MaxFailureRatio: 0.25, Order: types.OrderStartFirst},
+		Rollback: &types.UpdateConfig{Parallelism: 0, FailureAction: types.FailurePause, Monitor: d(5 * time.Second), Order: types.OrderStartFirst},
+	}
+	if !reflect.DeepEqual(s.Spec, want) {
+		t.Errorf("spec after the update:\n%+v\nwant:\n%+v", s.Spec, want)
+	}
+	if s.PreviousSpec == nil || s.PreviousSpec.Task.Container.Image != "hive-test/web:v1" {
+		t.Errorf("previous spec = %+v", s.PreviousSpec)
+	}
+
+	// --no-healthcheck replaces the check; --force counts up.
+	h.mustRun("service", "update", "-d", "--no-healthcheck", "--force", "web")
+	if s := h.b.Service("web").Spec.Task; !reflect.DeepEqual(s.Container.Healthcheck, &types.HealthConfig{Test: []string{"NONE"}}) || s.ForceUpdate != 2 {
+		t.Errorf("after --no-healthcheck --force: health check %+v, force %d", s.Container.Healthcheck, s.ForceUpdate)
+	}
+}
+
+func TestUpdateBadInputChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	h.mustRun("service", "create", "-d", "--name", "agent", "--mode", "global", "busybox")
+	version := h.b.Service("web").Version
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--update-failure-action", "retry", "web"}, `invalid --update-failure-action "retry": want pause, continue or rollback`},
+		{[]string{"--rollback-failure-action", "rollback", "web"}, `invalid --rollback-failure-action "rollback": want pause or continue`},
+		{[]string{"--update-max-failure-ratio", "2", "web"}, `invalid --update-max-failure-ratio "2": want a fraction from 0 to 1`},
+		{[]string{"--update-order", "any", "web"}, `invalid --update-order "any": want stop-first or start-first`},
+		{[]string{"--update-delay", "soon", "web"}, `invalid --update-delay "soon"`},
+		{[]string{"--no-healthcheck", "--health-cmd", "true", "web"}, "--no-healthcheck conflicts with --health-cmd"},
+		{[]string{"--health-interval", "1us", "web"}, "use at least 1ms"},
+		{[]string{"--publish-rm", "81", "web"}, "invalid --publish-rm 81: the service publishes no such port (it publishes *:8080->80/tcp)"},
+		{[]string{"--mount-rm", "/nothing", "web"}, "invalid --mount-rm /nothing: the service has no mount at that target"},
+		{[]string{"--replicas", "3", "agent"}, "invalid --replicas for global service agent"},
+		{[]string{"--image", "Web:2", "web"}, "invalid image reference"},
+		{[]string{"--rollback", "--image", "x", "web"}, "--rollback cannot be combined with --image"},
+		{[]string{"nope"}, "service nope not found"},
+		{[]string{}, `"hive service update" requires exactly a SERVICE`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, code := h.run(append([]string{"service", "update", "-d"}, tt.args...)...)
+			if code == 0 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want a failure saying %q", code, errOut, tt.want)
+			}
+		})
+	}
+	if got := h.b.Service("web").Version; got != version {
+		t.Errorf("the service changed (version %d -> %d) though every update was refused", version, got)
+	}
+}
+
+func TestCreateTakesThePolicyAndHealthFlags(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "--update-parallelism", "0", "--update-order", "start-first",
+		"--rollback-monitor", "3s", "--health-cmd", "/web healthcheck", "--health-timeout", "2s", "--health-start-period", "5s", "nginx")
+	s := h.b.Service("web").Spec
+	m3, m5 := types.Duration(3*time.Second), types.Duration(5*time.Second)
+	if !reflect.DeepEqual(s.Update, &types.UpdateConfig{Parallelism: 0, FailureAction: types.FailurePause, Monitor: &m5, Order: types.OrderStartFirst}) {
+		t.Errorf("update policy %+v", s.Update)
+	}
+	if !reflect.DeepEqual(s.Rollback, &types.UpdateConfig{Parallelism: 1, FailureAction: types.FailurePause, Monitor: &m3, Order: types.OrderStopFirst}) {
+		t.Errorf("rollback policy %+v", s.Rollback)
+	}
+	want := &types.HealthConfig{Test: []string{"CMD-SHELL", "/web healthcheck"}, Timeout: types.Duration(2 * time.Second), StartPeriod: m5}
+	if !reflect.DeepEqual(s.Task.Container.Healthcheck, want) {
+		t.Errorf("health check %+v, want %+v", s.Task.Container.Healthcheck, want)
+	}
+	h.mustRun("service", "create", "-d", "--name", "quiet", "--no-healthcheck", "nginx")
+	if hc := h.b.Service("quiet").Spec.Task.Container.Healthcheck; !hc.Disabled() {
+		t.Errorf("--no-healthcheck gave %+v", hc)
+	}
+}
+
+func TestUpdateShowsProgressUntilConverged(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	out := h.mustRun("service", "update", "--image", "hive-test/web:v2", "web")
+	full := "[==================================================>]"
+	want := "web\n1/2: running   " + full + "\n2/2: running   " + full + "\noverall progress: 2 out of 2 tasks\nverify: Service converged\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	for _, tk := range h.b.TasksOf("web") {
+		if tk.DesiredState == types.TaskStateRunning && tk.Spec.Container.Image != "hive-test/web:v2" {
+			t.Errorf("task %s still runs %s", tk.ID, tk.Spec.Container.Image)
+		}
+	}
+}
+
+func TestUpdateEndsWithTheReasonWhenItPauses(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	h.b.AutoRun = false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !h.b.Called("UpdateService") {
+			time.Sleep(time.Millisecond)
+		}
+		_ = h.b.SetUpdateStatus("web", &types.UpdateStatus{State: types.UpdatePaused,
+			Message: "update paused due to failure or early termination of task t9 (web.1): task: non-zero exit (3)"})
+	}()
+	_, errOut, code := h.run("service", "update", "--image", "hive-test/web:crash", "web")
+	<-done
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"Error: update paused due to failure or early termination of task t9 (web.1): task: non-zero exit (3)",
+		"The update of service web is paused",
+		"'hive service rollback web'",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+}
+
+func TestRollbackCommand(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	_, errOut, code := h.run("service", "rollback", "web")
+	if code != 1 || !strings.Contains(errOut, "has no previous spec to roll back to") {
+		t.Errorf("rollback of a service never updated: exit %d, %q", code, errOut)
+	}
+	h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2", "web")
+	out := h.mustRun("service", "rollback", "web")
+	if !strings.HasPrefix(out, "web\nrollback: rollback completed\n") || !strings.Contains(out, "overall progress: rolling back update: 2 out of 2 tasks\nverify: Service converged\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if img := h.b.Service("web").Spec.Task.Container.Image; img != "hive-test/web:v1" {
+		t.Errorf("after the rollback the image is %s", img)
+	}
+	out = h.mustRun("service", "update", "--rollback", "-d", "web")
+	if out != "web\n" || h.b.Service("web").Spec.Task.Container.Image != "hive-test/web:v2" {
+		t.Errorf("update --rollback: %q, image %s", out, h.b.Service("web").Spec.Task.Container.Image)
+	}
+}
+
+func TestInspectPrettyShowsTheUpdate(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2", "--update-delay", "2s", "web")
+	out := h.mustRun("service", "inspect", "--pretty", "web")
+	for _, want := range []string{
+		"UpdateStatus:\n State:             completed\n Started:           ",
+		" Message:           update completed\n",
+		"UpdateConfig:\n Parallelism:       1\n Delay:             2s\n On failure:        pause\n Monitoring Period: 5s\n Max failure ratio: 0\n Update order:      stop-first\n",
+		"RollbackConfig:\n Parallelism:       1\n",
+		" Rollback order:    stop-first\n",
+		" Healthcheck:       CMD-SHELL true\n",
+		"PreviousSpec:\n Image:             hive-test/web:v1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect --pretty lacks %q:\n%s", want, out)
+		}
+	}
+	js := h.mustRun("service", "inspect", "web")
+	for _, want := range []string{`"update_status": {`, `"state": "completed"`, `"previous_spec": {`, `"healthcheck": {`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("inspect JSON lacks %s", want)
+		}
+	}
+}

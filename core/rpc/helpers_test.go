@@ -1,0 +1,162 @@
+package rpc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/hiveorch/hive/core/ca"
+	"github.com/hiveorch/hive/core/transport"
+)
+
+// testWait bounds every wait of a test.
+const testWait = 15 * time.Second
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// testLogger writes to t.Log, so logs show only when a test fails.
+func testLogger(t *testing.T) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(w.stop)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+// pki is a cluster CA with certificates issued from it.
+type pki struct {
+	t    *testing.T
+	root *ca.Root
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	root, _, err := ca.Bootstrap(t.TempDir(), "bootstrap", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki{t: t, root: root}
+}
+
+// cert issues a certificate for id with the role ou.
+func (p *pki) cert(id, ou string) *ca.NodeCert {
+	p.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	certPEM, err := p.root.Issue(&key.PublicKey, id, ou, time.Now(), time.Hour)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tc, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(tc.Certificate[0])
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tc.Leaf = leaf
+	return &ca.NodeCert{TLS: tc, Leaf: leaf}
+}
+
+// clientTLS is the client configuration of a node holding cert.
+func (p *pki) clientTLS(id, ou string) *tls.Config {
+	return ca.ClientTLS(p.root, p.cert(id, ou))
+}
+
+// node is a cluster port serving the RPC services.
+type node struct {
+	addr string
+	srv  *grpc.Server
+	mux  *transport.Mux
+	once sync.Once
+}
+
+// serve starts a cluster port on 127.0.0.1 for a manager id, and
+// registers services on its gRPC server.
+func (p *pki) serve(t *testing.T, id string, register func(*grpc.Server)) *node {
+	t.Helper()
+	logger := testLogger(t).With("node", id)
+	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(p.root, p.cert(id, ca.OUManager)), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(logger)
+	register(srv)
+	n := &node{addr: mux.Addr().String(), srv: srv, mux: mux}
+	go func() { _ = srv.Serve(mux.Listener(transport.ProtoRPC, false)) }()
+	t.Cleanup(n.kill)
+	return n
+}
+
+// kill stops the node at once, dropping its connections.
+func (n *node) kill() {
+	n.once.Do(func() {
+		n.srv.Stop()
+		_ = n.mux.Close()
+	})
+}
+
+// dial connects to n as a client holding the given certificate.
+func dial(t *testing.T, n *node, tlsConf *tls.Config) *grpc.ClientConn {
+	t.Helper()
+	cc, err := Dial(testCtx(t), n.addr, tlsConf)
+	if err != nil {
+		t.Fatalf("dial %s: %v", n.addr, err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// eventually polls cond until it holds, failing the test at the deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not before the deadline", what)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
