@@ -221,10 +221,12 @@ start_load() {
 	for w in $(seq "$LOAD"); do
 		(
 			while [[ ! -e $TMP/stop ]]; do
-				if body=$(curl -sS -m 5 "http://127.0.0.1:$port/" 2>&1) && [[ $body =~ ^[^[:space:]]+\ v[12]$ ]]; then
+				rc=0
+				body=$(curl -sS -m 5 "http://127.0.0.1:$port/" 2>&1) || rc=$?
+				if ((rc == 0)) && [[ $body =~ ^[^[:space:]]+\ v[12]$ ]]; then
 					echo ok
 				else
-					echo "fail $(date +%T.%N) ${body:0:120}"
+					echo "fail $(date +%T.%N) curl exit $rc: ${body:0:120}"
 				fi
 			done >>"$TMP/load.$w"
 		) &
