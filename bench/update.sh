@@ -72,6 +72,10 @@ cleanup() {
 	set +e
 	log "cleaning up"
 	stop_load
+	if ((rc != 0)) && [[ -n $DIR && -f $DIR/hive.log ]]; then
+		cp "$DIR/hive.log" "/tmp/hive-bench-update-$RUN_ID-failed.log" &&
+			log "hive's log is kept in /tmp/hive-bench-update-$RUN_ID-failed.log"
+	fi
 	if [[ -n $DIR ]]; then
 		"$HIVE" -H "unix://$DIR/hive.sock" down >/dev/null 2>&1
 		kill_ours "$HIVE_PID"
