@@ -20,7 +20,7 @@ import (
 // The only type today is CommandChanges, version 1, whose body is
 //
 //	{"changes":[{"op":"create|update|delete",
-//	             "kind":"cluster|node|service|task",
+//	             "kind":"cluster|node|service|task|secret|config",
 //	             "id":"...","object":{...}}]}
 //
 // The changes apply in order, all or none. A create or update carries the
@@ -170,13 +170,73 @@ var (
 			}
 		},
 	}
+	// A secret travels in commands with its value sealed (Secret.Sealed):
+	// the managers' API seals it before it records the change.
+	kindSecret = &kind{
+		name:     "secret",
+		table:    tableSecrets,
+		id:       func(o any) string { return o.(*types.Secret).ID },
+		meta:     func(o any) *types.Meta { return &o.(*types.Secret).Meta },
+		clone:    func(o any) any { return o.(*types.Secret).Copy() },
+		decode:   decodeAs[types.Secret],
+		conflict: secretNameConflict,
+		event: func(ev *Event, o, old any) {
+			ev.Secret = o.(*types.Secret)
+			if old != nil {
+				ev.OldSecret = old.(*types.Secret)
+			}
+		},
+	}
+	kindConfig = &kind{
+		name:     "config",
+		table:    tableConfigs,
+		id:       func(o any) string { return o.(*types.Config).ID },
+		meta:     func(o any) *types.Meta { return &o.(*types.Config).Meta },
+		clone:    func(o any) any { return o.(*types.Config).Copy() },
+		decode:   decodeAs[types.Config],
+		conflict: configNameConflict,
+		event: func(ev *Event, o, old any) {
+			ev.Config = o.(*types.Config)
+			if old != nil {
+				ev.OldConfig = old.(*types.Config)
+			}
+		},
+	}
 	kinds = map[string]*kind{
 		kindCluster.name: kindCluster,
 		kindNode.name:    kindNode,
 		kindService.name: kindService,
 		kindTask.name:    kindTask,
+		kindSecret.name:  kindSecret,
+		kindConfig.name:  kindConfig,
 	}
 )
+
+// secretNameConflict fails when another secret has obj's name.
+func secretNameConflict(txn *memdb.Txn, obj any) error {
+	s := obj.(*types.Secret)
+	if s.Spec.Name == "" {
+		return nil
+	}
+	other := first[*types.Secret](txn, tableSecrets, indexName, s.Spec.Name)
+	if other != nil && other.ID != s.ID {
+		return fmt.Errorf("secret name %q is used by secret %s: %w", s.Spec.Name, other.ID, ErrNameConflict)
+	}
+	return nil
+}
+
+// configNameConflict fails when another config has obj's name.
+func configNameConflict(txn *memdb.Txn, obj any) error {
+	c := obj.(*types.Config)
+	if c.Spec.Name == "" {
+		return nil
+	}
+	other := first[*types.Config](txn, tableConfigs, indexName, c.Spec.Name)
+	if other != nil && other.ID != c.ID {
+		return fmt.Errorf("config name %q is used by config %s: %w", c.Spec.Name, other.ID, ErrNameConflict)
+	}
+	return nil
+}
 
 // serviceNameConflict fails when another service has obj's name.
 func serviceNameConflict(txn *memdb.Txn, obj any) error {

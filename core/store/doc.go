@@ -2,7 +2,7 @@
 // and the in-memory indexed state it maintains.
 //
 // Two layers live here. The state is a go-memdb database with the tables
-// cluster, nodes, services and tasks; objects are stored as *types.X
+// cluster, nodes, services, tasks, secrets and configs; objects are stored as *types.X
 // pointers and never changed after insert, so a read transaction is a
 // cheap, immutable snapshot (ReadTx). Changes travel as commands in the
 // Raft log: Update runs the caller's function on a scratch write

@@ -118,6 +118,7 @@ func stateJSON(t *testing.T, tx ReadTx) string {
 	b, err := json.Marshal(snapshotDoc{
 		Version: snapshotVersion, Index: tx.Index(), Cluster: tx.Cluster(),
 		Nodes: tx.Nodes(), Services: tx.Services(), Tasks: tx.Tasks(),
+		Secrets: tx.Secrets(), Configs: tx.Configs(),
 	})
 	if err != nil {
 		t.Fatal(err)

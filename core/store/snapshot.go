@@ -26,6 +26,9 @@ type snapshotDoc struct {
 	Nodes    []*types.Node    `json:"nodes"`
 	Services []*types.Service `json:"services"`
 	Tasks    []*types.Task    `json:"tasks"`
+	// Secrets hold their values sealed, as in the state.
+	Secrets []*types.Secret `json:"secrets,omitempty"`
+	Configs []*types.Config `json:"configs,omitempty"`
 }
 
 // fsmSnapshot is a point-in-time view of the state, written out by Persist
@@ -56,6 +59,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 		Nodes:    nonNil(s.tx.Nodes()),
 		Services: nonNil(s.tx.Services()),
 		Tasks:    nonNil(s.tx.Tasks()),
+		Secrets:  s.tx.Secrets(),
+		Configs:  s.tx.Configs(),
 	}
 	bw := bufio.NewWriter(w)
 	if err := json.NewEncoder(bw).Encode(doc); err != nil {
@@ -111,6 +116,16 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
 	}
 	for _, t := range doc.Tasks {
 		if err := insert(tableTasks, t); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, s := range doc.Secrets {
+		if err := insert(tableSecrets, s); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, c := range doc.Configs {
+		if err := insert(tableConfigs, c); err != nil {
 			return nil, 0, err
 		}
 	}

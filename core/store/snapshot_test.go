@@ -58,7 +58,10 @@ func fill(t *testing.T, s *Store) {
 				return err
 			}
 		}
-		return nil
+		if err := tx.CreateSecret(&types.Secret{ID: "sec1", Spec: types.SecretSpec{Name: "db_pass"}, ValueVersion: 1, Sealed: []byte{1, 2, 3}}); err != nil {
+			return err
+		}
+		return tx.CreateConfig(&types.Config{ID: "cfg1", Spec: types.ConfigSpec{Name: "app.conf"}, ValueVersion: 1, Data: []byte("x=1")})
 	})
 	mustUpdate(t, s, func(tx Tx) error {
 		x := tx.Task("t1").Copy()

@@ -15,6 +15,8 @@ const (
 	tableNodes    = "nodes"
 	tableServices = "services"
 	tableTasks    = "tasks"
+	tableSecrets  = "secrets"
+	tableConfigs  = "configs"
 
 	indexID        = "id"
 	indexName      = "name"
@@ -28,6 +30,8 @@ const (
 //
 //	services.name        Spec.Name, unique (enforced by checkChange: memdb
 //	                     does not reject duplicates of a unique index)
+//	secrets.name         Spec.Name, unique likewise
+//	configs.name         Spec.Name, unique likewise
 //	tasks.service_id     ServiceID
 //	tasks.node_id        NodeID, tasks without a node are left out
 //	tasks.slot           (ServiceID, Slot)
@@ -51,6 +55,26 @@ func schema() *memdb.DBSchema {
 				indexName: {
 					Name: indexName, Unique: true, AllowMissing: true,
 					Indexer: stringIndex(func(o any) string { return o.(*types.Service).Spec.Name }),
+				},
+			},
+		},
+		tableSecrets: {
+			Name: tableSecrets,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: id(kindSecret.id),
+				indexName: {
+					Name: indexName, Unique: true, AllowMissing: true,
+					Indexer: stringIndex(func(o any) string { return o.(*types.Secret).Spec.Name }),
+				},
+			},
+		},
+		tableConfigs: {
+			Name: tableConfigs,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: id(kindConfig.id),
+				indexName: {
+					Name: indexName, Unique: true, AllowMissing: true,
+					Indexer: stringIndex(func(o any) string { return o.(*types.Config).Spec.Name }),
 				},
 			},
 		},
@@ -197,6 +221,30 @@ func (r readTx) TasksByNode(nodeID string) []*types.Task {
 
 func (r readTx) TasksBySlot(serviceID string, slot uint64) []*types.Task {
 	return all[*types.Task](r.txn, tableTasks, indexSlot, serviceID, slot)
+}
+
+func (r readTx) Secret(id string) *types.Secret {
+	return first[*types.Secret](r.txn, tableSecrets, indexID, id)
+}
+
+func (r readTx) SecretByName(name string) *types.Secret {
+	return first[*types.Secret](r.txn, tableSecrets, indexName, name)
+}
+
+func (r readTx) Secrets() []*types.Secret {
+	return all[*types.Secret](r.txn, tableSecrets, indexID)
+}
+
+func (r readTx) Config(id string) *types.Config {
+	return first[*types.Config](r.txn, tableConfigs, indexID, id)
+}
+
+func (r readTx) ConfigByName(name string) *types.Config {
+	return first[*types.Config](r.txn, tableConfigs, indexName, name)
+}
+
+func (r readTx) Configs() []*types.Config {
+	return all[*types.Config](r.txn, tableConfigs, indexID)
 }
 
 // first returns the first object of table whose index matches args, or the

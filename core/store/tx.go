@@ -13,7 +13,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExist: an object with that ID already exists.
 	ErrExist = errors.New("already exists")
-	// ErrNameConflict: a service with that name already exists.
+	// ErrNameConflict: a service, secret or config with that name already
+	// exists.
 	ErrNameConflict = errors.New("name conflicts with an existing object")
 	// ErrSequenceConflict: the object changed since it was read (its
 	// Version differs); read it again and retry.
@@ -45,6 +46,16 @@ type ReadTx interface {
 	TasksByNode(nodeID string) []*types.Task
 	// TasksBySlot returns a replicated service's tasks in one slot.
 	TasksBySlot(serviceID string, slot uint64) []*types.Task
+
+	// Secrets hold their values sealed (Secret.Sealed), never in
+	// plaintext.
+	Secret(id string) *types.Secret
+	SecretByName(name string) *types.Secret
+	Secrets() []*types.Secret
+
+	Config(id string) *types.Config
+	ConfigByName(name string) *types.Config
+	Configs() []*types.Config
 }
 
 // Tx is a read-write transaction: the changes made through it are proposed
@@ -74,6 +85,18 @@ type Tx interface {
 	CreateTask(t *types.Task) error
 	UpdateTask(t *types.Task) error
 	DeleteTask(id string) error
+
+	// CreateSecret fails with ErrNameConflict when the name is taken. The
+	// secret's value must already be sealed: whatever it holds goes into
+	// the Raft log.
+	CreateSecret(s *types.Secret) error
+	UpdateSecret(s *types.Secret) error
+	DeleteSecret(id string) error
+
+	// CreateConfig fails with ErrNameConflict when the name is taken.
+	CreateConfig(c *types.Config) error
+	UpdateConfig(c *types.Config) error
+	DeleteConfig(id string) error
 }
 
 // Action is what happened to an object.
@@ -114,8 +137,13 @@ type Event struct {
 	Node    *types.Node
 	Service *types.Service
 	Task    *types.Task
-	// OldTask, OldService and OldNode are the values before an update.
+	Secret  *types.Secret
+	Config  *types.Config
+	// OldTask, OldService, OldNode, OldSecret and OldConfig are the values
+	// before an update.
 	OldTask    *types.Task
 	OldService *types.Service
 	OldNode    *types.Node
+	OldSecret  *types.Secret
+	OldConfig  *types.Config
 }

@@ -90,6 +90,38 @@ func (tx *writeTx) UpdateTask(t *types.Task) error {
 
 func (tx *writeTx) DeleteTask(id string) error { return tx.delete(kindTask, id) }
 
+func (tx *writeTx) CreateSecret(s *types.Secret) error {
+	if s == nil {
+		return nilObject(opCreate, kindSecret)
+	}
+	return tx.create(kindSecret, s)
+}
+
+func (tx *writeTx) UpdateSecret(s *types.Secret) error {
+	if s == nil {
+		return nilObject(opUpdate, kindSecret)
+	}
+	return tx.update(kindSecret, s)
+}
+
+func (tx *writeTx) DeleteSecret(id string) error { return tx.delete(kindSecret, id) }
+
+func (tx *writeTx) CreateConfig(c *types.Config) error {
+	if c == nil {
+		return nilObject(opCreate, kindConfig)
+	}
+	return tx.create(kindConfig, c)
+}
+
+func (tx *writeTx) UpdateConfig(c *types.Config) error {
+	if c == nil {
+		return nilObject(opUpdate, kindConfig)
+	}
+	return tx.update(kindConfig, c)
+}
+
+func (tx *writeTx) DeleteConfig(id string) error { return tx.delete(kindConfig, id) }
+
 func nilObject(o op, k *kind) error {
 	return fmt.Errorf("%s %s: nil object: %w", o, k.name, errdefs.ErrInvalidArgument)
 }

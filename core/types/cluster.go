@@ -1,5 +1,7 @@
 package types
 
+import "slices"
+
 // DefaultTaskHistoryLimit is how many tasks a slot keeps, the running one
 // included, when the cluster spec does not say.
 const DefaultTaskHistoryLimit = 5
@@ -21,6 +23,30 @@ type Cluster struct {
 	// CertExpiry is how long the node certificates the managers issue
 	// last; 0 means the default (90 days).
 	CertExpiry Duration `json:"cert_expiry,omitempty"`
+	// Encryption is how the managers keep the cluster's data-encryption
+	// key at rest.
+	Encryption Encryption `json:"encryption"`
+}
+
+// Encryption says how every manager keeps the cluster's data-encryption
+// key (DEK), which seals secret values, in its data directory. The DEK
+// itself is never stored in the cluster state: each manager keeps it
+// wrapped, by a key-encryption key in its data directory or, with
+// Autolock, by the unlock key that only the operator holds.
+type Encryption struct {
+	// Autolock wraps the DEK (and the CA key) by the unlock key: a
+	// restarted manager stays locked until `hive unlock`.
+	Autolock bool `json:"autolock,omitempty"`
+	// UnlockKeyGeneration counts the unlock keys: enabling autolock and
+	// each rotation bump it, and every manager rewraps its keys when it
+	// sees it change.
+	UnlockKeyGeneration uint64 `json:"unlock_key_generation,omitempty"`
+	// SealedUnlockKey is the current unlock key sealed under the DEK, so
+	// that every manager, which holds the DEK while it runs, can rewrap
+	// its DEK with it. Opening it needs the DEK, which on disk is wrapped
+	// by this very key: the data directory alone opens neither. The API
+	// never returns it.
+	SealedUnlockKey []byte `json:"sealed_unlock_key,omitempty"`
 }
 
 // JoinTokens holds the current generation of each role's join token.
@@ -42,5 +68,6 @@ func (c *Cluster) Copy() *Cluster {
 		return nil
 	}
 	cp := *c
+	cp.Encryption.SealedUnlockKey = slices.Clone(c.Encryption.SealedUnlockKey)
 	return &cp
 }

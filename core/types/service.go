@@ -95,6 +95,10 @@ type ContainerSpec struct {
 	StopGracePeriod *Duration         `json:"stop_grace_period,omitempty"`
 	// Healthcheck replaces the image's HEALTHCHECK when set; nil keeps it.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	// Secrets and Configs are granted to the task: files in its container,
+	// in memory on the node.
+	Secrets []SecretReference `json:"secrets,omitempty"`
+	Configs []ConfigReference `json:"configs,omitempty"`
 }
 
 // HealthConfig is a task's health check, with Docker's semantics. A task
@@ -384,6 +388,8 @@ func (t TaskSpec) Copy() TaskSpec {
 	c.Env = slices.Clone(c.Env)
 	c.Labels = maps.Clone(c.Labels)
 	c.Mounts = slices.Clone(c.Mounts)
+	c.Secrets = slices.Clone(c.Secrets)
+	c.Configs = slices.Clone(c.Configs)
 	if c.Healthcheck != nil {
 		h := *c.Healthcheck
 		h.Test = slices.Clone(h.Test)

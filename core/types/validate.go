@@ -57,6 +57,18 @@ func (s *ServiceSpec) Normalize() {
 			s.Task.Container.Mounts[i].Type = MountVolume
 		}
 	}
+	for i := range s.Task.Container.Secrets {
+		r := &s.Task.Container.Secrets[i]
+		r.File.normalize(r.SecretName)
+	}
+	for i := range s.Task.Container.Configs {
+		r := &s.Task.Container.Configs[i]
+		def := ""
+		if r.ConfigName != "" {
+			def = "/" + r.ConfigName
+		}
+		r.File.normalize(def)
+	}
 	s.Update = normalizeUpdate(s.Update)
 	s.Rollback = normalizeUpdate(s.Rollback)
 }
@@ -190,6 +202,8 @@ func (t *TaskSpec) validate() []error {
 		}
 		targets[m.Target] = true
 	}
+	errs = append(errs, validateSecretRefs(c.Secrets)...)
+	errs = append(errs, validateConfigRefs(c.Configs)...)
 
 	r := t.Resources
 	for _, x := range []struct {
