@@ -123,6 +123,20 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/nodes/{ref}", s.removeNode)
 	mux.HandleFunc("GET /v1/cluster", s.clusterStatus)
 	mux.HandleFunc("POST /v1/leave", s.leave)
+	mux.HandleFunc("GET /v1/secrets", s.listSecrets)
+	mux.HandleFunc("POST /v1/secrets", s.createSecret)
+	mux.HandleFunc("GET /v1/secrets/{ref}", s.getSecret)
+	mux.HandleFunc("POST /v1/secrets/{ref}/update", s.updateSecret)
+	mux.HandleFunc("DELETE /v1/secrets/{ref}", s.removeSecret)
+	mux.HandleFunc("GET /v1/configs", s.listConfigs)
+	mux.HandleFunc("POST /v1/configs", s.createConfig)
+	mux.HandleFunc("GET /v1/configs/{ref}", s.getConfig)
+	mux.HandleFunc("POST /v1/configs/{ref}/update", s.updateConfig)
+	mux.HandleFunc("DELETE /v1/configs/{ref}", s.removeConfig)
+	mux.HandleFunc("POST /v1/cluster/autolock", s.setAutolock)
+	mux.HandleFunc("GET /v1/cluster/unlock-key", s.unlockKey)
+	mux.HandleFunc("POST /v1/cluster/unlock-key/rotate", s.rotateUnlockKey)
+	mux.HandleFunc("POST /v1/unlock", s.unlock)
 	mux.HandleFunc("/", s.noRoute)
 	return s.logRequests(mux)
 }
@@ -219,14 +233,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // value, no fields v does not have. Its errors are invalid_argument errors
 // that say what was wrong.
 func decodeBody(w http.ResponseWriter, r *http.Request, what string, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decodeBodyMax(w, r, what, v, MaxBodyBytes)
+}
+
+// decodeBodyMax is decodeBody with a limit of max bytes.
+func decodeBodyMax(w http.ResponseWriter, r *http.Request, what string, v any, max int64) error {
+	body := http.MaxBytesReader(w, r.Body, max)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (1 MiB)", MaxBodyBytes)
+			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
 		case errors.Is(err, io.EOF):
 			return kindf(errdefs.ErrInvalidArgument, "request body is empty: send a JSON %s", what)
 		}
@@ -235,7 +254,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, what string, v any) erro
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (1 MiB)", MaxBodyBytes)
+			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
 		}
 		return kindf(errdefs.ErrInvalidArgument, "invalid request body: it holds more than one JSON %s", what)
 	}

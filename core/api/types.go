@@ -60,6 +60,8 @@ type Backend interface {
 	IssueClientCert(ctx context.Context, req ClientCertRequest) (*ClientCert, error)
 
 	NodeManager
+	SecretManager
+	KeyManager
 }
 
 // Info describes the node that answered and the cluster it belongs to.
@@ -85,6 +87,11 @@ type Info struct {
 	// PID is the daemon's process ID, so that `hive down` can wait for it
 	// to exit.
 	PID int `json:"pid"`
+	// Locked is true on an autolocked manager that restarted and waits
+	// for `hive unlock`; it serves nothing else until then.
+	Locked bool `json:"locked,omitempty"`
+	// Autolock says whether the cluster's managers are autolocked.
+	Autolock bool `json:"autolock,omitempty"`
 }
 
 // ServiceSummary is a service with the counts `hive service ls` shows.

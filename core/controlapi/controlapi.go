@@ -1,6 +1,7 @@
 // Package controlapi is the managers' control logic behind the HTTP API:
 // it resolves references (IDs, ID prefixes, names), validates and
-// normalizes service specs, allocates published ports, and turns API calls
+// normalizes service specs, allocates published ports, seals secret values
+// (SetDataKey) before they enter a store transaction, and turns API calls
 // into store transactions. It implements the service, node, task and log
 // parts of api.Backend, and on managers (SetCA) the join tokens and client
 // certificates; the daemon adds Info, Plugins and Shutdown.
@@ -20,6 +21,7 @@ import (
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/seal"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
@@ -42,6 +44,8 @@ type Server struct {
 	logger *slog.Logger
 	// ca is set by SetCA on managers (see cluster.go).
 	ca atomic.Pointer[clusterCA]
+	// dek seals secret values; set by SetDataKey (see secrets.go).
+	dek atomic.Pointer[seal.Key]
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").

@@ -32,6 +32,9 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 	if spec.Name == "" {
 		spec.Name = generatedName(spec.Task.Container.Image)
 	}
+	if err := s.resolveRefs(ctx, &spec); err != nil {
+		return nil, err
+	}
 	spec.Normalize()
 	if err := spec.Validate(); err != nil {
 		return nil, invalid(err)
@@ -40,6 +43,9 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 	err := s.update(ctx, func(tx store.Tx) error {
 		if other := tx.ServiceByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: service name %q is already in use by service %s: choose another name or remove that service", errdefs.ErrConflict, spec.Name, shortID(other.ID))
+		}
+		if err := checkRefs(tx, spec.Task.Container); err != nil {
+			return err
 		}
 		ports, err := orchestrator.AllocatePorts(tx, svc.ID, spec.Endpoint.Ports, nil)
 		if err != nil {
@@ -59,6 +65,9 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 // caller read.
 func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error) {
 	spec = spec.Copy()
+	if err := s.resolveRefs(ctx, &spec); err != nil {
+		return nil, err
+	}
 	spec.Normalize()
 	if err := spec.Validate(); err != nil {
 		return nil, invalid(err)
@@ -82,6 +91,9 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		if reflect.DeepEqual(spec, cur.Spec) {
 			return nil
 		}
+		if err := checkRefs(tx, spec.Task.Container); err != nil {
+			return err
+		}
 		ports, err := orchestrator.AllocatePorts(tx, cur.ID, spec.Endpoint.Ports, cur.Endpoint.Ports)
 		if err != nil {
 			return err
@@ -104,6 +116,19 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		return nil, storeErr(err)
 	}
 	return s.GetService(ctx, id)
+}
+
+// resolveRefs fills the IDs and names of the secrets and configs spec
+// references, before the spec is normalized (a secret's file defaults to
+// its name) and validated.
+func (s *Server) resolveRefs(ctx context.Context, spec *types.ServiceSpec) error {
+	c := &spec.Task.Container
+	if len(c.Secrets) == 0 && len(c.Configs) == 0 {
+		return nil
+	}
+	var err error
+	s.view(ctx, func(tx store.ReadTx) { err = resolveRefs(tx, c) })
+	return err
 }
 
 // rolls reports whether a change of cur into next changes what its tasks

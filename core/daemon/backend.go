@@ -44,6 +44,9 @@ func (b *managerBackend) Info(ctx context.Context) (*api.Info, error) {
 			}
 		}
 		info.Services = len(tx.Services())
+		if c := tx.Cluster(); c != nil {
+			info.Autolock = c.Encryption.Autolock
+		}
 		for _, t := range tx.Tasks() {
 			info.Tasks++
 			if t.Status.State == types.TaskStateRunning && t.DesiredState == types.TaskStateRunning {

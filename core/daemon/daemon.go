@@ -36,6 +36,8 @@ import (
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/rpc"
+	"github.com/hiveorch/hive/core/seal"
+	"github.com/hiveorch/hive/core/secrets"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
@@ -52,6 +54,11 @@ type Options struct {
 	// Ready, when set, is closed once the API answers.
 	Ready chan<- struct{}
 }
+
+// RunDir is the nodes' runtime directory on the host: each node keeps
+// there, under its ID, what must not outlive the host's boot nor reach a
+// disk (the tmpfs of its tasks' secrets and configs).
+const RunDir = "/run/hive"
 
 // errRoleChanged ends one incarnation of the node so that Run starts it
 // again in its new role.
@@ -78,6 +85,10 @@ type daemon struct {
 	forwarder *mesh.Forwarder
 
 	// Managers only.
+	// dek is the cluster's data-encryption key, from the keyring; opener
+	// unseals secrets with it for delivery.
+	dek        *seal.Key
+	opener     *secrets.Opener
 	store      *store.Store
 	dispatcher *dispatcher.Dispatcher
 	control    *controlapi.Server
@@ -125,6 +136,12 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 	d.state = st
 	d.logger = d.logger.With("node_id", st.NodeID)
 	if err := d.identity(fresh); err != nil {
+		return err
+	}
+	if err := d.openKeys(ctx, fresh); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while locked
+		}
 		return err
 	}
 
@@ -182,8 +199,9 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 			return srv.ServeRestricted(ctx, tlsLn, ca.OUManager, ca.OUClient)
 		})
 	}
-	if opts.Ready != nil {
-		close(opts.Ready)
+	if d.opts.Ready != nil {
+		// A locked manager announced itself ready already (awaitUnlock).
+		close(d.opts.Ready)
 	}
 	d.logger.Info("hive is up", "role", d.role, "api", cfg.Host, "cluster_addr", d.addr, "data_dir", cfg.DataDir, "new_cluster", fresh)
 
@@ -238,7 +256,8 @@ func (d *daemon) startNode(ctx context.Context) {
 	d.run("agent", func(ctx context.Context) error {
 		return agent.New(agent.Config{
 			NodeID: d.state.NodeID, Addr: d.addr, Runtime: d.runtime, Manager: d.session, Describe: d.describe,
-			HostIP: d.bindAddr(), Clock: d.clock, Logger: d.logger.With("component", "agent"),
+			HostIP: d.bindAddr(), SecretsDir: filepath.Join(RunDir, d.state.NodeID, "secrets"),
+			Clock: d.clock, Logger: d.logger.With("component", "agent"),
 		}).Run(ctx)
 	})
 	d.startMesh()
@@ -280,7 +299,7 @@ func (d *daemon) identity(fresh bool) error {
 	}
 	d.id = ca.NewIdentity(root, cert)
 	d.role = ca.RoleOf(cert.Role())
-	if d.role == types.RoleManager && root.Key == nil {
+	if d.role == types.RoleManager && root.Key == nil && !keyringLocked(d.cfg.DataDir) {
 		return fmt.Errorf("this manager's data directory %s holds no CA key: it is damaged", dir)
 	}
 	if d.role != d.state.Role {

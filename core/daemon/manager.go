@@ -20,6 +20,7 @@ import (
 	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/join"
 	"github.com/hiveorch/hive/core/rpc"
+	"github.com/hiveorch/hive/core/secrets"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
@@ -61,11 +62,20 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 	d.dispatcher.RefuseUnknownNodes = true
 	d.control = controlapi.New(d.store, d.clock, d.state.NodeID, caughtUp, d, d.logger.With("component", "api"))
 	d.control.SetCA(d.id.Root(), d.addr)
+	if d.dek != nil {
+		d.control.SetDataKey(d.dek)
+	}
+	d.opener = secrets.NewOpener(d.store, d.dek)
+	// The dispatcher sends a node the values its tasks need: secrets
+	// unsealed (or asked of their driver) by the opener, configs from the
+	// store.
+	d.dispatcher.Values = dispatcher.StoreSource{Store: d.store, Secrets: d.opener}
 	rpc.RegisterDispatcher(rpcSrv, d.dispatcher)
 	rpc.RegisterManager(rpcSrv, d.store, d.renewCert)
 
 	joinSrv, err := join.NewServer(join.Config{
 		Root: d.id.Root(), Admit: d.admit, Clock: d.clock, Logger: d.logger.With("component", "join"),
+		DataKey: d.dataKeyBytes,
 		Cluster: func(ctx context.Context) (*types.Cluster, error) {
 			var c *types.Cluster
 			d.store.View(func(tx store.ReadTx) { c = tx.Cluster().Copy() })
@@ -79,6 +89,7 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 	joinLn := d.mux.Listener(transport.ProtoJoin, true)
 	d.run("join", func(ctx context.Context) error { return joinSrv.Serve(ctx, joinLn) })
 	d.run("leader", func(ctx context.Context) error { return d.leadership(ctx, current) })
+	d.run("keys", d.watchKeys)
 	d.run("caught-up", func(ctx context.Context) error { return d.awaitCaughtUp(ctx, current) })
 	if !fresh {
 		d.run("voter", d.ensureVoter)
@@ -211,7 +222,11 @@ func (d *daemon) renewCert(ctx context.Context, peer ca.Peer, pubPEM []byte) (*r
 	if err != nil {
 		return nil, err
 	}
-	return &rpc.Renewal{Role: r.Role, CertPEM: r.CertPEM, CAKeyPEM: r.CAKeyPEM}, nil
+	out := &rpc.Renewal{Role: r.Role, CertPEM: r.CertPEM, CAKeyPEM: r.CAKeyPEM}
+	if r.Role == types.RoleManager {
+		out.DataKey = d.dataKeyBytes()
+	}
+	return out, nil
 }
 
 // removeRaftState deletes the Raft files of a node that is no longer a

@@ -156,6 +156,9 @@ func (d *daemon) renew(ctx context.Context) (types.NodeRole, error) {
 		if err := (&join.Renewal{Role: r.Role, CertPEM: r.CertPEM, CAKeyPEM: r.CAKeyPEM}).Apply(CertDir(d.cfg.DataDir), d.id); err != nil {
 			return "", fmt.Errorf("install the renewed certificate: %w", err)
 		}
+		if err := d.keysAfterRenewal(r.Role, r.DataKey); err != nil {
+			return "", err
+		}
 		d.logger.Info("node certificate renewed", "role", r.Role, "expires", d.id.Cert().Leaf.NotAfter)
 		return r.Role, nil
 	}

@@ -98,6 +98,44 @@ func (b *workerBackend) JoinTokens(context.Context) (*api.JoinTokens, error) {
 func (b *workerBackend) RotateJoinToken(context.Context, types.NodeRole) (*api.JoinTokens, error) {
 	return nil, b.notManager()
 }
+func (b *workerBackend) CreateSecret(context.Context, types.SecretSpec, types.SecretValue) (*types.Secret, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) ListSecrets(context.Context) ([]*types.Secret, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) GetSecret(context.Context, string) (*types.Secret, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) RemoveSecret(context.Context, string) error { return b.notManager() }
+func (b *workerBackend) UpdateSecret(context.Context, string, types.SecretValue) (*types.Secret, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) CreateConfig(context.Context, types.ConfigSpec, []byte) (*types.Config, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) ListConfigs(context.Context) ([]*types.Config, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) GetConfig(context.Context, string) (*types.Config, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) RemoveConfig(context.Context, string) error { return b.notManager() }
+func (b *workerBackend) UpdateConfig(context.Context, string, []byte) (*types.Config, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) SetAutolock(context.Context, bool) (*api.UnlockKey, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) UnlockKey(context.Context) (*api.UnlockKey, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) RotateUnlockKey(context.Context) (*api.UnlockKey, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) Unlock(context.Context, string) error {
+	return fmt.Errorf("%w: this node is a worker: only managers are locked and unlocked", errdefs.ErrInvalidArgument)
+}
 func (b *workerBackend) IssueClientCert(context.Context, api.ClientCertRequest) (*api.ClientCert, error) {
 	return nil, b.notManager()
 }

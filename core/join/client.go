@@ -44,6 +44,9 @@ type Result struct {
 	// CACertPEM is the root CA; CAKeyPEM its key, for managers only.
 	CACertPEM []byte
 	CAKeyPEM  []byte
+	// DataKey is the cluster's data-encryption key, for managers only
+	// (empty when the manager that answered holds none).
+	DataKey []byte
 }
 
 // Join asks the manager at addr (its cluster port) to admit this host
@@ -126,6 +129,9 @@ func Join(ctx context.Context, addr, token string, opts Options) (*Result, error
 	return res, nil
 }
 
+// dataKeySize is the size of a data-encryption key (seal.KeySize).
+const dataKeySize = 32
+
 // verifyManager checks the chain a manager presents: some certificate
 // after the leaf must be the CA the token names, and the leaf must be a
 // cluster certificate it signed.
@@ -183,6 +189,10 @@ func checkResponse(resp Response, keyPEM []byte, digest string, asked types.Node
 		return nil, errors.New("it admitted a manager without sending the CA key")
 	case resp.Role == types.RoleWorker && root.Key != nil:
 		return nil, errors.New("it sent the CA key to a worker")
+	case resp.Role == types.RoleWorker && len(resp.DataKey) > 0:
+		return nil, errors.New("it sent the data-encryption key to a worker")
+	case len(resp.DataKey) != 0 && len(resp.DataKey) != dataKeySize:
+		return nil, fmt.Errorf("its data-encryption key is %d bytes, not %d", len(resp.DataKey), dataKeySize)
 	}
 	nc, err := ca.ParseNodeCert([]byte(resp.CertPEM), keyPEM)
 	if err != nil {
@@ -200,6 +210,7 @@ func checkResponse(resp Response, keyPEM []byte, digest string, asked types.Node
 	return &Result{
 		NodeID: resp.NodeID, Role: resp.Role, Managers: resp.Managers,
 		CertPEM: []byte(resp.CertPEM), KeyPEM: keyPEM, CACertPEM: []byte(resp.CACertPEM), CAKeyPEM: []byte(resp.CAKeyPEM),
+		DataKey: resp.DataKey,
 	}, nil
 }
 

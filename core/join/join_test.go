@@ -1,6 +1,7 @@
 package join
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -105,7 +106,8 @@ func newClusterTLS(t *testing.T, serverTLS func(root *ca.Root, nc *ca.NodeCert) 
 			c.admitted = append(c.admitted, admission{role, hostname, addr})
 			return fmt.Sprintf("node%021d", len(c.admitted)), []string{c.addr}, nil
 		},
-		Logger: testLogger(t),
+		DataKey: func() []byte { return testDataKey },
+		Logger:  testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +123,9 @@ func newClusterTLS(t *testing.T, serverTLS func(root *ca.Root, nc *ca.NodeCert) 
 	})
 	return c
 }
+
+// testDataKey is the data-encryption key the test cluster hands managers.
+var testDataKey = []byte("0123456789abcdef0123456789abcdef")
 
 func (c *cluster) token(role types.NodeRole) string {
 	c.t.Helper()
@@ -190,6 +195,9 @@ func TestJoinGivesACertificateForTheRole(t *testing.T) {
 			}
 			if got := root.Key != nil; got != (tt.want == types.RoleManager) {
 				t.Errorf("CA key saved: %v, want it only on managers", got)
+			}
+			if got := bytes.Equal(res.DataKey, testDataKey); got != (tt.want == types.RoleManager) || (tt.want == types.RoleWorker && res.DataKey != nil) {
+				t.Errorf("data-encryption key received: %v, want it only on managers", got)
 			}
 			if _, err := nc.Leaf.Verify(x509.VerifyOptions{Roots: c.root.Pool(), DNSName: ca.ServerName,
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {

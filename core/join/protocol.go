@@ -32,6 +32,9 @@ type Response struct {
 	CACertPEM string         `json:"ca_cert_pem,omitempty"`
 	// CAKeyPEM is sent to managers only.
 	CAKeyPEM string `json:"ca_key_pem,omitempty"`
+	// DataKey is the cluster's data-encryption key, which seals secrets;
+	// sent to managers only, over this mutually verified TLS connection.
+	DataKey []byte `json:"data_key,omitempty"`
 	// Managers are the cluster ports of the managers, for the node's
 	// session.
 	Managers []string `json:"managers,omitempty"`

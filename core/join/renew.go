@@ -17,6 +17,9 @@ type Renewal struct {
 	Role     types.NodeRole
 	CertPEM  []byte
 	CAKeyPEM []byte
+	// DataKey is the cluster's data-encryption key, for a manager (the
+	// daemon adds it; Apply leaves it to the caller to store).
+	DataKey []byte
 }
 
 // Renew is the managers' side of certificate renewal, for the RenewCert

@@ -41,6 +41,9 @@ type Config struct {
 	Cluster func(ctx context.Context) (*types.Cluster, error)
 	// Admit registers an accepted node.
 	Admit AdmitFunc
+	// DataKey returns the cluster's data-encryption key, which a joining
+	// manager receives with the CA key; nil (or a nil result) sends none.
+	DataKey func() []byte
 	// Clock stamps certificates; nil means the real clock.
 	Clock clock.Clock
 	// Logger; nil discards.
@@ -168,10 +171,13 @@ func (s *Server) handle(ctx context.Context, req Request) (Response, error) {
 		return Response{}, err
 	}
 	ou, _ := ca.OU(role)
-	var caKey []byte
+	var caKey, dataKey []byte
 	if role == types.RoleManager {
 		if caKey, err = root.KeyPEM(); err != nil {
 			return Response{}, fmt.Errorf("join: %w", err)
+		}
+		if s.cfg.DataKey != nil {
+			dataKey = s.cfg.DataKey()
 		}
 	}
 
@@ -189,7 +195,7 @@ func (s *Server) handle(ctx context.Context, req Request) (Response, error) {
 	}
 	return Response{
 		NodeID: nodeID, Role: role, CertPEM: string(cert), CACertPEM: string(root.PEM),
-		CAKeyPEM: string(caKey), Managers: managers,
+		CAKeyPEM: string(caKey), DataKey: dataKey, Managers: managers,
 	}, nil
 }
 

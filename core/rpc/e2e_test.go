@@ -33,9 +33,9 @@ func TestRealDispatcherOverRPC(t *testing.T) {
 
 	sets := register(t, c)
 	select {
-	case set := <-sets:
-		if len(set) != 0 {
-			t.Fatalf("first set = %v", set)
+	case a := <-sets:
+		if len(a.Tasks) != 0 {
+			t.Fatalf("first set = %v", a.Tasks)
 		}
 	case <-time.After(testWait):
 		t.Fatal("no first set")
@@ -54,7 +54,8 @@ func TestRealDispatcherOverRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := false
-	for set := range sets {
+	for a := range sets {
+		set := a.Tasks
 		if got = len(set) == 1 && set[0].ID == "t1" && set[0].Spec.Container.Image == "busybox"; got {
 			break
 		}

@@ -50,6 +50,8 @@ type Renewal struct {
 	Role     types.NodeRole `json:"role"`
 	CertPEM  []byte         `json:"cert_pem"`
 	CAKeyPEM []byte         `json:"ca_key_pem,omitempty"`
+	// DataKey is the cluster's data-encryption key, with the CA key.
+	DataKey []byte `json:"data_key,omitempty"`
 }
 
 // ProposeRequest carries an encoded store command.
@@ -117,7 +119,7 @@ var managerDesc = serviceDesc(managerService,
 			if err != nil {
 				return nil, err
 			}
-			if r.CAKeyPEM != nil && r.Role != types.RoleManager {
+			if (r.CAKeyPEM != nil || r.DataKey != nil) && r.Role != types.RoleManager {
 				return nil, fmt.Errorf("renew certificate: refusing to send the CA key with a %s certificate to %s: %w",
 					r.Role, caller.ID, errdefs.ErrPermissionDenied)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -109,11 +110,16 @@ type clientSession struct {
 	stream  *SessionStream
 	cancel  context.CancelFunc
 	started time.Time
-	// out is the assignment channel: it holds the latest set and is closed
-	// when the session ends. claimed is set by Assignments.
-	out     chan []*types.Task
+	// out is the assignment channel: it holds the latest assignment and
+	// is closed when the session ends. claimed is set by Assignments.
+	out     chan *session.Assignment
 	claimed bool
 	done    chan struct{}
+	// tasks, secrets and configs are the node's assignment as the
+	// session's messages built it; the values live in memory only.
+	tasks   []*types.Task
+	secrets map[string]session.SecretData
+	configs map[string]session.ConfigData
 }
 
 // NewSessionClient returns a client; it connects on Register.
@@ -281,7 +287,8 @@ func (c *SessionClient) open(ctx context.Context, addr string, reg session.Regis
 	}
 	return &clientSession{
 		addr: addr, nodeID: reg.NodeID, cc: cc, stream: stream, cancel: cancel, started: c.clock.Now(),
-		out: make(chan []*types.Task, 1), done: make(chan struct{}),
+		out: make(chan *session.Assignment, 1), done: make(chan struct{}),
+		secrets: map[string]session.SecretData{}, configs: map[string]session.ConfigData{},
 	}, first, nil
 }
 
@@ -312,12 +319,19 @@ func (c *SessionClient) receive(s *clientSession) {
 
 // apply takes in one session message.
 func (c *SessionClient) apply(s *clientSession, msg *dispatcher.SessionMessage) {
-	if msg.Assignments != nil {
+	if msg.Assignments != nil || msg.Values != nil {
+		if msg.Assignments != nil {
+			s.tasks = msg.Assignments.Tasks
+		}
+		if msg.Values != nil {
+			msg.Values.Apply(s.secrets, s.configs)
+		}
+		a := &session.Assignment{Tasks: s.tasks, Secrets: maps.Clone(s.secrets), Configs: maps.Clone(s.configs)}
 		select {
 		case <-s.out: // replace a set the agent has not taken yet
 		default:
 		}
-		s.out <- msg.Assignments.Tasks
+		s.out <- a
 	}
 	if msg.Routes != nil {
 		c.routes.set(msg.Routes.Routes)
@@ -396,7 +410,7 @@ func (c *SessionClient) endSession() {
 // Assignments returns the assignment channel of the session Register
 // opened for nodeID; it is closed when the session ends or ctx ends (which
 // ends the session).
-func (c *SessionClient) Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error) {
+func (c *SessionClient) Assignments(ctx context.Context, nodeID string) (<-chan *session.Assignment, error) {
 	c.mu.Lock()
 	s := c.sess
 	ok := s != nil && s.nodeID == nodeID && !s.claimed

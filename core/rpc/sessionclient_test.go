@@ -44,7 +44,7 @@ func startManagers(t *testing.T, p *pki) *managers {
 func (m *managers) lead(id string) { m.cluster.lead(m.nodes[id].addr) }
 
 // register registers w1 and returns its assignment channel.
-func register(t *testing.T, c *SessionClient) <-chan []*types.Task {
+func register(t *testing.T, c *SessionClient) <-chan *session.Assignment {
 	t.Helper()
 	ctx := testCtx(t)
 	if err := c.Register(ctx, session.Registration{NodeID: "w1", Addr: "10.0.0.1"}); err != nil {
@@ -58,14 +58,14 @@ func register(t *testing.T, c *SessionClient) <-chan []*types.Task {
 }
 
 // firstSet reads the first set and reports which manager sent it.
-func firstSet(t *testing.T, sets <-chan []*types.Task) string {
+func firstSet(t *testing.T, sets <-chan *session.Assignment) string {
 	t.Helper()
 	select {
-	case set, ok := <-sets:
-		if !ok || len(set) != 1 {
-			t.Fatalf("first set = %v (open %v)", set, ok)
+	case a, ok := <-sets:
+		if !ok || len(a.Tasks) != 1 {
+			t.Fatalf("first set = %v (open %v)", a, ok)
 		}
-		return set[0].ID
+		return a.Tasks[0].ID
 	case <-time.After(testWait):
 		t.Fatal("no assignment set")
 	}
@@ -73,7 +73,7 @@ func firstSet(t *testing.T, sets <-chan []*types.Task) string {
 }
 
 // waitClosed waits for the assignment channel to close.
-func waitClosed(t *testing.T, sets <-chan []*types.Task) {
+func waitClosed(t *testing.T, sets <-chan *session.Assignment) {
 	t.Helper()
 	deadline := time.After(testWait)
 	for {

@@ -16,8 +16,8 @@ import (
 
 func (c *cli) clusterCommand() *cobra.Command {
 	return groupCommand("cluster", "Manage the cluster and remote access to it",
-		"  hive cluster client-cert\n  hive cluster client-cert --name ci --out ./ci-tls",
-		c.clusterClientCertCommand(), c.clusterStatusCommand())
+		"  hive cluster client-cert\n  hive cluster client-cert --name ci --out ./ci-tls\n  hive cluster update --autolock=true",
+		c.clusterClientCertCommand(), c.clusterStatusCommand(), c.clusterUpdateCommand())
 }
 
 func (c *cli) clusterClientCertCommand() *cobra.Command {

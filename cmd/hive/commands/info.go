@@ -77,6 +77,16 @@ func renderInfo(w io.Writer, info *api.Info, now time.Time) error {
 		{"Raft index", fmt.Sprint(info.RaftIndex)},
 		{"Started", started},
 	}
+	if info.Role == "manager" {
+		lock := "off"
+		switch {
+		case info.Locked:
+			lock = "on: this manager is LOCKED; run 'hive unlock'"
+		case info.Autolock:
+			lock = "on"
+		}
+		rows = append(rows, [2]string{"Autolock", lock})
+	}
 	var b strings.Builder
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%-12s %s\n", r[0]+":", r[1])

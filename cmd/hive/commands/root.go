@@ -105,8 +105,24 @@ socket by default, or the endpoint given with -H or HIVE_HOST.`,
 
 	root.AddCommand(c.infoCommand(), c.nodeCommand(), c.pluginCommand(), c.serviceCommand())
 	root.AddCommand(c.joinTokenCommand(), c.clusterCommand(), c.leaveCommand())
+	root.AddCommand(c.secretCommand(), c.unlockCommand(), c.unlockKeyCommand())
 	root.AddCommand(c.opts.Extra...)
+	c.addConfigCommands(root)
 	return root
+}
+
+// addConfigCommands puts the config object commands under `hive config`,
+// beside the `config show` an Extra command may already hold.
+func (c *cli) addConfigCommands(root *cobra.Command) {
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "config" {
+			cmd.Short = "Manage configs granted to services, and show hive's own configuration"
+			cmd.Example = configGroupExample + "\n  hive config show"
+			cmd.AddCommand(c.configObjectCommands()...)
+			return
+		}
+	}
+	root.AddCommand(groupCommand("config", "Manage configs: non-secret files granted to services", configGroupExample, c.configObjectCommands()...))
 }
 
 // groupCommand returns a command that only holds subcommands: alone it

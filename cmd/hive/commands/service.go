@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -204,6 +205,24 @@ func renderServicePretty(w io.Writer, s *types.Service, now time.Time) error {
 			kv(2, "Source", m.Source)
 			kv(2, "ReadOnly", m.ReadOnly)
 			kv(2, "Type", m.Type)
+		}
+	}
+	if len(ct.Secrets) > 0 {
+		b.WriteString("Secrets:\n")
+		for _, r := range ct.Secrets {
+			kv(1, "Target", path.Join(types.SecretsDir, r.File.Name))
+			kv(2, "Source", r.SecretName)
+			kv(2, "Owner", r.File.UID+":"+r.File.GID)
+			kv(2, "Mode", fmt.Sprintf("%#o", uint32(r.File.Mode)))
+		}
+	}
+	if len(ct.Configs) > 0 {
+		b.WriteString("Configs:\n")
+		for _, r := range ct.Configs {
+			kv(1, "Target", r.File.Name)
+			kv(2, "Source", r.ConfigName)
+			kv(2, "Owner", r.File.UID+":"+r.File.GID)
+			kv(2, "Mode", fmt.Sprintf("%#o", uint32(r.File.Mode)))
 		}
 	}
 	res := s.Spec.Task.Resources

@@ -25,6 +25,8 @@ type createOptions struct {
 	labels        []string
 	constraints   []string
 	mounts        []string
+	secrets       []string
+	configs       []string
 	limitCPU      string
 	limitMemory   string
 	reserveCPU    string
@@ -53,6 +55,8 @@ func (o *createOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.labels, "label", nil, "set a service label: `KEY=VALUE`")
 	fs.StringArrayVar(&o.constraints, "constraint", nil, "placement `CONSTRAINT`, as in node.role==manager or node.labels.zone!=east")
 	fs.StringArrayVar(&o.mounts, "mount", nil, "mount a filesystem: `MOUNT` is type=bind|volume|tmpfs,source=SRC,target=/PATH[,readonly]")
+	fs.StringArrayVar(&o.secrets, "secret", nil, "grant a secret: `SECRET` is NAME, or source=NAME,target=FILE,uid=U,gid=G,mode=0400 (a file in /run/secrets)")
+	fs.StringArrayVar(&o.configs, "config", nil, "grant a config: `CONFIG` is NAME, or source=NAME,target=/PATH,uid=U,gid=G,mode=0444 (default target /NAME)")
 	fs.StringVar(&o.limitCPU, "limit-cpu", "", "limit each task to `CPUS` CPUs (0.5, 2)")
 	fs.StringVar(&o.limitMemory, "limit-memory", "", "limit each task to `SIZE` of memory (512m, 1g)")
 	fs.StringVar(&o.reserveCPU, "reserve-cpu", "", "reserve `CPUS` CPUs for each task when scheduling")
@@ -88,6 +92,8 @@ the service stays created, so look with 'hive service ps NAME'.`,
 		Example: `  hive service create --name web --replicas 3 -p 8080:80 nginx:alpine
   hive service create --name db --mount type=volume,source=data,target=/var/lib/postgresql/data \
       -e POSTGRES_PASSWORD=secret --constraint node.role==manager postgres:16
+  hive service create --name api --secret db_password --secret source=tls_key,target=tls/key.pem,mode=0400 \
+      --config source=api.yaml,target=/etc/api/config.yaml hive-test/api:v1
   hive service create --name agent --mode global --limit-memory 256m busybox top
   hive service create -d --name job --restart-condition none alpine sh -c 'echo hi'`,
 		Args: minArgs(1, "an IMAGE"),
@@ -206,6 +212,20 @@ func (o *createOptions) spec(fs *pflag.FlagSet, args []string, lookup func(strin
 		}
 		targets[t] = true
 		ct.Mounts = append(ct.Mounts, m)
+	}
+	for _, v := range o.secrets {
+		r, err := parseSecretRef("--secret", v)
+		if err != nil {
+			return s, err
+		}
+		ct.Secrets = append(ct.Secrets, r)
+	}
+	for _, v := range o.configs {
+		r, err := parseConfigRef("--config", v)
+		if err != nil {
+			return s, err
+		}
+		ct.Configs = append(ct.Configs, r)
 	}
 
 	published := map[string]bool{}

@@ -27,6 +27,8 @@ type updateOptions struct {
 	constraintRm              []string
 	labelAdd, labelRm         []string
 	mountAdd, mountRm         []string
+	secretAdd, secretRm       []string
+	configAdd, configRm       []string
 	limitCPU, limitMemory     string
 	reserveCPU, reserveMemory string
 	restartCond, restartDelay string
@@ -51,6 +53,10 @@ func (o *updateOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.labelRm, "label-rm", nil, "remove the service label `KEY`")
 	fs.StringArrayVar(&o.mountAdd, "mount-add", nil, "add or replace (same target) a `MOUNT`, as --mount of service create")
 	fs.StringArrayVar(&o.mountRm, "mount-rm", nil, "remove the mount at `TARGET`")
+	fs.StringArrayVar(&o.secretAdd, "secret-add", nil, "grant a `SECRET`, as --secret of service create")
+	fs.StringArrayVar(&o.secretRm, "secret-rm", nil, "stop granting the secret `NAME`")
+	fs.StringArrayVar(&o.configAdd, "config-add", nil, "grant a `CONFIG`, as --config of service create")
+	fs.StringArrayVar(&o.configRm, "config-rm", nil, "stop granting the config `NAME`")
 	fs.StringVar(&o.limitCPU, "limit-cpu", "", "limit each task to `CPUS` CPUs (0: no limit)")
 	fs.StringVar(&o.limitMemory, "limit-memory", "", "limit each task to `SIZE` of memory (0: no limit)")
 	fs.StringVar(&o.reserveCPU, "reserve-cpu", "", "reserve `CPUS` CPUs for each task")
@@ -75,7 +81,7 @@ func (c *cli) serviceUpdateCommand() *cobra.Command {
 		Short: "Update a service",
 		Long: `Change a service's spec; what a flag does not mention keeps its current value
 (the defaults shown are those of service create). A change of what its tasks run (image, environment,
-mounts, ports, limits, health check, --force) is rolled out as a rolling
+mounts, secrets, configs, ports, limits, health check, --force) is rolled out as a rolling
 update: --update-parallelism slots at a time (1; 0 for all at once), each
 new task running, and healthy when it has a health check, before the next
 slot after --update-delay; stop-first stops a slot's old task before its
@@ -92,6 +98,8 @@ paused update resumes with any change, or --force.`,
 		Example: `  hive service update --image hive-test/web:v2 web
   hive service update --image hive-test/web:v2 --update-order start-first --update-parallelism 2 web
   hive service update --env-add LEVEL=debug --env-rm OLD web
+  hive service update --secret-rm db_password_v1 --secret-add source=db_password_v2,target=db_password api
+  hive service update --config-add source=nginx.conf,target=/etc/nginx/nginx.conf web
   hive service update --update-failure-action rollback --update-monitor 10s --image app:2 api
   hive service update --force web`,
 		Args: exactArgs(1, "a SERVICE"),
@@ -183,6 +191,9 @@ func (o *updateOptions) apply(fs *pflag.FlagSet, s *types.ServiceSpec, lookup fu
 		return err
 	}
 	if err := o.applyMounts(ct); err != nil {
+		return err
+	}
+	if err := o.applyGrants(ct); err != nil {
 		return err
 	}
 	if err := o.applyPorts(s); err != nil {
@@ -280,6 +291,50 @@ func (o *updateOptions) applyMounts(ct *types.ContainerSpec) error {
 		t := path.Clean(m.Target)
 		ct.Mounts = slices.DeleteFunc(ct.Mounts, func(x types.Mount) bool { return path.Clean(x.Target) == t })
 		ct.Mounts = append(ct.Mounts, m)
+	}
+	return nil
+}
+
+// applyGrants removes, then adds, secrets and configs. An added one
+// replaces a grant of the same name to the same target.
+func (o *updateOptions) applyGrants(ct *types.ContainerSpec) error {
+	for _, name := range o.secretRm {
+		n := len(ct.Secrets)
+		ct.Secrets = slices.DeleteFunc(ct.Secrets, func(r types.SecretReference) bool { return r.SecretName == name || r.SecretID == name })
+		if len(ct.Secrets) == n {
+			return fmt.Errorf("invalid --secret-rm %s: the service is not granted that secret", name)
+		}
+	}
+	for _, name := range o.configRm {
+		n := len(ct.Configs)
+		ct.Configs = slices.DeleteFunc(ct.Configs, func(r types.ConfigReference) bool { return r.ConfigName == name || r.ConfigID == name })
+		if len(ct.Configs) == n {
+			return fmt.Errorf("invalid --config-rm %s: the service is not granted that config", name)
+		}
+	}
+	for _, v := range o.secretAdd {
+		r, err := parseSecretRef("--secret-add", v)
+		if err != nil {
+			return err
+		}
+		target := r.File.Name
+		if target == "" {
+			target = r.SecretName
+		}
+		ct.Secrets = slices.DeleteFunc(ct.Secrets, func(x types.SecretReference) bool { return path.Clean(x.File.Name) == path.Clean(target) })
+		ct.Secrets = append(ct.Secrets, r)
+	}
+	for _, v := range o.configAdd {
+		r, err := parseConfigRef("--config-add", v)
+		if err != nil {
+			return err
+		}
+		target := r.File.Name
+		if target == "" {
+			target = "/" + r.ConfigName
+		}
+		ct.Configs = slices.DeleteFunc(ct.Configs, func(x types.ConfigReference) bool { return path.Clean(x.File.Name) == path.Clean(target) })
+		ct.Configs = append(ct.Configs, r)
 	}
 	return nil
 }

@@ -71,11 +71,15 @@ func runJoin(cmd *cobra.Command, args []string) error {
 		os.Remove(daemon.StatePath(cfg.DataDir))
 		return err
 	}
+	if err := daemon.InitKeys(cfg.DataDir, res.DataKey); err != nil {
+		os.Remove(daemon.StatePath(cfg.DataDir))
+		return err
+	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "This node joined the cluster as a %s (node %s).\n", res.Role, res.NodeID)
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
 		return startDetached(cmd, cfg, upArgs(cmd))
 	}
-	return runDaemon(cmd, cfg)
+	return runDaemon(cmd, cfg, nil)
 }
 
 // upArgs is the `hive up` command line that runs the joined node with the

@@ -13,6 +13,8 @@ import (
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
+	"github.com/hiveorch/hive/plugins/sdk/secrets"
+	"github.com/hiveorch/hive/plugins/secrets-vault/vault"
 )
 
 // builtins are the plugins the hive binary serves itself, so one binary is
@@ -21,6 +23,7 @@ var builtins = map[string]func(){
 	"runtime-docker":     func() { runtime.Serve(docker.New(sdk.Logger("runtime-docker"))) },
 	"runtime-containerd": containerd.Main,
 	"scheduler-spread":   func() { scheduler.Serve(spread.New(sdk.Logger("scheduler-spread"))) },
+	vault.Name:           func() { secrets.Serve(vault.New(sdk.Logger(vault.Name))) },
 }
 
 // BuiltinNames lists the built-in plugins, sorted.

@@ -18,6 +18,7 @@ import (
 	"github.com/hiveorch/hive/config"
 	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/daemon"
+	"github.com/hiveorch/hive/core/errdefs"
 )
 
 // logFile is where a detached daemon writes its log, in its data directory.
@@ -39,15 +40,22 @@ speaks only mutual TLS.
 By default hive runs in the foreground until interrupted; with -d it starts in
 the background, returns once the API answers, and logs to DATA_DIR/hive.log.
 Stopping hive (Ctrl-C or 'hive down') leaves task containers running; the next
-'hive up' adopts them without restarting them.`,
+'hive up' adopts them without restarting them.
+
+With --autolock, the managers' data-encryption key (which seals secrets) and
+the CA key are sealed by an unlock key printed once, here: a manager that
+restarts stays locked until 'hive unlock' gives it back (see 'hive cluster
+update --autolock' and 'hive unlock-key').`,
 		Example: `  hive up -d
   hive up --data-dir /tmp/hive -H unix:///tmp/hive/hive.sock --listen-addr 127.0.0.1:4300
-  HIVE_LOG_LEVEL=debug hive up`,
+  HIVE_LOG_LEVEL=debug hive up
+  hive up -d --autolock`,
 		Args: cobra.NoArgs,
 		RunE: runUp,
 	}
 	addDaemonFlags(c.Flags())
 	c.Flags().BoolP("detach", "d", false, "start in the background and return once the API answers")
+	c.Flags().Bool("autolock", false, "turn autolock on and print the unlock key: a restarted manager stays locked until 'hive unlock'")
 	return c
 }
 
@@ -56,23 +64,95 @@ func runUp(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	autolock, _ := cmd.Flags().GetBool("autolock")
 	if detach, _ := cmd.Flags().GetBool("detach"); detach {
-		return startDetached(cmd, cfg, foregroundArgs(os.Args[1:]))
+		// The child never sees --autolock: the key is printed here, not
+		// into its log file.
+		if err := startDetached(cmd, cfg, withoutFlag(foregroundArgs(os.Args[1:]), "autolock")); err != nil {
+			return err
+		}
+		if autolock {
+			return enableAutolock(cmd, cfg.Host)
+		}
+		return nil
 	}
-	return runDaemon(cmd, cfg)
+	var ready chan struct{}
+	if autolock {
+		ready = make(chan struct{})
+		go func() {
+			select {
+			case <-ready:
+			case <-cmd.Context().Done():
+				return
+			}
+			if err := enableAutolock(cmd, cfg.Host); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Error: autolock: %v\n", err)
+			}
+		}()
+	}
+	return runDaemon(cmd, cfg, ready)
 }
 
-// runDaemon runs the node in the foreground until interrupted.
-func runDaemon(cmd *cobra.Command, cfg *config.Config) error {
+// enableAutolock turns autolock on through the API at host, riding out the
+// first moments of a new cluster, and prints the unlock key.
+func enableAutolock(cmd *cobra.Command, host string) error {
+	cl, err := client.New(host)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		k, err := cl.SetAutolock(ctx, true)
+		if err == nil {
+			out := cmd.OutOrStdout()
+			if k.Key == "" {
+				fmt.Fprintln(out, "Autolock was already on; 'hive unlock-key' shows the key.")
+				return nil
+			}
+			fmt.Fprintf(out, "Autolock is on. To unlock a manager after it restarts, run 'hive unlock' on it\nand give this key:\n\n    %s\n\nKeep it in a password manager: hive does not show it again unless asked\nwith 'hive unlock-key'.\n", k.Key)
+			return nil
+		}
+		if !errors.Is(err, errdefs.ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the cluster did not get ready in time: %w; run 'hive cluster update --autolock=true'", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// withoutFlag drops --name and --name=... from args.
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// runDaemon runs the node in the foreground until interrupted. ready, when
+// not nil, is closed once the API answers.
+func runDaemon(cmd *cobra.Command, cfg *config.Config, ready chan struct{}) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the hive binary: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return daemon.Run(ctx, daemon.Options{
+	opts := daemon.Options{
 		Config: cfg, Executable: exe, Builtins: BuiltinNames(), Logger: newLogger(cfg, os.Stderr),
-	})
+	}
+	if ready != nil {
+		opts.Ready = ready
+	}
+	return daemon.Run(ctx, opts)
 }
 
 // startDetached runs hive with args (a foreground `hive up`) in a new

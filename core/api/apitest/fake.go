@@ -61,6 +61,7 @@ type Backend struct {
 	version  uint64
 	shutdown int
 	cluster  clusterState
+	sec      secretState
 }
 
 // New returns an empty Backend.

@@ -26,7 +26,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // start serves b on a unix socket in t.TempDir and returns a client for it.
-func start(t *testing.T, b *apitest.Backend) *client.Client {
+func start(t *testing.T, b api.Backend) *client.Client {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hive.sock")
 	l, err := api.ListenUnix(path)
