@@ -12,6 +12,8 @@
 //	web cat PATH          print the file, then wait
 //	web write PATH TEXT   write TEXT to PATH, then wait
 //	web whoami            print uid:gid and working dir, then wait
+//	web stat PATH...      print each file's owner, mode, filesystem and
+//	                      content (or why it cannot be read), then wait
 //	web env NAME...       print NAME=value for each name, then wait
 //	web sleep             wait
 //	web healthcheck       exit 0 if /healthz on $PORT answers 200 (for HEALTHCHECK)
@@ -103,6 +105,14 @@ func run(cmd string, args []string) error {
 			return err
 		}
 		fmt.Println("wrote", args[0])
+		waitForSignal()
+	case "stat":
+		if len(args) == 0 {
+			return errors.New("usage: web stat PATH...")
+		}
+		for _, p := range args {
+			fmt.Println(statLine(p))
+		}
 		waitForSignal()
 	case "whoami":
 		wd, _ := os.Getwd()
@@ -202,4 +212,42 @@ func serve() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// statLine describes a file in one line:
+//
+//	PATH uid=U gid=G mode=0400 fs=tmpfs content="..."
+//
+// or "PATH error=..." when it cannot be read.
+func statLine(p string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		return fmt.Sprintf("%s error=%q", p, err.Error())
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(p, &fs); err != nil {
+		return fmt.Sprintf("%s error=%q", p, err.Error())
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Sprintf("%s uid=%d gid=%d mode=%04o fs=%s error=%q", p, st.Uid, st.Gid, st.Mode&0o7777, fsName(fs.Type), err.Error())
+	}
+	return fmt.Sprintf("%s uid=%d gid=%d mode=%04o fs=%s content=%q", p, st.Uid, st.Gid, st.Mode&0o7777, fsName(fs.Type), b)
+}
+
+// fsName names the filesystems a test may meet.
+func fsName(magic int64) string {
+	switch uint32(magic) {
+	case 0x01021994:
+		return "tmpfs"
+	case 0x794c7630:
+		return "overlay"
+	case 0xef53:
+		return "ext4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683e:
+		return "btrfs"
+	}
+	return fmt.Sprintf("0x%x", magic)
 }

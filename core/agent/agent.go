@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -48,6 +49,11 @@ type Config struct {
 	// stopped: the time for the meshes to stop sending it connections.
 	// Zero means DefaultDrainDelay.
 	DrainDelay time.Duration
+	// SecretsDir is where the agent mounts a tmpfs per task for the
+	// files of its secrets and configs: under the node's runtime
+	// directory (/run/hive/<node-id>/secrets), never the data directory.
+	// Empty rejects tasks that reference secrets or configs.
+	SecretsDir string
 	Clock      clock.Clock
 	Logger     *slog.Logger
 }
@@ -68,6 +74,10 @@ type Agent struct {
 	clock    clock.Clock
 	logger   *slog.Logger
 	reporter *reporter
+	// values are the secrets' and configs' values the managers sent, in
+	// memory only; files writes them to each task's tmpfs.
+	values values
+	files  *taskFiles
 
 	// started is when Run began.
 	started time.Time
@@ -91,6 +101,7 @@ func New(cfg Config) *Agent {
 		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, drain: cfg.DrainDelay, clock: cfg.Clock, logger: logger,
 		reporter: newReporter(cfg.NodeID, cfg.Manager, cfg.Clock, logger),
 		runners:  map[string]*runner{},
+		files:    &taskFiles{root: cfg.SecretsDir},
 	}
 }
 
@@ -186,11 +197,12 @@ func (a *Agent) session(ctx context.Context, existing map[string]*runtime.Contai
 			return nil
 		case err := <-hbErr:
 			return err
-		case set, ok := <-sets:
+		case as, ok := <-sets:
 			if !ok {
 				return fmt.Errorf("assignment stream closed")
 			}
-			a.apply(ctx, set, existing)
+			a.values.set(as)
+			a.apply(ctx, as.Tasks, existing)
 			if first {
 				first = false
 				a.sweepOrphans(ctx)
@@ -251,9 +263,10 @@ func (a *Agent) apply(ctx context.Context, set []*types.Task, existing map[strin
 	}
 }
 
-// sweepOrphans removes this node's containers that belong to no task the
-// agent runs.
+// sweepOrphans removes this node's containers, and the tmpfs of secrets
+// and configs, that belong to no task the agent runs.
 func (a *Agent) sweepOrphans(ctx context.Context) {
+	a.sweepFiles()
 	cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID}})
 	if err != nil {
 		a.logger.Debug("orphan sweep skipped", "error", err)
@@ -275,6 +288,28 @@ func (a *Agent) sweepOrphans(ctx context.Context) {
 	}
 }
 
+// sweepFiles unmounts the secrets' and configs' tmpfs of tasks that have
+// no runner: left by tasks that ended while the agent was down.
+func (a *Agent) sweepFiles() {
+	ids, err := a.files.tasks()
+	if err != nil {
+		a.logger.Warn("cannot list the tasks' secret directories", "error", err)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := a.runners[id]; ok {
+			continue
+		}
+		if err := a.files.release(id); err != nil {
+			a.logger.Warn("cannot remove the secrets of a task that is gone", "task_id", id, "error", err)
+			continue
+		}
+		a.logger.Info("removed the secrets and configs of a task that is gone", "task_id", id)
+	}
+}
+
 // findContainer returns the container of a task, or nil.
 func (a *Agent) findContainer(ctx context.Context, taskID string) (*runtime.Container, error) {
 	cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID, LabelTask: taskID}})
@@ -282,4 +317,14 @@ func (a *Agent) findContainer(ctx context.Context, taskID string) (*runtime.Cont
 		return nil, err
 	}
 	return cs[0], nil
+}
+
+// hasFiles reports whether a task has a directory for its secrets and
+// configs (mounted by an earlier run of the agent, say).
+func (a *Agent) hasFiles(taskID string) bool {
+	if a.files.root == "" {
+		return false
+	}
+	_, err := os.Stat(a.files.dir(taskID))
+	return err == nil
 }

@@ -38,6 +38,8 @@ type runner struct {
 	// drained is set once the task, told to stop, has waited for the
 	// routing mesh to drop it.
 	drained bool
+	// filesUp is set while the task's secrets and configs are mounted.
+	filesUp bool
 	// received is a version of the task a step took from updates while it
 	// waited; run takes it before anything newer on updates. (Putting it
 	// back on updates instead could overwrite a newer version the agent
@@ -87,12 +89,18 @@ func (r *runner) run(ctx context.Context, t *types.Task) {
 			return
 		case <-r.gone:
 			r.cleanup(ctx)
+			r.releaseFiles()
 			return
 		case nt := <-r.updates:
 			t = nt
 		default:
 		}
-		switch r.step(ctx, t) {
+		act := r.step(ctx, t)
+		if r.status.State.Terminal() {
+			// Its container no longer runs: its values are not needed.
+			r.releaseFiles()
+		}
+		switch act {
 		case next:
 			continue
 		case retry:
@@ -177,13 +185,36 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 		r.progress(types.TaskStatePreparing, "preparing")
 	}
 	if r.container == nil {
+		files, err := r.a.values.files(t)
+		var waiting *waitingError
+		switch {
+		case errors.As(err, &waiting):
+			if r.status.Message != waiting.Error() {
+				r.progress(types.TaskStatePreparing, waiting.Error())
+			}
+			return waitChange // values arrive with the assignment
+		case err != nil:
+			return r.reject(err)
+		}
 		if err := r.pull(ctx, t.Spec.Container.Image); err != nil {
 			if transient(err) {
 				return retry
 			}
 			return r.reject(err)
 		}
-		id, err := r.a.rt.Create(ctx, ContainerSpec(t, r.a.hostIP))
+		spec := ContainerSpec(t, r.a.hostIP)
+		if len(files) > 0 {
+			mounts, err := r.a.files.materialize(t.ID, files)
+			if err != nil {
+				return r.reject(fmt.Errorf("write secrets and configs: %w", err))
+			}
+			r.filesUp = true
+			spec.Mounts = append(spec.Mounts, mounts...)
+		}
+		id, err := r.a.rt.Create(ctx, spec)
+		if err != nil && !errors.Is(err, sdk.ErrAlreadyExists) {
+			r.releaseFiles()
+		}
 		switch {
 		case errors.Is(err, sdk.ErrAlreadyExists):
 			c, ferr := r.a.findContainer(ctx, t.ID)
@@ -396,6 +427,19 @@ func routed(t *types.Task) bool {
 		}
 	}
 	return false
+}
+
+// releaseFiles unmounts the task's secrets and configs, if mounted. A
+// failure is left to the agent's sweep, once the task has gone.
+func (r *runner) releaseFiles() {
+	if !r.filesUp && !r.a.hasFiles(r.taskID) {
+		return
+	}
+	if err := r.a.files.release(r.taskID); err != nil {
+		r.a.logger.Warn("remove the task's secrets failed; the sweep will retry", "task_id", r.taskID, "error", err)
+		return
+	}
+	r.filesUp = false
 }
 
 // cleanup removes the container of a task that was deleted. A failure is

@@ -47,8 +47,16 @@ type Dispatcher struct {
 	// (one that was removed, or that joined no manager) instead of
 	// creating it as a worker.
 	RefuseUnknownNodes bool
+	// Values supplies the values of the secrets and configs that tasks
+	// reference; nil delivers none (tasks that need one wait for it).
+	Values SecretSource
+	// ValueRefresh is how often a session tries again to read the values
+	// it could not (default DefaultValueRefresh). A new version of a value
+	// is sent at once: the store's secret and config events tell.
+	ValueRefresh time.Duration
 
 	routes *routeFeed
+	values *valueCache
 
 	mu       sync.Mutex
 	lastSeen map[string]time.Time
@@ -65,6 +73,7 @@ func New(s *store.Store, clk clock.Clock, logger *slog.Logger) *Dispatcher {
 		lastSeen: map[string]time.Time{}, sessions: map[string]*liveSession{},
 	}
 	d.routes = &routeFeed{d: d}
+	d.values = newValueCache(d)
 	return d
 }
 
@@ -171,29 +180,55 @@ func Assigned(t *types.Task, nodeID string) bool {
 	return t.NodeID == nodeID && t.Status.State >= types.TaskStateAssigned
 }
 
-// Assignments streams the node's assignment set.
-func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error) {
+// Assignments streams the node's assignment: its task set, sent again
+// when it changes, with the values of the secrets and configs those tasks
+// reference, sent again when one has a new version in the store. Values
+// that could not be read are tried again every ValueRefresh.
+func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan *session.Assignment, error) {
 	var set []*types.Task
 	filter := func(ev store.Event) bool {
 		if ev.Action == store.ActionReset {
 			return true
+		}
+		if ev.Secret != nil || ev.Config != nil {
+			return true // a value may have a new version
 		}
 		return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
 	}
 	events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) {
 		set = assignedSet(tx, nodeID)
 	}, filter)
-	out := make(chan []*types.Task, 1)
-	out <- set
+	out := make(chan *session.Assignment, 1)
+	build := func(set []*types.Task) *session.Assignment {
+		secrets, configs := d.values.collect(ctx, nodeID, set)
+		return &session.Assignment{Tasks: set, Secrets: secrets, Configs: configs}
+	}
+	publish := func(a *session.Assignment) {
+		select {
+		case <-out: // replace a set the agent has not taken yet
+		default:
+		}
+		out <- a
+	}
 	go func() {
 		defer close(out)
 		// A closure, so that the subscription ended is the current one
 		// after a re-subscription.
 		defer func() { cancel() }()
+		refresh := d.clock.NewTicker(d.valueRefresh())
+		defer refresh.Stop()
+		last := build(set)
+		publish(last)
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-refresh.C():
+				a := build(last.Tasks)
+				if !sameValues(a, last) {
+					last = a
+					publish(a)
+				}
 			case _, ok := <-events:
 				if !ok {
 					select {
@@ -208,11 +243,8 @@ func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan []*
 				}
 				drain(events)
 				d.store.View(func(tx store.ReadTx) { set = assignedSet(tx, nodeID) })
-				select {
-				case <-out: // replace a set the agent has not taken yet
-				default:
-				}
-				out <- set
+				last = build(set)
+				publish(last)
 			}
 		}
 	}()

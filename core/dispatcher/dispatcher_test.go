@@ -16,11 +16,14 @@ import (
 
 // next receives the next assignment set, failing after a real-time
 // deadline.
-func next(t *testing.T, sets <-chan []*types.Task) ([]*types.Task, bool) {
+func next(t *testing.T, sets <-chan *session.Assignment) ([]*types.Task, bool) {
 	t.Helper()
 	select {
-	case set, ok := <-sets:
-		return set, ok
+	case a, ok := <-sets:
+		if !ok {
+			return nil, false
+		}
+		return a.Tasks, true
 	case <-clock.Real{}.After(10 * time.Second):
 		t.Fatal("no assignment set within 10s")
 		return nil, false

@@ -27,6 +27,10 @@ const ManagersPoll = time.Second
 type SessionMessage struct {
 	// Assignments is the node's whole assignment set (see Assignments).
 	Assignments *Assignments `json:"assignments,omitempty"`
+	// Values are the changes to the values of the secrets and configs
+	// the node's tasks reference; the first message of a session carries
+	// them all.
+	Values *Values `json:"values,omitempty"`
 	// Routes is the routing table of the whole cluster, for the node's
 	// mesh: every published port leads to its service's running tasks
 	// wherever they run.
@@ -42,7 +46,7 @@ type SessionMessage struct {
 }
 
 func (m *SessionMessage) empty() bool {
-	return m.Assignments == nil && m.Routes == nil && m.Managers == nil && m.HeartbeatPeriod == 0 && m.Role == ""
+	return m.Assignments == nil && m.Values == nil && m.Routes == nil && m.Managers == nil && m.HeartbeatPeriod == 0 && m.Role == ""
 }
 
 // nodeRole returns the role the store gives a node ("" if it has none).
@@ -163,7 +167,7 @@ func (d *Dispatcher) Session(ctx context.Context, reg session.Registration, send
 	defer tick.Stop()
 
 	managers, period, role := d.Managers(), d.Period(), d.nodeRole(reg.NodeID)
-	var first []*types.Task
+	var first *session.Assignment
 	select {
 	case <-ctx.Done():
 		return d.sessionEnd(reg.NodeID, live)
@@ -173,14 +177,16 @@ func (d *Dispatcher) Session(ctx context.Context, reg session.Registration, send
 		}
 		first = set
 	}
+	var sent sentValues
 	err = send(&SessionMessage{
-		Assignments: &Assignments{Tasks: first}, Routes: &RouteTable{Routes: table},
+		Assignments: &Assignments{Tasks: first.Tasks}, Values: sent.diff(first), Routes: &RouteTable{Routes: table},
 		Managers: managers, HeartbeatPeriod: period, Role: role,
 	})
 	if err != nil {
 		return fmt.Errorf("send session message to node %s: %w", reg.NodeID, err)
 	}
 	d.logger.Debug("session opened", "node_id", reg.NodeID, "routes", len(table), "managers", len(managers))
+	last := first.Tasks
 	for {
 		msg := &SessionMessage{}
 		select {
@@ -196,11 +202,15 @@ func (d *Dispatcher) Session(ctx context.Context, reg session.Registration, send
 				d.logger.Info("leadership lost: ending the node's session", "node_id", reg.NodeID)
 				return fmt.Errorf("session of node %s: %w", reg.NodeID, d.store.CheckLeader())
 			}
-		case set, ok := <-sets:
+		case a, ok := <-sets:
 			if !ok {
 				return d.sessionEnd(reg.NodeID, live)
 			}
-			msg.Assignments = &Assignments{Tasks: set}
+			if !slices.Equal(a.Tasks, last) {
+				last = a.Tasks
+				msg.Assignments = &Assignments{Tasks: a.Tasks}
+			}
+			msg.Values = sent.diff(a)
 		case <-routesChanged:
 			var t map[mesh.PortKey]mesh.Route
 			var v uint64

@@ -319,7 +319,14 @@ func (tx fakeTx) Node(id string) *types.Node {
 	return nil
 }
 func (tx fakeTx) Services() []*types.Service { return tx.services }
-func (tx fakeTx) Tasks() []*types.Task       { return tx.tasks }
+
+func (fakeTx) Secret(string) *types.Secret       { return nil }
+func (fakeTx) SecretByName(string) *types.Secret { return nil }
+func (fakeTx) Secrets() []*types.Secret          { return nil }
+func (fakeTx) Config(string) *types.Config       { return nil }
+func (fakeTx) ConfigByName(string) *types.Config { return nil }
+func (fakeTx) Configs() []*types.Config          { return nil }
+func (tx fakeTx) Tasks() []*types.Task           { return tx.tasks }
 func (tx fakeTx) Service(id string) *types.Service {
 	for _, s := range tx.services {
 		if s.ID == id {

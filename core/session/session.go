@@ -21,12 +21,13 @@ type Manager interface {
 	// Register announces the node and what it is; the managers create or
 	// refresh its record and mark it ready.
 	Register(ctx context.Context, reg Registration) error
-	// Assignments streams the node's assigned tasks: each value is the
-	// whole current set (tasks assigned to the node that reached state
-	// "assigned"), sent once at once and again after each change. The
+	// Assignments streams the node's assignment: each value is the whole
+	// current set (tasks assigned to the node that reached state
+	// "assigned", with the values of the secrets and configs they
+	// reference), sent once at once and again after each change. The
 	// channel is closed when ctx is done or the session is lost; the agent
 	// then registers again.
-	Assignments(ctx context.Context, nodeID string) (<-chan []*types.Task, error)
+	Assignments(ctx context.Context, nodeID string) (<-chan *Assignment, error)
 	// UpdateTaskStatus reports task statuses in one batch. A status for a
 	// task not assigned to the node, or older than what the managers have,
 	// is ignored.
@@ -47,4 +48,29 @@ type Registration struct {
 type StatusUpdate struct {
 	TaskID string           `json:"task_id"`
 	Status types.TaskStatus `json:"status"`
+}
+
+// Assignment is a node's whole assignment: its tasks, and the values of
+// the secrets and configs those tasks reference (and of no others). A
+// value the managers could not get yet is missing from its map: the tasks
+// that need it wait.
+type Assignment struct {
+	Tasks []*types.Task
+	// Secrets are the secrets' values, by secret ID.
+	Secrets map[string]SecretData
+	// Configs are the configs' values, by config ID.
+	Configs map[string]ConfigData
+}
+
+// SecretData is one version of a secret's value. Value redacts itself
+// wherever it is printed or encoded.
+type SecretData struct {
+	ValueVersion uint64
+	Value        types.SecretValue
+}
+
+// ConfigData is one version of a config's value.
+type ConfigData struct {
+	ValueVersion uint64
+	Data         []byte
 }

@@ -1,0 +1,386 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/session"
+	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/types"
+)
+
+// SecretOpener returns a secret's plaintext and the ValueVersion it
+// belongs to: the daemon's implementation unseals it from the store or
+// asks the secret's driver plugin. An error wrapping errdefs.ErrNotFound
+// means the secret no longer exists. Safe for concurrent use; errors never
+// carry the value.
+type SecretOpener interface {
+	Secret(ctx context.Context, id string) (types.SecretValue, uint64, error)
+}
+
+// StoreSource is the SecretSource of a manager: secrets from an opener,
+// configs from the store, where they are kept as they are.
+type StoreSource struct {
+	Store   *store.Store
+	Secrets SecretOpener
+}
+
+var _ SecretSource = StoreSource{}
+
+// Secret opens the secret with Secrets.
+func (s StoreSource) Secret(ctx context.Context, id string) (types.SecretValue, uint64, error) {
+	if s.Secrets == nil {
+		return types.SecretValue{}, 0, fmt.Errorf("secret %s: this manager cannot open secrets: %w", id, errdefs.ErrUnavailable)
+	}
+	return s.Secrets.Secret(ctx, id)
+}
+
+// Config reads the config from the store.
+func (s StoreSource) Config(_ context.Context, id string) ([]byte, uint64, error) {
+	var c *types.Config
+	s.Store.View(func(tx store.ReadTx) { c = tx.Config(id) })
+	if c == nil {
+		return nil, 0, fmt.Errorf("config %s: %w", id, errdefs.ErrNotFound)
+	}
+	return c.Data, c.ValueVersion, nil
+}
+
+// SecretSource gives the dispatcher the plaintext values of secrets and
+// configs, which it sends to the nodes whose tasks reference them (and to
+// no other node). On a manager the daemon implements it: secrets unsealed
+// from the store or read from their driver's plugin, configs read from the
+// store (StoreConfigs).
+//
+// Methods are safe for concurrent use and return the value with the
+// ValueVersion it belongs to. An error wrapping errdefs.ErrNotFound means
+// the secret or config no longer exists; any other error is retried at the
+// next refresh. Errors never carry the value.
+type SecretSource interface {
+	Secret(ctx context.Context, id string) (types.SecretValue, uint64, error)
+	Config(ctx context.Context, id string) ([]byte, uint64, error)
+}
+
+// Timing of the value delivery.
+const (
+	// DefaultValueRefresh is Dispatcher.ValueRefresh's default: how often
+	// a session tries again the values it could not read.
+	DefaultValueRefresh = 5 * time.Second
+	// valueFetchTimeout bounds one call to the SecretSource.
+	valueFetchTimeout = 5 * time.Second
+)
+
+// Needs reports whether a task still needs the values of the secrets and
+// configs it references: it has not ended and is meant to run. A task
+// that is told to stop needs them no longer (its files, if any, are
+// already in place).
+func Needs(t *types.Task) bool {
+	return !t.Status.State.Terminal() && t.DesiredState <= types.TaskStateRunning
+}
+
+// References returns the IDs of the secrets and configs the tasks that
+// still need them reference, each once, sorted.
+func References(tasks []*types.Task) (secrets, configs []string) {
+	for _, t := range tasks {
+		if !Needs(t) {
+			continue
+		}
+		for _, r := range t.Spec.Container.Secrets {
+			secrets = append(secrets, r.SecretID)
+		}
+		for _, r := range t.Spec.Container.Configs {
+			configs = append(configs, r.ConfigID)
+		}
+	}
+	slices.Sort(secrets)
+	slices.Sort(configs)
+	return slices.Compact(secrets), slices.Compact(configs)
+}
+
+// valueCache holds the values read from the SecretSource, shared by every
+// session, so that a node's assignment changing (which happens at each of
+// its tasks' status reports) does not read them again: a value is read
+// again only when the store has a newer ValueVersion for it (the store is
+// read first, cheaply). It holds plaintexts in memory only, and drops
+// those no session asked for in two refresh periods.
+type valueCache struct {
+	d *Dispatcher
+
+	mu      sync.Mutex
+	secrets map[string]cachedSecret
+	configs map[string]cachedConfig
+}
+
+type cachedSecret struct {
+	data session.SecretData
+	used time.Time
+}
+
+type cachedConfig struct {
+	data session.ConfigData
+	used time.Time
+}
+
+func newValueCache(d *Dispatcher) *valueCache {
+	return &valueCache{d: d, secrets: map[string]cachedSecret{}, configs: map[string]cachedConfig{}}
+}
+
+// collect returns the values of the secrets and configs that tasks
+// reference, leaving out those that do not exist and those it cannot get
+// (logged, without the value).
+func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.Task) (map[string]session.SecretData, map[string]session.ConfigData) {
+	secretIDs, configIDs := References(tasks)
+	secrets := make(map[string]session.SecretData, len(secretIDs))
+	configs := make(map[string]session.ConfigData, len(configIDs))
+	if len(secretIDs)+len(configIDs) == 0 {
+		return secrets, configs
+	}
+	secretVersions := make(map[string]uint64, len(secretIDs))
+	configVersions := make(map[string]uint64, len(configIDs))
+	c.d.store.View(func(tx store.ReadTx) {
+		for _, id := range secretIDs {
+			if s := tx.Secret(id); s != nil {
+				secretVersions[id] = s.ValueVersion
+			}
+		}
+		for _, id := range configIDs {
+			if cf := tx.Config(id); cf != nil {
+				configVersions[id] = cf.ValueVersion
+			}
+		}
+	})
+	for _, id := range secretIDs {
+		version, ok := secretVersions[id]
+		if !ok {
+			c.d.logger.Debug("a task references a secret that does not exist", "node_id", nodeID, "secret_id", id)
+			continue
+		}
+		if v, ok := c.secret(ctx, nodeID, id, version); ok {
+			secrets[id] = v
+		}
+	}
+	for _, id := range configIDs {
+		version, ok := configVersions[id]
+		if !ok {
+			c.d.logger.Debug("a task references a config that does not exist", "node_id", nodeID, "config_id", id)
+			continue
+		}
+		if v, ok := c.config(ctx, nodeID, id, version); ok {
+			configs[id] = v
+		}
+	}
+	c.prune()
+	return secrets, configs
+}
+
+// secret returns the secret's value at version (or newer), from the cache
+// or the source.
+func (c *valueCache) secret(ctx context.Context, nodeID, id string, version uint64) (session.SecretData, bool) {
+	now := c.d.clock.Now()
+	c.mu.Lock()
+	e, ok := c.secrets[id]
+	if ok && e.data.ValueVersion >= version {
+		e.used = now
+		c.secrets[id] = e
+		c.mu.Unlock()
+		return e.data, true
+	}
+	c.mu.Unlock()
+	src := c.d.Values
+	if src == nil {
+		c.d.logger.Debug("no secret source on this manager: secret not delivered", "node_id", nodeID, "secret_id", id)
+		return session.SecretData{}, false
+	}
+	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
+	v, got, err := src.Secret(fctx, id)
+	cancel()
+	if err != nil {
+		c.d.logValueError(ctx, "secret", nodeID, id, err)
+		return session.SecretData{}, false
+	}
+	e = cachedSecret{data: session.SecretData{ValueVersion: got, Value: v}, used: now}
+	c.mu.Lock()
+	c.secrets[id] = e
+	c.mu.Unlock()
+	return e.data, true
+}
+
+// config is secret for a config.
+func (c *valueCache) config(ctx context.Context, nodeID, id string, version uint64) (session.ConfigData, bool) {
+	now := c.d.clock.Now()
+	c.mu.Lock()
+	e, ok := c.configs[id]
+	if ok && e.data.ValueVersion >= version {
+		e.used = now
+		c.configs[id] = e
+		c.mu.Unlock()
+		return e.data, true
+	}
+	c.mu.Unlock()
+	src := c.d.Values
+	if src == nil {
+		c.d.logger.Debug("no secret source on this manager: config not delivered", "node_id", nodeID, "config_id", id)
+		return session.ConfigData{}, false
+	}
+	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
+	b, got, err := src.Config(fctx, id)
+	cancel()
+	if err != nil {
+		c.d.logValueError(ctx, "config", nodeID, id, err)
+		return session.ConfigData{}, false
+	}
+	e = cachedConfig{data: session.ConfigData{ValueVersion: got, Data: b}, used: now}
+	c.mu.Lock()
+	c.configs[id] = e
+	c.mu.Unlock()
+	return e.data, true
+}
+
+// prune drops the values no session used in two refresh periods.
+func (c *valueCache) prune() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit := 2 * c.d.valueRefresh()
+	now := c.d.clock.Now()
+	maps.DeleteFunc(c.secrets, func(_ string, e cachedSecret) bool { return now.Sub(e.used) > limit })
+	maps.DeleteFunc(c.configs, func(_ string, e cachedConfig) bool { return now.Sub(e.used) > limit })
+}
+
+func (d *Dispatcher) logValueError(ctx context.Context, kind, nodeID, id string, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, errdefs.ErrNotFound) || ctx.Err() != nil {
+		level = slog.LevelDebug
+	}
+	d.logger.Log(ctx, level, "cannot read a "+kind+"'s value for a node; its tasks wait", "node_id", nodeID, kind+"_id", id, "error", err)
+}
+
+func (d *Dispatcher) valueRefresh() time.Duration {
+	if d.ValueRefresh > 0 {
+		return d.ValueRefresh
+	}
+	return DefaultValueRefresh
+}
+
+// sameValues reports whether two assignments carry the same versions of
+// the same values.
+func sameValues(a, b *session.Assignment) bool {
+	return maps.EqualFunc(a.Secrets, b.Secrets, func(x, y session.SecretData) bool { return x.ValueVersion == y.ValueVersion }) &&
+		maps.EqualFunc(a.Configs, b.Configs, func(x, y session.ConfigData) bool { return x.ValueVersion == y.ValueVersion })
+}
+
+// Values is the part of a session message that carries secrets' and
+// configs' values: those new to the node or at a new version, and the IDs
+// of those it no longer needs (it forgets them). The first message of a
+// session carries every value the node needs.
+type Values struct {
+	Secrets        []SecretDelivery `json:"secrets,omitempty"`
+	Configs        []ConfigDelivery `json:"configs,omitempty"`
+	RemovedSecrets []string         `json:"removed_secrets,omitempty"`
+	RemovedConfigs []string         `json:"removed_configs,omitempty"`
+}
+
+func (v *Values) empty() bool {
+	return len(v.Secrets) == 0 && len(v.Configs) == 0 && len(v.RemovedSecrets) == 0 && len(v.RemovedConfigs) == 0
+}
+
+// SecretDelivery is one secret's value on its way to a node. Value is the
+// plaintext, taken from the types.SecretValue at the moment the message is
+// built, so that the wire encoding carries it; every way of printing a
+// SecretDelivery redacts it.
+type SecretDelivery struct {
+	ID           string `json:"id"`
+	ValueVersion uint64 `json:"value_version"`
+	Value        []byte `json:"value"`
+}
+
+func (s SecretDelivery) String() string {
+	return fmt.Sprintf("{%s v%d [REDACTED]}", s.ID, s.ValueVersion)
+}
+
+// GoString redacts too.
+func (s SecretDelivery) GoString() string { return s.String() }
+
+// Format redacts under every verb.
+func (s SecretDelivery) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue redacts.
+func (s SecretDelivery) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// ConfigDelivery is one config's value on its way to a node.
+type ConfigDelivery struct {
+	ID           string `json:"id"`
+	ValueVersion uint64 `json:"value_version"`
+	Data         []byte `json:"data"`
+}
+
+// sentValues is what a session has sent its node: value versions by ID.
+type sentValues struct {
+	secrets map[string]uint64
+	configs map[string]uint64
+}
+
+// diff returns the changes that bring the node from what it was sent to
+// a's values, and records a's as sent; nil when nothing changed.
+func (s *sentValues) diff(a *session.Assignment) *Values {
+	v := &Values{}
+	for _, id := range slices.Sorted(maps.Keys(a.Secrets)) {
+		data := a.Secrets[id]
+		if old, ok := s.secrets[id]; !ok || old != data.ValueVersion {
+			v.Secrets = append(v.Secrets, SecretDelivery{ID: id, ValueVersion: data.ValueVersion, Value: data.Value.Reveal()})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(a.Configs)) {
+		data := a.Configs[id]
+		if old, ok := s.configs[id]; !ok || old != data.ValueVersion {
+			v.Configs = append(v.Configs, ConfigDelivery{ID: id, ValueVersion: data.ValueVersion, Data: data.Data})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.secrets)) {
+		if _, ok := a.Secrets[id]; !ok {
+			v.RemovedSecrets = append(v.RemovedSecrets, id)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.configs)) {
+		if _, ok := a.Configs[id]; !ok {
+			v.RemovedConfigs = append(v.RemovedConfigs, id)
+		}
+	}
+	s.secrets = make(map[string]uint64, len(a.Secrets))
+	for id, data := range a.Secrets {
+		s.secrets[id] = data.ValueVersion
+	}
+	s.configs = make(map[string]uint64, len(a.Configs))
+	for id, data := range a.Configs {
+		s.configs[id] = data.ValueVersion
+	}
+	if v.empty() {
+		return nil
+	}
+	return v
+}
+
+// Apply brings a node's copy of its values up to date with v, as the
+// agent's side of a session does: new and changed values replace the old
+// ones, removed ones are dropped. The plaintexts are wrapped in
+// types.SecretValue at once.
+func (v *Values) Apply(secrets map[string]session.SecretData, configs map[string]session.ConfigData) {
+	for _, s := range v.Secrets {
+		secrets[s.ID] = session.SecretData{ValueVersion: s.ValueVersion, Value: types.NewSecretValue(s.Value)}
+	}
+	for _, c := range v.Configs {
+		configs[c.ID] = session.ConfigData{ValueVersion: c.ValueVersion, Data: c.Data}
+	}
+	for _, id := range v.RemovedSecrets {
+		delete(secrets, id)
+	}
+	for _, id := range v.RemovedConfigs {
+		delete(configs, id)
+	}
+}
