@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X github.com/hiveorch/hive/core/version.Version=$(VERSION)
 DEMO_IMAGE := hive-demo/web:latest
 DEMO_PORT  ?= 8080
 
-.PHONY: all build plugins testimage containerd test unit acceptance bench up down lint proto clean
+.PHONY: all build plugins testimage containerd vault test unit acceptance bench up down lint proto clean
 
 all: build
 
@@ -22,6 +22,7 @@ plugins:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runtime-docker ./plugins/runtime-docker
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runtime-containerd ./plugins/runtime-containerd
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler-spread ./plugins/scheduler-spread
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/secrets-vault ./plugins/secrets-vault
 
 ## testimage: the test and demo images, built locally (no registry needed)
 testimage:
@@ -32,13 +33,17 @@ testimage:
 containerd:
 	-plugins/runtime-containerd/scripts/containerd.sh start
 
+## vault: the Vault server the secrets-vault tests run (bin/vault), built from the Go module proxy if missing
+vault:
+	plugins/secrets-vault/scripts/build-vault.sh $(BIN)/vault
+
 ## test: unit tests, then the acceptance tests against the real engines
 test: unit acceptance
 
-unit: containerd testimage
+unit: containerd testimage vault
 	$(GO) test -race -count=1 ./...
 
-acceptance: build plugins testimage containerd
+acceptance: build plugins testimage containerd vault
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) \
 		$(GO) test -count=1 -timeout 40m -tags acceptance -v ./acceptance/...
 

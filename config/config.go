@@ -60,9 +60,14 @@ type LogConfig struct {
 
 // PluginsConfig holds the plugins.* keys.
 type PluginsConfig struct {
-	Dir            string
-	Runtime        string // a plugin name, or an absolute path to a plugin executable
-	Scheduler      string // a plugin name, or an absolute path to a plugin executable
+	Dir       string
+	Runtime   string // a plugin name, or an absolute path to a plugin executable
+	Scheduler string // a plugin name, or an absolute path to a plugin executable
+	// Secrets are the secrets plugins a manager runs, one per secret
+	// driver: a plugin name ("secrets-vault" for the driver "vault") or an
+	// absolute path to a plugin executable (/opt/hive/secrets-aws for the
+	// driver "aws"). See SecretsDriver.
+	Secrets        []string
 	HealthInterval time.Duration
 	// Config holds per-plugin settings: plugin name -> key -> value. A plugin
 	// declared with an empty section has an empty, non-nil map.

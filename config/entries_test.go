@@ -35,6 +35,7 @@ token_file = "/etc/vault-token"
 		{"plugins.dir", "/srv/hive/plugins", "derived from data_dir", "HIVE_PLUGINS_DIR"},
 		{"plugins.runtime", "runtime-docker", "default", "HIVE_PLUGINS_RUNTIME"},
 		{"plugins.scheduler", "scheduler-spread", "default", "HIVE_PLUGINS_SCHEDULER"},
+		{"plugins.secrets", "", "default", "HIVE_PLUGINS_SECRETS"},
 		{"plugins.health_interval", "5s", "default", "HIVE_PLUGINS_HEALTH_INTERVAL"},
 		{"tasks.history_limit", "5", "default", "HIVE_TASKS_HISTORY_LIMIT"},
 		{"raft.heartbeat_timeout", "500ms", "default", "HIVE_RAFT_HEARTBEAT_TIMEOUT"},
@@ -80,7 +81,7 @@ func TestKeysMatchTable(t *testing.T) {
 		}
 	}
 	want := []string{"data_dir", "host", "advertise_addr", "listen_addr", "log.level", "log.format",
-		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.health_interval",
+		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.secrets", "plugins.health_interval",
 		"tasks.history_limit", "raft.heartbeat_timeout", "raft.election_timeout",
 		"raft.snapshot_threshold", "raft.snapshot_interval", "mesh.bind_addr", "ca.cert_expiry"}
 	if !reflect.DeepEqual(names, want) {

@@ -46,6 +46,7 @@ const (
 	keyPluginsDir      = "plugins.dir"
 	keyPluginsRuntime  = "plugins.runtime"
 	keyPluginsSched    = "plugins.scheduler"
+	keyPluginsSecrets  = "plugins.secrets"
 	keyHeartbeat       = "raft.heartbeat_timeout"
 	keyElection        = "raft.election_timeout"
 	pluginKeyPrefix    = "plugins.config."
@@ -162,7 +163,7 @@ var keyTable = func() []keyDef {
 	}
 	add(keyPluginsDir, "path",
 		"<data_dir>/plugins", "",
-		"Directory searched for external plugin executables named in plugins.runtime and plugins.scheduler.",
+		"Directory searched for external plugin executables named in plugins.runtime, plugins.scheduler and plugins.secrets.",
 		true, set, show)
 
 	set, show = strKey(func(c *Config) *string { return &c.Plugins.Runtime }, parseRuntimeRef)
@@ -176,6 +177,17 @@ var keyTable = func() []keyDef {
 		"scheduler-spread", "scheduler-spread",
 		"Scheduler plugin: a built-in name (scheduler-spread), a name found in plugins.dir, or a path to an executable.",
 		false, set, show)
+
+	add(keyPluginsSecrets, "list of secrets drivers",
+		"empty: none", "",
+		"Secrets plugins a manager runs, one per secret driver (hive secret create --driver NAME): vault is the built-in secrets-vault, any other NAME the plugin secrets-NAME in plugins.dir; a path names an executable. A list in a file, comma-separated in the environment.",
+		false,
+		func(c *Config, v valueCtx) error {
+			list, err := parseSecretsPlugins(v)
+			c.Plugins.Secrets = list
+			return err
+		},
+		func(c *Config) string { return strings.Join(c.Plugins.Secrets, ",") })
 
 	set, show = durKey(func(c *Config) *time.Duration { return &c.Plugins.HealthInterval }, 0)
 	add("plugins.health_interval", "duration > 0",

@@ -76,8 +76,9 @@ func pluginEnvName(name, key string) string {
 }
 
 // knownPlugins returns the plugin names a HIVE_PLUGINS_CONFIG_* variable
-// may address: the built-in plugins, the plugins named by plugins.runtime
-// and plugins.scheduler, and those configured in the file or by flags.
+// may address: the built-in plugins, the plugins named by plugins.runtime,
+// plugins.scheduler and plugins.secrets, and those configured in the file
+// or by flags.
 func (l *loader) knownPlugins() []string {
 	set := map[string]bool{}
 	for _, n := range builtinPlugins {
@@ -92,6 +93,13 @@ func (l *loader) knownPlugins() []string {
 				}
 				set[name] = true
 			}
+		}
+	}
+	if raw, src, ok := l.lookup(keyPluginsSecrets); ok {
+		// Errors are reported when the key itself is resolved.
+		list, _ := parseSecretsPlugins(valueCtx{raw: raw, base: src.dir, home: l.home})
+		for _, ref := range list {
+			set[pluginRefName(ref)] = true
 		}
 	}
 	for n := range l.configured {
@@ -187,4 +195,65 @@ func (l *loader) resolvePlugins(cfg *Config) {
 		}
 	}
 	cfg.Plugins.Config = out
+}
+
+// secretsPluginPrefix starts the name of every secrets plugin: the plugin
+// of the secret driver NAME is secrets-NAME.
+const secretsPluginPrefix = "secrets-"
+
+// SecretsDriver returns the secret driver a plugins.secrets entry serves:
+// the plugin's name without its "secrets-" prefix ("secrets-vault" and
+// "/opt/hive/secrets-vault" serve "vault").
+func SecretsDriver(ref string) string {
+	name := pluginRefName(ref)
+	return strings.TrimPrefix(name, secretsPluginPrefix)
+}
+
+// parseSecretsPlugins parses plugins.secrets: a list (from a file) or a
+// comma-separated string (from the environment or a flag) of driver
+// names, plugin names and paths. A bare driver name NAME stands for the
+// plugin secrets-NAME; paths are made absolute. Two entries may not serve
+// the same driver.
+func parseSecretsPlugins(v valueCtx) ([]string, error) {
+	const w = `a list of secrets drivers such as [vault], or "vault,/opt/hive/secrets-aws" in the environment: a driver name (vault is the built-in secrets-vault; NAME is the plugin secrets-NAME) or the path of a plugin executable`
+	var items []string
+	switch raw := v.raw.(type) {
+	case nil:
+	case string:
+		items = strings.Split(raw, ",")
+	case []string:
+		items = raw
+	case []any:
+		for _, it := range raw {
+			s, ok := it.(string)
+			if !ok {
+				return nil, wantError(w)
+			}
+			items = append(items, s)
+		}
+	default:
+		return nil, wantError(w)
+	}
+	var out []string
+	seen := map[string]string{}
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			continue
+		}
+		ref, err := parsePluginRef(valueCtx{raw: it, base: v.base, home: v.home})
+		if err != nil {
+			return nil, want("%s; %q is neither", w, it)
+		}
+		if !strings.Contains(ref, "/") && !strings.HasPrefix(ref, secretsPluginPrefix) {
+			ref = secretsPluginPrefix + ref
+		}
+		driver := SecretsDriver(ref)
+		if prev, ok := seen[driver]; ok {
+			return nil, want("%s; %q and %q both serve the driver %q: keep one", w, prev, it, driver)
+		}
+		seen[driver] = it
+		out = append(out, ref)
+	}
+	return out, nil
 }

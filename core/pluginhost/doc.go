@@ -3,6 +3,8 @@
 // it for a runtime or a scheduler by the name configured (plugins.runtime,
 // plugins.scheduler) and gets back a proxy implementing the SDK interface,
 // which the agent and the scheduler driver use as if it were in process.
+// Secrets plugins (plugins.secrets) are reached by secret driver name
+// through SecretDrivers, whose Fetch reads a driver-backed secret.
 //
 // A name is resolved to a built-in plugin (the hive binary re-executed as
 // `hive plugin serve NAME`), a path, or an executable in plugins.dir. The

@@ -127,6 +127,16 @@ func (h *Host) Scheduler(ctx context.Context, spec Spec) (*Scheduler, error) {
 	return &Scheduler{base{e}}, nil
 }
 
+// Secrets is Runtime for a secrets plugin. The daemon does not call it
+// directly: SecretDrivers starts the plugins of plugins.secrets.
+func (h *Host) Secrets(ctx context.Context, spec Spec) (*Secrets, error) {
+	e, err := h.load(ctx, spec, sdk.KindSecrets)
+	if err != nil {
+		return nil, err
+	}
+	return &Secrets{base{e}}, nil
+}
+
 func (h *Host) load(ctx context.Context, spec Spec, kind sdk.Kind) (*entry, error) {
 	if spec.Kind == "" {
 		spec.Kind = kind

@@ -16,6 +16,7 @@ import (
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
+	"github.com/hiveorch/hive/plugins/sdk/secrets"
 )
 
 // kindClient is how the host talks go-plugin for one plugin kind.
@@ -43,6 +44,14 @@ var kindClients = map[sdk.Kind]kindClient{
 		as: func(v any) (sdk.Base, bool) {
 			s, ok := v.(scheduler.Scheduler)
 			return s, ok
+		},
+	},
+	sdk.KindSecrets: {
+		key:    sdk.PluginSetSecrets,
+		plugin: func() plugin.GRPCPlugin { return &secrets.Plugin{} },
+		as: func(v any) (sdk.Base, bool) {
+			d, ok := v.(secrets.Driver)
+			return d, ok
 		},
 	},
 }

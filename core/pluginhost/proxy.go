@@ -8,6 +8,7 @@ import (
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
+	"github.com/hiveorch/hive/plugins/sdk/secrets"
 )
 
 // call runs fn against the plugin's live process. With no live process it
@@ -140,5 +141,19 @@ var _ scheduler.Scheduler = (*Scheduler)(nil)
 func (s *Scheduler) Schedule(ctx context.Context, req *scheduler.Request) (*scheduler.Response, error) {
 	return call(ctx, s.e, func(b sdk.Base) (*scheduler.Response, error) {
 		return b.(scheduler.Scheduler).Schedule(ctx, req)
+	})
+}
+
+// Secrets is a stable handle on a secrets plugin. It survives the plugin's
+// restarts: each call goes to the process running at that moment. Safe for
+// concurrent use.
+type Secrets struct{ base }
+
+var _ secrets.Driver = (*Secrets)(nil)
+
+// Get calls the plugin's Get.
+func (s *Secrets) Get(ctx context.Context, ref secrets.Ref) (secrets.Value, error) {
+	return call(ctx, s.e, func(b sdk.Base) (secrets.Value, error) {
+		return b.(secrets.Driver).Get(ctx, ref)
 	})
 }

@@ -3,8 +3,9 @@
 // through hashicorp/go-plugin; hive's own first-party plugins are the same
 // code served by the hive binary itself (`hive plugin serve NAME`).
 //
-// Each plugin kind has its own package: runtime (runs containers) and
-// scheduler (places tasks on nodes). Every kind shares the Base methods
+// Each plugin kind has its own package: runtime (runs containers),
+// scheduler (places tasks on nodes) and secrets (reads secret values from
+// an external store such as Vault). Every kind shares the Base methods
 // defined here: Describe, Configure and Health. This package and its
 // children never import hive's core.
 //

@@ -18,4 +18,5 @@ var Handshake = plugin.HandshakeConfig{
 const (
 	PluginSetRuntime   = string(KindRuntime)
 	PluginSetScheduler = string(KindScheduler)
+	PluginSetSecrets   = string(KindSecrets)
 )

@@ -11,6 +11,7 @@ type Kind string
 const (
 	KindRuntime   Kind = "runtime"
 	KindScheduler Kind = "scheduler"
+	KindSecrets   Kind = "secrets"
 )
 
 // ProtocolVersion is the plugin protocol version. hive refuses a plugin

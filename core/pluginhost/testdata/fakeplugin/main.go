@@ -4,12 +4,15 @@
 // use it as the hive binary for built-in plugins.
 //
 // The kind is the scheduler when the name (NAME, or else the name the
-// binary was run as) contains "scheduler", the runtime otherwise.
+// binary was run as) contains "scheduler", a secrets driver when it
+// contains "secrets", the runtime otherwise.
 //
 // Settings it understands: "fail" makes Configure fail naming the value;
 // "unhealthy" makes Health fail with the value as the message (wrapping
 // sdk.ErrUnavailable, as an unreachable engine does); "version" replaces
-// the version Describe reports once configured.
+// the version Describe reports once configured. A secrets driver also
+// stores each setting "secret.NAME" as the value of NAME (read with the
+// option name=NAME); "exit_on_get" makes a Get end the process.
 package main
 
 import (
@@ -19,16 +22,22 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
+	"github.com/hiveorch/hive/plugins/sdk/secrets"
 )
 
 func main() {
 	name := filepath.Base(os.Args[0])
 	if args := os.Args[1:]; len(args) >= 3 && args[0] == "plugin" && args[1] == "serve" {
 		name = args[2]
+	}
+	if strings.Contains(name, "secrets") {
+		secrets.Serve(&fakeSecrets{Fake: secrets.NewFake()})
+		return
 	}
 	if strings.Contains(name, "scheduler") {
 		scheduler.Serve(&fakeScheduler{Scheduler: scheduler.NewFake()})
@@ -120,4 +129,42 @@ func (f *fakeScheduler) Health(ctx context.Context) error {
 		return err
 	}
 	return f.Scheduler.Health(ctx)
+}
+
+type fakeSecrets struct {
+	*secrets.Fake
+	s         settings
+	exitOnGet atomic.Bool
+}
+
+func (f *fakeSecrets) Describe(ctx context.Context) (sdk.Info, error) {
+	info, err := f.Fake.Describe(ctx)
+	return f.s.describe(info), err
+}
+
+func (f *fakeSecrets) Configure(ctx context.Context, in map[string]string) error {
+	if err := f.s.configure(in); err != nil {
+		return err
+	}
+	for k, v := range in {
+		if name, ok := strings.CutPrefix(k, "secret."); ok {
+			f.Set(name, []byte(v))
+		}
+	}
+	f.exitOnGet.Store(in["exit_on_get"] != "")
+	return f.Fake.Configure(ctx, in)
+}
+
+func (f *fakeSecrets) Health(ctx context.Context) error {
+	if err := f.s.health(); err != nil {
+		return err
+	}
+	return f.Fake.Health(ctx)
+}
+
+func (f *fakeSecrets) Get(ctx context.Context, ref secrets.Ref) (secrets.Value, error) {
+	if f.exitOnGet.Load() {
+		os.Exit(3)
+	}
+	return f.Fake.Get(ctx, ref)
 }
