@@ -3,7 +3,6 @@
 package acceptance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -94,7 +93,7 @@ func joinNodeWith(t *testing.T, m *node, role string, env []string, flags ...str
 func (n *node) launch(args ...string) {
 	n.t.Helper()
 	n.args = args
-	n.log, n.logMu = &bytes.Buffer{}, &sync.Mutex{}
+	n.newLog()
 	cmd := exec.Command(hiveBin, args...)
 	cmd.Env = append(os.Environ(), n.env...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}

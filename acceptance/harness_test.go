@@ -39,7 +39,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	checked, err := leaks.check()
+	fmt.Fprintln(os.Stderr, "acceptance: leak check:", checked)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acceptance:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func setup() error {
@@ -106,7 +113,7 @@ func startHiveFlags(t *testing.T, upFlags []string, extraEnv ...string) *node {
 
 func (n *node) start(extraEnv ...string) {
 	n.t.Helper()
-	n.log, n.logMu = &bytes.Buffer{}, &sync.Mutex{}
+	n.newLog()
 	args := append([]string{"up", "-H", n.host, "--data-dir", n.dataDir, "--listen-addr", n.listen, "--log-level", "debug"}, n.upFlags...)
 	cmd := exec.Command(hiveBin, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
@@ -132,6 +139,18 @@ func (n *node) start(extraEnv ...string) {
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  io.Writer
+}
+
+// newLog gives the node a new log buffer for its next launch, which the
+// run's leak check reads at the end.
+func (n *node) newLog() {
+	buf, mu := &bytes.Buffer{}, &sync.Mutex{}
+	n.log, n.logMu = buf, mu
+	leaks.log(func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	})
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
@@ -202,6 +221,7 @@ func (n *node) run(args ...string) (stdout, stderr string, err error) {
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
+	leaks.output(args, o.String(), e.String())
 	if err != nil {
 		err = fmt.Errorf("hive %s: %w\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, o.String(), e.String())
 	}

@@ -28,7 +28,9 @@ func secretValue(t *testing.T) string {
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	return "pw-" + hex.EncodeToString(b)
+	v := "pw-" + hex.EncodeToString(b)
+	leaks.secret(t.Name(), "secret value", v)
+	return v
 }
 
 // runStdin runs a hive CLI command against n with stdin.
@@ -39,7 +41,9 @@ func (n *node) runStdin(stdin string, args ...string) (string, error) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	leaks.output(args, o.String(), e.String())
+	if err != nil {
 		return o.String(), fmt.Errorf("hive %s: %w\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, o.String(), e.String())
 	}
 	return o.String(), nil

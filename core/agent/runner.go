@@ -189,8 +189,13 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 		var waiting *waitingError
 		switch {
 		case errors.As(err, &waiting):
-			if r.status.Message != waiting.Error() {
-				r.progress(types.TaskStatePreparing, waiting.Error())
+			// The reason, when the managers know it (the secret's driver
+			// is unreachable, say), is the task's error, as service ps
+			// shows it; the task keeps waiting.
+			if r.status.Message != waiting.Error() || r.status.Err != waiting.reason {
+				st := r.status
+				st.State, st.Message, st.Err = types.TaskStatePreparing, waiting.Error(), waiting.reason
+				r.set(st)
 			}
 			return waitChange // values arrive with the assignment
 		case err != nil:

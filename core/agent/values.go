@@ -28,13 +28,15 @@ type values struct {
 	mu      sync.Mutex
 	secrets map[string]session.SecretData
 	configs map[string]session.ConfigData
+	// secretErrors say why the managers cannot get a secret, by ID.
+	secretErrors map[string]string
 }
 
 // set takes the values of an assignment.
 func (v *values) set(a *session.Assignment) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.secrets, v.configs = a.Secrets, a.Configs
+	v.secrets, v.configs, v.secretErrors = a.Secrets, a.Configs, a.SecretErrors
 }
 
 // taskFile is one file of a task's secrets or configs.
@@ -50,8 +52,9 @@ type taskFile struct {
 	data []byte
 }
 
-// waitingError says which value a task waits for.
-type waitingError struct{ what string }
+// waitingError says which value a task waits for, and why the managers
+// could not send it when they know (reason, empty otherwise).
+type waitingError struct{ what, reason string }
 
 func (e *waitingError) Error() string { return "waiting for " + e.what }
 
@@ -69,7 +72,7 @@ func (v *values) files(t *types.Task) ([]taskFile, error) {
 	for _, r := range c.Secrets {
 		data, ok := v.secrets[r.SecretID]
 		if !ok {
-			return nil, &waitingError{what: "secret " + nameOr(r.SecretName, r.SecretID)}
+			return nil, &waitingError{what: "secret " + nameOr(r.SecretName, r.SecretID), reason: v.secretErrors[r.SecretID]}
 		}
 		f, err := fileOf(true, r.File, r.SecretName)
 		if err != nil {

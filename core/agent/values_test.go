@@ -193,11 +193,19 @@ func TestSecretsAreWrittenToATmpfsThenRemoved(t *testing.T) {
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs}
 	eventually(t, "the task waits for its secret", func() bool {
 		st := ta.mgr.statusOf("t1")
-		return st.State == types.TaskStatePreparing && st.Message == "waiting for secret api_key"
+		return st.State == types.TaskStatePreparing && st.Message == "waiting for secret api_key" && st.Err == ""
 	})
 	if ta.rt.spec("t1") != nil {
 		t.Fatal("the container was created before its secrets arrived")
 	}
+	// The managers say why they cannot send it: the task shows the reason.
+	reason := "secret driver vault: vault at http://127.0.0.1:1 is unreachable"
+	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs,
+		SecretErrors: map[string]string{"sec2": reason}}
+	eventually(t, "the task shows why it waits", func() bool {
+		st := ta.mgr.statusOf("t1")
+		return st.State == types.TaskStatePreparing && st.Message == "waiting for secret api_key" && st.Err == reason
+	})
 
 	secrets, configs = allValues()
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs}

@@ -66,6 +66,14 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 		d.control.SetDataKey(d.dek)
 	}
 	d.opener = secrets.NewOpener(d.store, d.dek)
+	// Driver-backed secrets (hive secret create --driver NAME) are read,
+	// when a task needs one, through the secrets plugins of plugins.secrets.
+	drivers, err := d.plugins.SecretDrivers(ctx, cfg.Plugins.Secrets, cfg.Plugins.Config)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	d.opener.DriverFetch = drivers.Fetch
 	// The dispatcher sends a node the values its tasks need: secrets
 	// unsealed (or asked of their driver) by the opener, configs from the
 	// store.

@@ -200,8 +200,7 @@ func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan *se
 	}, filter)
 	out := make(chan *session.Assignment, 1)
 	build := func(set []*types.Task) *session.Assignment {
-		secrets, configs := d.values.collect(ctx, nodeID, set)
-		return &session.Assignment{Tasks: set, Secrets: secrets, Configs: configs}
+		return d.values.collect(ctx, nodeID, set)
 	}
 	publish := func(a *session.Assignment) {
 		select {

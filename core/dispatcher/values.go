@@ -135,12 +135,13 @@ func newValueCache(d *Dispatcher) *valueCache {
 // collect returns the values of the secrets and configs that tasks
 // reference, leaving out those that do not exist and those it cannot get
 // (logged, without the value).
-func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.Task) (map[string]session.SecretData, map[string]session.ConfigData) {
+func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.Task) *session.Assignment {
 	secretIDs, configIDs := References(tasks)
 	secrets := make(map[string]session.SecretData, len(secretIDs))
 	configs := make(map[string]session.ConfigData, len(configIDs))
+	a := &session.Assignment{Tasks: tasks, Secrets: secrets, Configs: configs}
 	if len(secretIDs)+len(configIDs) == 0 {
-		return secrets, configs
+		return a
 	}
 	secretVersions := make(map[string]uint64, len(secretIDs))
 	configVersions := make(map[string]uint64, len(configIDs))
@@ -162,8 +163,15 @@ func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.
 			c.d.logger.Debug("a task references a secret that does not exist", "node_id", nodeID, "secret_id", id)
 			continue
 		}
-		if v, ok := c.secret(ctx, nodeID, id, version); ok {
+		v, err := c.secret(ctx, nodeID, id, version)
+		switch {
+		case err == nil:
 			secrets[id] = v
+		case !errors.Is(err, errdefs.ErrNotFound) && ctx.Err() == nil:
+			if a.SecretErrors == nil {
+				a.SecretErrors = map[string]string{}
+			}
+			a.SecretErrors[id] = err.Error()
 		}
 	}
 	for _, id := range configIDs {
@@ -177,12 +185,12 @@ func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.
 		}
 	}
 	c.prune()
-	return secrets, configs
+	return a
 }
 
 // secret returns the secret's value at version (or newer), from the cache
-// or the source.
-func (c *valueCache) secret(ctx context.Context, nodeID, id string, version uint64) (session.SecretData, bool) {
+// or the source, or why it cannot.
+func (c *valueCache) secret(ctx context.Context, nodeID, id string, version uint64) (session.SecretData, error) {
 	now := c.d.clock.Now()
 	c.mu.Lock()
 	e, ok := c.secrets[id]
@@ -190,26 +198,26 @@ func (c *valueCache) secret(ctx context.Context, nodeID, id string, version uint
 		e.used = now
 		c.secrets[id] = e
 		c.mu.Unlock()
-		return e.data, true
+		return e.data, nil
 	}
 	c.mu.Unlock()
 	src := c.d.Values
 	if src == nil {
 		c.d.logger.Debug("no secret source on this manager: secret not delivered", "node_id", nodeID, "secret_id", id)
-		return session.SecretData{}, false
+		return session.SecretData{}, fmt.Errorf("this manager cannot open secrets: %w", errdefs.ErrUnavailable)
 	}
 	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
 	v, got, err := src.Secret(fctx, id)
 	cancel()
 	if err != nil {
 		c.d.logValueError(ctx, "secret", nodeID, id, err)
-		return session.SecretData{}, false
+		return session.SecretData{}, err
 	}
 	e = cachedSecret{data: session.SecretData{ValueVersion: got, Value: v}, used: now}
 	c.mu.Lock()
 	c.secrets[id] = e
 	c.mu.Unlock()
-	return e.data, true
+	return e.data, nil
 }
 
 // config is secret for a config.
@@ -272,7 +280,8 @@ func (d *Dispatcher) valueRefresh() time.Duration {
 // the same values.
 func sameValues(a, b *session.Assignment) bool {
 	return maps.EqualFunc(a.Secrets, b.Secrets, func(x, y session.SecretData) bool { return x.ValueVersion == y.ValueVersion }) &&
-		maps.EqualFunc(a.Configs, b.Configs, func(x, y session.ConfigData) bool { return x.ValueVersion == y.ValueVersion })
+		maps.EqualFunc(a.Configs, b.Configs, func(x, y session.ConfigData) bool { return x.ValueVersion == y.ValueVersion }) &&
+		maps.Equal(a.SecretErrors, b.SecretErrors)
 }
 
 // Values is the part of a session message that carries secrets' and
@@ -284,10 +293,15 @@ type Values struct {
 	Configs        []ConfigDelivery `json:"configs,omitempty"`
 	RemovedSecrets []string         `json:"removed_secrets,omitempty"`
 	RemovedConfigs []string         `json:"removed_configs,omitempty"`
+	// SecretErrors say why the managers cannot get a secret's value, by
+	// secret ID: new or changed reasons only. A delivery or a removal of
+	// the secret clears its reason.
+	SecretErrors map[string]string `json:"secret_errors,omitempty"`
 }
 
 func (v *Values) empty() bool {
-	return len(v.Secrets) == 0 && len(v.Configs) == 0 && len(v.RemovedSecrets) == 0 && len(v.RemovedConfigs) == 0
+	return len(v.Secrets) == 0 && len(v.Configs) == 0 && len(v.RemovedSecrets) == 0 && len(v.RemovedConfigs) == 0 &&
+		len(v.SecretErrors) == 0
 }
 
 // SecretDelivery is one secret's value on its way to a node. Value is the
@@ -324,6 +338,7 @@ type ConfigDelivery struct {
 type sentValues struct {
 	secrets map[string]uint64
 	configs map[string]uint64
+	errors  map[string]string // reasons by secret ID
 }
 
 // diff returns the changes that bring the node from what it was sent to
@@ -342,8 +357,25 @@ func (s *sentValues) diff(a *session.Assignment) *Values {
 			v.Configs = append(v.Configs, ConfigDelivery{ID: id, ValueVersion: data.ValueVersion, Data: data.Data})
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(s.secrets)) {
-		if _, ok := a.Secrets[id]; !ok {
+	for id, reason := range a.SecretErrors {
+		if s.errors[id] != reason {
+			if v.SecretErrors == nil {
+				v.SecretErrors = map[string]string{}
+			}
+			v.SecretErrors[id] = reason
+		}
+	}
+	removed := map[string]bool{}
+	for id := range s.secrets {
+		removed[id] = true
+	}
+	for id := range s.errors {
+		removed[id] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(removed)) {
+		_, delivered := a.Secrets[id]
+		_, failed := a.SecretErrors[id]
+		if !delivered && !failed {
 			v.RemovedSecrets = append(v.RemovedSecrets, id)
 		}
 	}
@@ -360,6 +392,7 @@ func (s *sentValues) diff(a *session.Assignment) *Values {
 	for id, data := range a.Configs {
 		s.configs[id] = data.ValueVersion
 	}
+	s.errors = maps.Clone(a.SecretErrors)
 	if v.empty() {
 		return nil
 	}
@@ -370,15 +403,21 @@ func (s *sentValues) diff(a *session.Assignment) *Values {
 // agent's side of a session does: new and changed values replace the old
 // ones, removed ones are dropped. The plaintexts are wrapped in
 // types.SecretValue at once.
-func (v *Values) Apply(secrets map[string]session.SecretData, configs map[string]session.ConfigData) {
+func (v *Values) Apply(secrets map[string]session.SecretData, configs map[string]session.ConfigData, secretErrors map[string]string) {
+	for id, reason := range v.SecretErrors {
+		secretErrors[id] = reason
+		delete(secrets, id) // a secret the managers can no longer get
+	}
 	for _, s := range v.Secrets {
 		secrets[s.ID] = session.SecretData{ValueVersion: s.ValueVersion, Value: types.NewSecretValue(s.Value)}
+		delete(secretErrors, s.ID)
 	}
 	for _, c := range v.Configs {
 		configs[c.ID] = session.ConfigData{ValueVersion: c.ValueVersion, Data: c.Data}
 	}
 	for _, id := range v.RemovedSecrets {
 		delete(secrets, id)
+		delete(secretErrors, id)
 	}
 	for _, id := range v.RemovedConfigs {
 		delete(configs, id)

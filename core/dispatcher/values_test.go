@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
@@ -196,6 +197,15 @@ func TestAValueThatCannotBeReadIsSentOnceItCan(t *testing.T) {
 	if len(v.Secrets) != 0 || len(v.Configs) != 1 {
 		t.Fatalf("with the source down: %v %+v", v.Secrets, v.Configs)
 	}
+	if reason := v.SecretErrors["sec1"]; !strings.Contains(reason, "backend down") {
+		t.Fatalf("with the source down the node is told why: SecretErrors = %q", v.SecretErrors)
+	}
+	// The agent's copy keeps the reason until the value arrives.
+	secrets, configs, reasons := map[string]session.SecretData{}, map[string]session.ConfigData{}, map[string]string{}
+	v.Apply(secrets, configs, reasons)
+	if reasons["sec1"] == "" || len(secrets) != 0 {
+		t.Fatalf("applied: secrets %v reasons %q", secrets, reasons)
+	}
 	op.fail("sec1", false)
 	for i := 0; ; i++ {
 		clk.Advance(d.valueRefresh())
@@ -203,6 +213,10 @@ func TestAValueThatCannotBeReadIsSentOnceItCan(t *testing.T) {
 		case m := <-r.msgs:
 			if m.Values == nil || len(m.Values.Secrets) != 1 || string(m.Values.Secrets[0].Value) != "s3cret" {
 				t.Fatalf("after the source recovered: %+v", m)
+			}
+			m.Values.Apply(secrets, configs, reasons)
+			if len(reasons) != 0 || secrets["sec1"].Value.Len() != len("s3cret") {
+				t.Fatalf("after delivery: secrets %v reasons %q", secrets, reasons)
 			}
 			return
 		case <-time.After(100 * time.Millisecond):

@@ -120,6 +120,8 @@ type clientSession struct {
 	tasks   []*types.Task
 	secrets map[string]session.SecretData
 	configs map[string]session.ConfigData
+	// secretErrors say why the managers cannot get a secret, by ID.
+	secretErrors map[string]string
 }
 
 // NewSessionClient returns a client; it connects on Register.
@@ -288,7 +290,7 @@ func (c *SessionClient) open(ctx context.Context, addr string, reg session.Regis
 	return &clientSession{
 		addr: addr, nodeID: reg.NodeID, cc: cc, stream: stream, cancel: cancel, started: c.clock.Now(),
 		out: make(chan *session.Assignment, 1), done: make(chan struct{}),
-		secrets: map[string]session.SecretData{}, configs: map[string]session.ConfigData{},
+		secrets: map[string]session.SecretData{}, configs: map[string]session.ConfigData{}, secretErrors: map[string]string{},
 	}, first, nil
 }
 
@@ -324,9 +326,12 @@ func (c *SessionClient) apply(s *clientSession, msg *dispatcher.SessionMessage) 
 			s.tasks = msg.Assignments.Tasks
 		}
 		if msg.Values != nil {
-			msg.Values.Apply(s.secrets, s.configs)
+			msg.Values.Apply(s.secrets, s.configs, s.secretErrors)
 		}
 		a := &session.Assignment{Tasks: s.tasks, Secrets: maps.Clone(s.secrets), Configs: maps.Clone(s.configs)}
+		if len(s.secretErrors) > 0 {
+			a.SecretErrors = maps.Clone(s.secretErrors)
+		}
 		select {
 		case <-s.out: // replace a set the agent has not taken yet
 		default:

@@ -60,6 +60,10 @@ type Assignment struct {
 	Secrets map[string]SecretData
 	// Configs are the configs' values, by config ID.
 	Configs map[string]ConfigData
+	// SecretErrors say, by secret ID, why the managers could not get a
+	// secret's value (its driver's store is down, say): the tasks that
+	// need it wait, showing the reason. Never holds a value.
+	SecretErrors map[string]string
 }
 
 // SecretData is one version of a secret's value. Value redacts itself

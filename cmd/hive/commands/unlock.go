@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/hiveorch/hive/core/api"
 )
@@ -26,15 +27,10 @@ it stays out of shell history. A wrong key leaves the manager locked.`,
   hive -H unix:///tmp/m2/hive.sock unlock`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := cmd.InOrStdin()
-			if f, ok := in.(*os.File); ok && c.isTerminal(f) {
-				fmt.Fprint(cmd.ErrOrStderr(), "Enter the unlock key: ")
+			key, err := c.readUnlockKey(cmd)
+			if err != nil {
+				return err
 			}
-			line, err := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
-			if err != nil && err != io.EOF {
-				return fmt.Errorf("read the unlock key: %w", err)
-			}
-			key := strings.TrimSpace(line)
 			if key == "" {
 				return usageErrorf(cmd, "no unlock key on standard input: type it, or pipe it in (it starts with HIVEKEY-1-)")
 			}
@@ -49,6 +45,26 @@ it stays out of shell history. A wrong key leaves the manager locked.`,
 			return nil
 		},
 	}
+}
+
+// readUnlockKey reads the unlock key from standard input: at a prompt,
+// without echo, when it is a terminal.
+func (c *cli) readUnlockKey(cmd *cobra.Command) (string, error) {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok && c.isTerminal(f) && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(cmd.ErrOrStderr(), "Enter the unlock key: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return "", fmt.Errorf("read the unlock key: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read the unlock key: %w", err)
+	}
+	return strings.TrimSpace(line), nil
 }
 
 // printUnlockKey shows an unlock key with what it is for, or only the key

@@ -98,8 +98,15 @@ func Require(t testing.TB) string {
 // serves; it is killed when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartAt(t, freeAddr(t))
+}
+
+// StartAt is Start on addr (host:port): a test that stopped a server
+// starts a new one where the old one was. A dev server keeps nothing: its
+// secrets must be written again.
+func StartAt(t testing.TB, addr string) *Server {
+	t.Helper()
 	bin := Require(t)
-	addr := freeAddr(t)
 	home := t.TempDir()
 	cmd := exec.Command(bin, "server", "-dev",
 		"-dev-root-token-id="+RootToken,
