@@ -329,6 +329,17 @@ func TestAPromotedWorkerBecomesAVoterAndADemotedManagerLeaves(t *testing.T) {
 		}
 		return nil
 	})
+	// The promoted manager received the cluster's data-encryption key: a
+	// secret it seals opens on the leader, which delivers it to a task.
+	m.forgetRunDir()
+	value := secretValue(t)
+	name := uniq("sealed_by_promoted")
+	w.createSecret(name, value)
+	m.must("service", "create", "--name", "reads", "--constraint", "node.id=="+m.nodeID,
+		"--secret", name, imageV1, "stat", "/run/secrets/"+name)
+	m.awaitLog("reads", fmt.Sprintf("content=%q", value))
+	m.must("service", "rm", "reads")
+	w.assertNoPlaintext(value)
 	m.must("node", "demote", w.nodeID)
 	m.eventually(20*time.Second, "the demoted node out of the Raft group and a worker again", func() error {
 		if n := members(); n != 1 {
@@ -336,6 +347,9 @@ func TestAPromotedWorkerBecomesAVoterAndADemotedManagerLeaves(t *testing.T) {
 		}
 		if _, stderr, err := w.run("service", "ls"); err == nil || !strings.Contains(stderr, "worker") {
 			return fmt.Errorf("service ls on the demoted node: %v %s", err, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(w.dataDir, "keys")); !os.IsNotExist(err) {
+			return fmt.Errorf("the demoted node keeps its keyring (%v)", err)
 		}
 		return nil
 	})
