@@ -32,6 +32,22 @@ func TestAVaultSecretReachesTheTask(t *testing.T) {
 	if out := n.must("secret", "inspect", "app_pw"); !strings.Contains(out, `"vault"`) || !strings.Contains(out, "secret/data/app#password") {
 		t.Errorf("secret inspect app_pw shows no driver:\n%s", out)
 	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--driver", "vault", "--opt", "path=secret/data/app", "no_field"}, "#"},
+		{[]string{"--driver", "vault", "--opt", "paht=secret/data/app#password", "typo"}, "paht"},
+		{[]string{"--driver", "aws", "--opt", "path=x", "other_driver"}, "not configured"},
+	} {
+		_, stderr, err := n.run(append([]string{"secret", "create"}, tc.args...)...)
+		if err == nil || !strings.Contains(stderr, tc.want) {
+			t.Errorf("secret create %v: err %v, stderr %q, want an error about %q", tc.args, err, stderr, tc.want)
+		}
+	}
+	if ls := n.must("secret", "ls"); strings.Contains(ls, "no_field") || strings.Contains(ls, "typo") || strings.Contains(ls, "other_driver") {
+		t.Errorf("a refused secret was created:\n%s", ls)
+	}
 	n.must("service", "create", "--name", "vaulted", "--secret", "app_pw", imageV1, "stat", "/run/secrets/app_pw")
 	n.awaitLog("vaulted", fmt.Sprintf(`/run/secrets/app_pw uid=0 gid=0 mode=0444 fs=tmpfs content=%q`, value))
 	n.assertNoPlaintext(value)

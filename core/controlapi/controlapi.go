@@ -46,6 +46,9 @@ type Server struct {
 	ca atomic.Pointer[clusterCA]
 	// dek seals secret values; set by SetDataKey (see secrets.go).
 	dek atomic.Pointer[seal.Key]
+	// checkDriver vets a new secret's driver and options; set by
+	// SetSecretDriverCheck (see secrets.go).
+	checkDriver atomic.Pointer[DriverCheck]
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").

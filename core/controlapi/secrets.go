@@ -19,6 +19,14 @@ import (
 // called, creating or updating a secret fails as unavailable.
 func (s *Server) SetDataKey(k *seal.Key) { s.dek.Store(k) }
 
+// DriverCheck vets the driver of a secret about to be created: an error
+// says why no manager could read it (the driver is not configured, its
+// options are malformed). A store that is down is no reason to refuse.
+type DriverCheck func(ctx context.Context, d types.Driver) error
+
+// SetSecretDriverCheck sets the check CreateSecret runs on a driver.
+func (s *Server) SetSecretDriverCheck(check DriverCheck) { s.checkDriver.Store(&check) }
+
 // dataKey returns the DEK, or why there is none.
 func (s *Server) dataKey() (*seal.Key, error) {
 	k := s.dek.Load()
@@ -48,6 +56,11 @@ func (s *Server) CreateSecret(ctx context.Context, spec types.SecretSpec, value 
 	if spec.Driver != nil {
 		if value.Len() > 0 {
 			return nil, invalid(fmt.Errorf("secret %s: a secret with a driver takes no value (driver %s holds it): leave out the file", spec.Name, spec.Driver.Name))
+		}
+		if check := s.checkDriver.Load(); check != nil {
+			if err := (*check)(ctx, *spec.Driver); err != nil {
+				return nil, invalid(fmt.Errorf("secret %s: %w", spec.Name, err))
+			}
 		}
 	} else {
 		sealed, err := s.sealValue(spec.Name, value)

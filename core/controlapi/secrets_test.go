@@ -100,6 +100,20 @@ func TestCreateSecretSealsTheValueAndNeverReturnsIt(t *testing.T) {
 	if err != nil || drv.Spec.Driver == nil || drv.Sealed != nil {
 		t.Fatalf("driver secret: %+v, %v", drv, err)
 	}
+
+	// A driver the manager's check refuses: a clear error, nothing stored.
+	s.SetSecretDriverCheck(func(_ context.Context, d types.Driver) error {
+		if d.Options["path"] == "" {
+			return errors.New("secret driver vault: option path is required")
+		}
+		return nil
+	})
+	if _, err := s.CreateSecret(ctx, types.SecretSpec{Name: "nopath", Driver: &types.Driver{Name: "vault"}}, types.SecretValue{}); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "secret nopath: secret driver vault: option path is required") {
+		t.Errorf("create with a refused driver: %v", err)
+	}
+	if _, err := s.GetSecret(ctx, "nopath"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("a refused secret was stored: %v", err)
+	}
 }
 
 func TestServicesReferenceSecretsAndConfigsByName(t *testing.T) {

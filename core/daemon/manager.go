@@ -18,12 +18,14 @@ import (
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/identity"
+	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/join"
 	"github.com/hiveorch/hive/core/rpc"
 	"github.com/hiveorch/hive/core/secrets"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk"
 )
 
 // startManager opens this manager's Raft store and starts what only
@@ -74,6 +76,7 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 		return nil, err
 	}
 	d.opener.DriverFetch = drivers.Fetch
+	d.control.SetSecretDriverCheck(checkSecretDriver(drivers))
 	// The dispatcher sends a node the values its tasks need: secrets
 	// unsealed (or asked of their driver) by the opener, configs from the
 	// store.
@@ -283,4 +286,24 @@ func (d *daemon) ensureCluster(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// checkSecretDriver vets a new driver-backed secret on this manager: its
+// driver must be one of plugins.secrets, and the plugin must accept its
+// options. The value read to check them is dropped at once; a store or
+// plugin that is down does not refuse the secret (tasks wait for it).
+func checkSecretDriver(drivers *pluginhost.SecretDrivers) controlapi.DriverCheck {
+	return func(ctx context.Context, d types.Driver) error {
+		if !slices.Contains(drivers.Drivers(), d.Name) {
+			_, err := drivers.Fetch(ctx, d) // says which drivers run and how to add one
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := drivers.Fetch(ctx, d)
+		if errors.Is(err, sdk.ErrInvalidArgument) {
+			return err
+		}
+		return nil
+	}
 }
