@@ -108,7 +108,7 @@ func run(cmd string, args []string) error {
 		waitForSignal()
 	case "stat":
 		if len(args) == 0 {
-			return errors.New("usage: web stat PATH...")
+			return errors.New("usage: web stat PATH [PATH ...]")
 		}
 		for _, p := range args {
 			fmt.Println(statLine(p))

@@ -232,12 +232,10 @@ func TestAValueThatCannotBeReadIsSentOnceItCan(t *testing.T) {
 // often their assignments change, until its version changes.
 func TestValuesAreReadOnceForManySessions(t *testing.T) {
 	d, s, op := valuesDispatcher(t)
-	var runs []*sessionRun
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i)
 		r := startSession(t, d, id)
 		r.next(t)
-		runs = append(runs, r)
 		mustUpdate(t, s, func(tx store.Tx) error { return tx.CreateTask(taskWithValues("t"+id, id)) })
 		r.nextWithValues(t)
 	}

@@ -108,6 +108,9 @@ func (a *appRole) doLogin(ctx context.Context) (string, error) {
 	if err := r.SetJSONBody(map[string]string{"role_id": a.roleID, "secret_id": secretID}); err != nil {
 		return "", fmt.Errorf("approle login: %w", err)
 	}
+	// The raw request carries its own (empty) token: Logical() would send
+	// the shared client's, and setting that would race with other calls.
+	//lint:ignore SA1019 the only call that takes a per-request token
 	resp, err := a.client.RawRequestWithContext(ctx, r)
 	if resp != nil {
 		defer resp.Body.Close()
