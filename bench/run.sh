@@ -407,20 +407,36 @@ for p in $HIVE_PID $plugin_pids; do
 done
 log "(b) hive + plugins: VmRSS $(fmt_mb "$B_HIVE") ($B_PARTS), PSS $(fmt_mb "$B_PSS"), RssAnon $(fmt_mb "$B_ANON")"
 
-declare -a C_HIVE=() C_BASE=() D_SWARM=()
+declare -a C_HIVE=() C_BASE=() D_SWARM=() E_HIVE=() E_SWARM=()
 WATCH_DIR=$dir
-for i in $(seq "$RUNS"); do
-	name=bench-$RUN_ID-$i
-	filter=(--filter "label=hive.node.id=$HIVE_NODE" --filter "label=hive.service.name=$name")
+# hive_create NAME ARGS...: time `hive service create` of NAME until its
+# replicas run, then remove it; prints the milliseconds.
+hive_create() {
+	local name=$1 out t0 t
+	shift
+	local filter=(--filter "label=hive.node.id=$HIVE_NODE" --filter "label=hive.service.name=$name")
 	t0=$(now)
-	out=$(hc "$dir" service create -d --name "$name" --replicas "$REPLICAS" "$IMAGE" 2>&1) ||
+	out=$(hc "$dir" service create -d --name "$name" --replicas "$REPLICAS" "$@" "$IMAGE" 2>&1) ||
 		die "hive service create $name failed:"$'\n'"$out"
 	wait_running "hive service $name" "${filter[@]}"
 	t=$(ms "$t0" "$(now)")
-	C_HIVE+=("$t")
-	log "(c) run $i: hive ran $REPLICAS replicas in $(fmt_ms "$t")"
 	out=$(hc "$dir" service rm "$name" 2>&1) || die "hive service rm $name failed:"$'\n'"$out"
 	wait_gone "hive service $name" "${filter[@]}"
+	echo "$t"
+}
+for i in $(seq "$RUNS"); do
+	t=$(hive_create "bench-$RUN_ID-$i")
+	C_HIVE+=("$t")
+	log "(c) run $i: hive ran $REPLICAS replicas in $(fmt_ms "$t")"
+done
+# (e): the same with a secret: every task waits for the value, then gets
+# its own tmpfs.
+out=$(head -c 32 /dev/urandom | base64 | hc "$dir" secret create "bench-$RUN_ID" - 2>&1) ||
+	die "hive secret create failed:"$'\n'"$out"
+for i in $(seq "$RUNS"); do
+	t=$(hive_create "bench-$RUN_ID-secret-$i" --secret "bench-$RUN_ID")
+	E_HIVE+=("$t")
+	log "(e) run $i: hive ran $REPLICAS replicas with a secret in $(fmt_ms "$t")"
 done
 WATCH_DIR=""
 hive_down "$dir"
@@ -443,22 +459,38 @@ done
 
 # ---- (d) vs Swarm ----------------------------------------------------------
 
+# swarm_create NAME ARGS...: time `docker service create` of NAME until
+# its replicas run, then remove it; prints the milliseconds. It runs in a
+# command substitution: the caller records NAME in SWARM_SVCS first.
+swarm_create() {
+	local name=$1 out t0 t
+	shift
+	local filter=(--filter "label=com.docker.swarm.service.name=$name")
+	t0=$(now)
+	# With no registry the engine cannot pin the image's digest; it says
+	# so on stderr and goes on with the local image.
+	out=$(docker service create -d --replicas "$REPLICAS" --name "$name" "$@" "$IMAGE" 2>&1) ||
+		die "docker service create $name failed:"$'\n'"$out"
+	wait_running "swarm service $name" "${filter[@]}"
+	t=$(ms "$t0" "$(now)")
+	docker service rm "$name" >/dev/null || die "docker service rm $name failed"
+	wait_gone "swarm service $name" "${filter[@]}"
+	echo "$t"
+}
 if [[ -z $SWARM_ERR ]] && swarm_init; then
 	for i in $(seq "$RUNS"); do
-		name=bench-$RUN_ID-swarm-$i
-		filter=(--filter "label=com.docker.swarm.service.name=$name")
-		SWARM_SVCS+=("$name")
-		t0=$(now)
-		# With no registry the engine cannot pin the image's digest; it
-		# says so on stderr and goes on with the local image.
-		out=$(docker service create -d --replicas "$REPLICAS" --name "$name" "$IMAGE" 2>&1) ||
-			die "docker service create $name failed:"$'\n'"$out"
-		wait_running "swarm service $name" "${filter[@]}"
-		t=$(ms "$t0" "$(now)")
+		SWARM_SVCS+=("bench-$RUN_ID-swarm-$i")
+		t=$(swarm_create "bench-$RUN_ID-swarm-$i")
 		D_SWARM+=("$t")
 		log "(d) run $i: swarm ran $REPLICAS replicas in $(fmt_ms "$t")"
-		docker service rm "$name" >/dev/null || die "docker service rm $name failed"
-		wait_gone "swarm service $name" "${filter[@]}"
+	done
+	out=$(head -c 32 /dev/urandom | base64 | docker secret create "bench-$RUN_ID" - 2>&1) ||
+		die "docker secret create failed:"$'\n'"$out"
+	for i in $(seq "$RUNS"); do
+		SWARM_SVCS+=("bench-$RUN_ID-swarm-secret-$i")
+		t=$(swarm_create "bench-$RUN_ID-swarm-secret-$i" --secret "bench-$RUN_ID")
+		E_SWARM+=("$t")
+		log "(e) run $i: swarm ran $REPLICAS replicas with a secret in $(fmt_ms "$t")"
 	done
 	swarm_leave
 	drop_gwbridge
@@ -473,6 +505,9 @@ read -r cb_med cb_min cb_max <<<"$(stats "${C_BASE[@]}")"
 as_med="" d_med=""
 if ((${#A_SWARM[@]})); then read -r as_med as_min as_max <<<"$(stats "${A_SWARM[@]}")"; fi
 if ((${#D_SWARM[@]})); then read -r d_med d_min d_max <<<"$(stats "${D_SWARM[@]}")"; fi
+read -r e_med e_min e_max <<<"$(stats "${E_HIVE[@]}")"
+es_med=""
+if ((${#E_SWARM[@]})); then read -r es_med es_min es_max <<<"$(stats "${E_SWARM[@]}")"; fi
 
 cell() { if [[ -n $1 ]]; then "$2" "$1"; else echo "n/a"; fi; }
 c_ratio=$(ratio "$c_med" "$cb_med")
@@ -485,6 +520,8 @@ table() {
 	echo "| (b) idle memory: hive + plugins PSS vs dockerd's growth in swarm mode | $(fmt_mb "$B_PSS") | $(cell "$B_SWARM" fmt_mb) | $(ratio "$B_PSS" "${B_SWARM:-0}") | < 60 MB: $(met "$(awk -v k="$B_PSS" 'BEGIN { print (k * 1024 < 60e6) }')") |"
 	echo "| (c) create $REPLICAS replicas until running vs $REPLICAS sequential \`docker run -d\` | $(fmt_ms "$c_med") | $(fmt_ms "$cb_med") | $c_ratio | ≤ 1.2: $(met "$(awk -v x="$c_ratio" 'BEGIN { print (x <= 1.2) }')") |"
 	echo "| (d) create $REPLICAS replicas until running vs \`docker service create\` (Swarm) | $(fmt_ms "$c_med") | $(cell "$d_med" fmt_ms) | $(ratio "$c_med" "${d_med:-0}") | — |"
+	echo "| (e) create $REPLICAS replicas with a secret until running vs the same in Swarm | $(fmt_ms "$e_med") | $(cell "$es_med" fmt_ms) | $(ratio "$e_med" "${es_med:-0}") | — |"
+	echo "| (e′) the same vs hive without a secret, (c) | $(fmt_ms "$e_med") | $(fmt_ms "$c_med") | $(ratio "$e_med" "$c_med") | — |"
 }
 
 details() {
@@ -494,6 +531,7 @@ details() {
 	echo "- (b) hive, ${IDLE} s idle: PSS $(fmt_mb "$B_PSS") in all; VmRSS $B_PARTS, summed $(fmt_mb "$B_HIVE") (the three processes run one binary, whose pages the kernel maps whole and shares: VmRSS counts them once per process, PSS once in all); RssAnon, private memory only: $(fmt_mb "$B_ANON"); swarm: ${B_SWARM_DETAIL:-n/a}"
 	echo "- (c) hive: $(fmt_ms "$c_min")–$(fmt_ms "$c_max"); \`docker run\` x$REPLICAS: $(fmt_ms "$cb_min")–$(fmt_ms "$cb_max")"
 	echo "- (d) \`docker service create\`: $(if [[ -n $d_med ]]; then echo "$(fmt_ms "$d_min")–$(fmt_ms "$d_max")"; else echo "n/a"; fi)"
+	echo "- (e) hive with a secret: $(fmt_ms "$e_min")–$(fmt_ms "$e_max"); Swarm with a secret: $(if [[ -n $es_med ]]; then echo "$(fmt_ms "$es_min")–$(fmt_ms "$es_max")"; else echo "n/a"; fi)"
 	if [[ -n $SWARM_ERR ]]; then
 		echo "- swarm baselines not measured: $SWARM_ERR"
 	fi

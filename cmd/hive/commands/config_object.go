@@ -2,10 +2,11 @@ package commands
 
 import (
 	"fmt"
-	"sort"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -62,65 +63,31 @@ a file (by default /NAME) in their containers. For sensitive values use
 	return cmd
 }
 
+// configs describes configs to the commands they share with secrets.
+var configs = storedKind[*types.Config]{
+	noun:   "config",
+	list:   (*client.Client).ListConfigs,
+	get:    (*client.Client).GetConfig,
+	remove: (*client.Client).RemoveConfig,
+	meta: func(c *types.Config) storedMeta {
+		return storedMeta{ID: c.ID, Name: c.Spec.Name, Labels: c.Spec.Labels, ValueVersion: c.ValueVersion, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	},
+	prettyAfter: func(out io.Writer, c *types.Config) {
+		fmt.Fprintf(out, "Data:\n%s", c.Data)
+		if n := len(c.Data); n > 0 && c.Data[n-1] != '\n' {
+			fmt.Fprintln(out)
+		}
+	},
+}
+
 func (c *cli) configLsCommand() *cobra.Command {
-	var (
-		format string
-		quiet  bool
-	)
-	cmd := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List configs",
-		Long:    `List the configs of the cluster.`,
-		Example: `  hive config ls
+	return configs.lsCommand(c, `List the configs of the cluster.`, `  hive config ls
   hive config ls -q
-  hive config ls --format json`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			list, err := cl.ListConfigs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			sort.SliceStable(list, func(i, j int) bool { return list[i].Spec.Name < list[j].Spec.Name })
-			out := cmd.OutOrStdout()
-			switch {
-			case format == formatJSON:
-				if list == nil {
-					list = []*types.Config{}
-				}
-				return writeJSON(out, list)
-			case quiet:
-				for _, s := range list {
-					fmt.Fprintln(out, truncID(s.ID))
-				}
-				return nil
-			}
-			now := c.now()
-			t := newTable(out, "ID", "NAME", "CREATED", "UPDATED")
-			for _, s := range list {
-				t.row(truncID(s.ID), s.Spec.Name, ago(now, s.CreatedAt), ago(now, s.UpdatedAt))
-			}
-			return t.flush()
-		},
-	}
-	addFormatFlag(cmd, &format, formatTable)
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print config IDs")
-	return cmd
+  hive config ls --format json`)
 }
 
 func (c *cli) configInspectCommand() *cobra.Command {
-	var (
-		pretty bool
-		format string
-	)
-	cmd := &cobra.Command{
+	return configs.inspectCommand(c, &cobra.Command{
 		Use:   "inspect [flags] CONFIG [CONFIG...]",
 		Short: "Show the details of one or more configs, with their data",
 		Long: `Show the details of configs: a JSON array by default (the data in base64), or
@@ -128,82 +95,14 @@ a summary with --pretty that prints the data as text. A config is named by
 its name, ID or a unique prefix of its ID.`,
 		Example: `  hive config inspect nginx.conf
   hive config inspect --pretty nginx.conf`,
-		Args: minArgs(1, "one config"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatJSON); err != nil {
-				return err
-			}
-			if pretty && flagChanged(cmd.Flags(), "format") {
-				return usageErrorf(cmd, "--pretty and --format cannot be used together")
-			}
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			list := []*types.Config{}
-			var errs []error
-			for _, ref := range args {
-				s, err := cl.GetConfig(cmd.Context(), ref)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				list = append(list, s)
-			}
-			out := cmd.OutOrStdout()
-			if !pretty {
-				if err := writeJSON(out, list); err != nil {
-					return err
-				}
-				return errorOf(errs)
-			}
-			for i, s := range list {
-				if i > 0 {
-					fmt.Fprintln(out)
-				}
-				fmt.Fprintf(out, "ID:              %s\nName:            %s\n", s.ID, s.Spec.Name)
-				prettyLabels(out, s.Spec.Labels)
-				fmt.Fprintf(out, "Value version:   %d\nCreated at:      %s\nUpdated at:      %s\nData:\n%s",
-					s.ValueVersion, s.CreatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"), s.UpdatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"), s.Data)
-				if n := len(s.Data); n > 0 && s.Data[n-1] != '\n' {
-					fmt.Fprintln(out)
-				}
-			}
-			return errorOf(errs)
-		},
-	}
-	cmd.Flags().BoolVar(&pretty, "pretty", false, "print a summary for people, with the data as text, instead of JSON")
-	addFormatFlag(cmd, &format, formatJSON)
-	return cmd
+	}, "print a summary for people, with the data as text, instead of JSON")
 }
 
 func (c *cli) configRmCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "rm CONFIG [CONFIG...]",
-		Aliases: []string{"remove"},
-		Short:   "Remove one or more configs",
-		Long: `Remove configs. A config that services use is not removed: the error names
+	return configs.rmCommand(c, `Remove configs. A config that services use is not removed: the error names
 them; take it from them first with 'hive service update --config-rm NAME
-SERVICE'. Each removed config is printed as given.`,
-		Example: `  hive config rm nginx.conf
-  hive config rm $(hive config ls -q)`,
-		Args: minArgs(1, "one config"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, ref := range args {
-				if err := cl.RemoveConfig(cmd.Context(), ref); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			return errorOf(errs)
-		},
-	}
+SERVICE'. Each removed config is printed as given.`, `  hive config rm nginx.conf
+  hive config rm $(hive config ls -q)`)
 }
 
 func (c *cli) configUpdateCommand() *cobra.Command {

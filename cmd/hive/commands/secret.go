@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -140,69 +140,38 @@ or digit, at most 64 characters.`,
 	return cmd
 }
 
+// secrets describes secrets to the commands they share with configs.
+var secrets = storedKind[*types.Secret]{
+	noun:   "secret",
+	list:   (*client.Client).ListSecrets,
+	get:    (*client.Client).GetSecret,
+	remove: (*client.Client).RemoveSecret,
+	meta: func(s *types.Secret) storedMeta {
+		m := storedMeta{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels, ValueVersion: s.ValueVersion, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+		if s.Spec.Driver != nil {
+			m.Driver = s.Spec.Driver.Name
+		}
+		return m
+	},
+	driverColumn: true,
+	prettyBefore: func(out io.Writer, s *types.Secret) {
+		if s.Spec.Driver != nil {
+			fmt.Fprintf(out, "Driver:          %s\n", s.Spec.Driver.Name)
+			for _, k := range sortedKeys(s.Spec.Driver.Options) {
+				fmt.Fprintf(out, " - %s=%s\n", k, s.Spec.Driver.Options[k])
+			}
+		}
+	},
+}
+
 func (c *cli) secretLsCommand() *cobra.Command {
-	var (
-		format string
-		quiet  bool
-	)
-	cmd := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List secrets",
-		Long:    `List the secrets of the cluster, without their values.`,
-		Example: `  hive secret ls
+	return secrets.lsCommand(c, `List the secrets of the cluster, without their values.`, `  hive secret ls
   hive secret ls -q
-  hive secret ls --format json`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			list, err := cl.ListSecrets(cmd.Context())
-			if err != nil {
-				return err
-			}
-			sort.SliceStable(list, func(i, j int) bool { return list[i].Spec.Name < list[j].Spec.Name })
-			out := cmd.OutOrStdout()
-			switch {
-			case format == formatJSON:
-				if list == nil {
-					list = []*types.Secret{}
-				}
-				return writeJSON(out, list)
-			case quiet:
-				for _, s := range list {
-					fmt.Fprintln(out, truncID(s.ID))
-				}
-				return nil
-			}
-			now := c.now()
-			t := newTable(out, "ID", "NAME", "DRIVER", "CREATED", "UPDATED")
-			for _, s := range list {
-				drv := ""
-				if s.Spec.Driver != nil {
-					drv = s.Spec.Driver.Name
-				}
-				t.row(truncID(s.ID), s.Spec.Name, drv, ago(now, s.CreatedAt), ago(now, s.UpdatedAt))
-			}
-			return t.flush()
-		},
-	}
-	addFormatFlag(cmd, &format, formatTable)
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print secret IDs")
-	return cmd
+  hive secret ls --format json`)
 }
 
 func (c *cli) secretInspectCommand() *cobra.Command {
-	var (
-		pretty bool
-		format string
-	)
-	cmd := &cobra.Command{
+	return secrets.inspectCommand(c, &cobra.Command{
 		Use:   "inspect [flags] SECRET [SECRET...]",
 		Short: "Show the details of one or more secrets (never their values)",
 		Long: `Show the details of secrets: a JSON array by default, or a summary with
@@ -210,96 +179,14 @@ func (c *cli) secretInspectCommand() *cobra.Command {
 named by its name, ID or a unique prefix of its ID.`,
 		Example: `  hive secret inspect db_password
   hive secret inspect --pretty db_password tls_key`,
-		Args: minArgs(1, "one secret"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatJSON); err != nil {
-				return err
-			}
-			if pretty && flagChanged(cmd.Flags(), "format") {
-				return usageErrorf(cmd, "--pretty and --format cannot be used together")
-			}
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			list := []*types.Secret{}
-			var errs []error
-			for _, ref := range args {
-				s, err := cl.GetSecret(cmd.Context(), ref)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				s.Sealed = nil
-				list = append(list, s)
-			}
-			out := cmd.OutOrStdout()
-			if !pretty {
-				if err := writeJSON(out, list); err != nil {
-					return err
-				}
-				return errorOf(errs)
-			}
-			for i, s := range list {
-				if i > 0 {
-					fmt.Fprintln(out)
-				}
-				fmt.Fprintf(out, "ID:              %s\nName:            %s\n", s.ID, s.Spec.Name)
-				prettyLabels(out, s.Spec.Labels)
-				if s.Spec.Driver != nil {
-					fmt.Fprintf(out, "Driver:          %s\n", s.Spec.Driver.Name)
-					for _, k := range sortedKeys(s.Spec.Driver.Options) {
-						fmt.Fprintf(out, " - %s=%s\n", k, s.Spec.Driver.Options[k])
-					}
-				}
-				fmt.Fprintf(out, "Value version:   %d\nCreated at:      %s\nUpdated at:      %s\n",
-					s.ValueVersion, s.CreatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"), s.UpdatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"))
-			}
-			return errorOf(errs)
-		},
-	}
-	cmd.Flags().BoolVar(&pretty, "pretty", false, "print a summary for people instead of JSON")
-	addFormatFlag(cmd, &format, formatJSON)
-	return cmd
-}
-
-func prettyLabels(w io.Writer, labels map[string]string) {
-	if len(labels) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "Labels:")
-	for _, k := range sortedKeys(labels) {
-		fmt.Fprintf(w, " - %s=%s\n", k, labels[k])
-	}
+	}, "print a summary for people instead of JSON")
 }
 
 func (c *cli) secretRmCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "rm SECRET [SECRET...]",
-		Aliases: []string{"remove"},
-		Short:   "Remove one or more secrets",
-		Long: `Remove secrets. A secret that services use is not removed: the error names
+	return secrets.rmCommand(c, `Remove secrets. A secret that services use is not removed: the error names
 them; take it from them first with 'hive service update --secret-rm NAME
-SERVICE'. Each removed secret is printed as given.`,
-		Example: `  hive secret rm db_password
-  hive secret rm $(hive secret ls -q)`,
-		Args: minArgs(1, "one secret"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.api()
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, ref := range args {
-				if err := cl.RemoveSecret(cmd.Context(), ref); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			return errorOf(errs)
-		},
-	}
+SERVICE'. Each removed secret is printed as given.`, `  hive secret rm db_password
+  hive secret rm $(hive secret ls -q)`)
 }
 
 func (c *cli) secretUpdateCommand() *cobra.Command {
