@@ -41,6 +41,7 @@ import (
 //	write PATH TEXT    writes the file, prints "wrote PATH"
 //	whoami             prints "UID:GID CWD" from the spec's User and WorkingDir
 //	env NAME...        prints NAME=value from the spec's Env
+//	stat PATH...       prints each file's owner, mode, filesystem and content
 //	serve (or nothing) prints "serving VERSION on :PORT" (exits 3 if CRASH is set)
 //	sleep, or anything else: runs until stopped
 //

@@ -20,7 +20,7 @@ type program struct {
 	known bool // cmd is one of the test image's sub-commands
 }
 
-var knownCommands = []string{"serve", "exit", "ignore-term", "print", "cat", "write", "whoami", "env", "sleep", "healthcheck"}
+var knownCommands = []string{"serve", "exit", "ignore-term", "print", "cat", "write", "whoami", "env", "stat", "sleep", "healthcheck"}
 
 // parseProgram reads the spec's command line as the test image's: Args
 // with the image's /web entrypoint, or a Command whose first word is web.
@@ -107,6 +107,14 @@ func (f *Fake) runLocked(c *fakeContainer) {
 			return
 		}
 		out("wrote %s", p.args[0])
+	case "stat":
+		if len(p.args) == 0 {
+			fail(errors.New("usage: web stat PATH [PATH ...]"))
+			return
+		}
+		for _, name := range p.args {
+			out("%s", f.statLineLocked(c, name))
+		}
 	case "whoami":
 		uid, gid, _ := parseUser(c.spec.User)
 		out("%d:%d %s", uid, gid, c.workdir())
@@ -273,4 +281,33 @@ func unwrapPathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// statLineLocked is the test image's `stat` line for a path: owner, mode,
+// filesystem and content, or why it cannot be read. A bind mount's file is
+// the host's, stat'ed for real (hostStat); a file in memory is owned by
+// 0:0 with mode 0644, on "tmpfs" in a tmpfs mount, "volume" in a named
+// volume and "overlay" in the container's own layer.
+func (f *Fake) statLineLocked(c *fakeContainer, name string) string {
+	p := c.abs(name)
+	loc := f.resolveLocked(c, p)
+	if loc.files == nil {
+		return hostStat(name, loc.host)
+	}
+	b, ok := loc.files[loc.key]
+	if loc.isRoot || !ok {
+		return fmt.Sprintf("%s error=%q", name, "no such file or directory")
+	}
+	fsName := "overlay"
+	for _, m := range c.spec.Mounts {
+		if t := path.Clean(m.Target); p == t || strings.HasPrefix(p, t+"/") {
+			switch m.Type {
+			case MountTmpfs:
+				fsName = "tmpfs"
+			case MountVolume:
+				fsName = "volume"
+			}
+		}
+	}
+	return fmt.Sprintf("%s uid=0 gid=0 mode=0644 fs=%s content=%q", name, fsName, b)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -67,6 +69,23 @@ func (s *suite) testMounts(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "file")); err == nil {
 			t.Errorf("the write reached the host through a read-only mount")
+		}
+	})
+	t.Run("read-only binds of files on a host tmpfs keep owner mode and content", func(t *testing.T) {
+		// As hive's agent shows a task its secrets and configs: files on a
+		// tmpfs of the task's own, bound read-only.
+		mounts := tmpfsFiles(t)
+		spec := s.spec("tmpfs-files", "stat", "/run/secrets/NAME", "/etc/app.conf")
+		spec.Mounts = mounts
+		id := s.run(t, spec)
+		s.waitLog(t, id,
+			`/run/secrets/NAME uid=1000 gid=1000 mode=0400 fs=tmpfs content="v"`,
+			`/etc/app.conf uid=0 gid=0 mode=0444 fs=tmpfs content="cfg"`)
+		for i, p := range []string{"/run/secrets/NAME", "/etc/app.conf", "/run/secrets/new"} {
+			w := s.spec(fmt.Sprintf("tmpfs-write-%d", i), "write", p, "x")
+			w.Mounts = mounts
+			id := s.run(t, w)
+			s.waitLog(t, id, "web: open "+p+": read-only file system")
 		}
 	})
 	t.Run("a tmpfs is writable", func(t *testing.T) {
@@ -156,4 +175,35 @@ func freePort(t *testing.T) uint32 {
 	}
 	defer l.Close()
 	return uint32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// tmpfsFiles mounts a tmpfs on the host holding secrets/NAME ("v",
+// 1000:1000, 0400) and config ("cfg", 0444), and returns the mounts that
+// show them read-only in a container: /run/secrets and /etc/app.conf.
+// Mounting needs root: without it the calling test is skipped.
+func tmpfsFiles(t *testing.T) []runtime.Mount {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs on the host needs root")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=65536"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	secrets := filepath.Join(dir, "secrets")
+	for _, err := range []error{
+		os.Mkdir(secrets, 0o755),
+		os.WriteFile(filepath.Join(secrets, "NAME"), []byte("v"), 0o400),
+		os.Chown(filepath.Join(secrets, "NAME"), 1000, 1000),
+		os.WriteFile(filepath.Join(dir, "config"), []byte("cfg"), 0o444),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []runtime.Mount{
+		{Type: runtime.MountBind, Source: secrets, Target: "/run/secrets", ReadOnly: true},
+		{Type: runtime.MountBind, Source: filepath.Join(dir, "config"), Target: "/etc/app.conf", ReadOnly: true},
+	}
 }
