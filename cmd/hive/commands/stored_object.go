@@ -16,7 +16,7 @@ import (
 // storedKind describes secrets or configs to the ls, inspect and rm
 // commands they share.
 type storedKind[T any] struct {
-	noun   string // "secret", "config"
+	noun string // "secret", "config"
 	// list, get and remove are the client's methods for the kind, as
 	// method expressions: (*client.Client).ListSecrets.
 	list   func(*client.Client, context.Context) ([]T, error)
