@@ -189,15 +189,35 @@ func (n *node) killHost() {
 	}
 }
 
-func freePortOn(t *testing.T, ip string) string {
+func freePortOn(t *testing.T, ips ...string) string {
 	t.Helper()
 	for range 50 {
 		p := freePort(t)
-		if l, err := netListen(ip + ":" + p); err == nil {
+		free := true
+		for _, ip := range ips {
+			l, err := netListen(ip + ":" + p)
+			if err != nil {
+				free = false
+				break
+			}
 			l.Close()
+		}
+		if free {
 			return p
 		}
 	}
-	t.Fatalf("no free port on %s", ip)
+	t.Fatalf("no port free on all of %v", ips)
 	return ""
+}
+
+// publishPort returns a port to publish a service on that is free on
+// every node's address: a node binds published ports on its own loopback
+// address, where its cluster port already listens.
+func publishPort(t *testing.T, nodes ...*node) string {
+	t.Helper()
+	ips := []string{"127.0.0.1"}
+	for _, n := range nodes {
+		ips = append(ips, n.ip())
+	}
+	return freePortOn(t, ips...)
 }

@@ -97,7 +97,7 @@ func TestReplicasSpreadOnePerNodeAndThePortAnswersEverywhere(t *testing.T) {
 	w1 := joinNode(t, m, "worker")
 	w2 := joinNode(t, m, "worker")
 	step("workers joined")
-	port := freePort(t)
+	port := publishPort(t, m, w1, w2)
 	out := m.must("service", "create", "--name", "web", "--replicas", "3", "-p", port+":80", imageV1)
 	step("created")
 	if !strings.Contains(out, "verify: Service converged") {
@@ -228,7 +228,7 @@ func TestDrainEmptiesANodeWithNoFailedRequests(t *testing.T) {
 	m := startManager(t)
 	w1 := joinNode(t, m, "worker")
 	w2 := joinNode(t, m, "worker")
-	port := freePort(t)
+	port := publishPort(t, m, w1, w2)
 	m.must("service", "create", "--name", "web", "--replicas", "3", "-p", port+":80", imageV1)
 	load := startMeshLoad(m.ip() + ":" + port)
 	time.Sleep(500 * time.Millisecond)

@@ -529,7 +529,7 @@ func TestADockerNodeAndAContainerdNodeServeOneService(t *testing.T) {
 		t.Errorf("node ls does not show both runtimes:\n%s", ls)
 	}
 
-	port := freePort(t)
+	port := publishPort(t, m, w)
 	out := m.must("service", "create", "--name", "web", "--replicas", "2", "-p", port+":80", imageV1)
 	if !strings.Contains(out, "verify: Service converged") {
 		t.Fatalf("create:\n%s", out)
