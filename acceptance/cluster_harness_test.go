@@ -93,26 +93,7 @@ func joinNodeWith(t *testing.T, m *node, role string, env []string, flags ...str
 func (n *node) launch(args ...string) {
 	n.t.Helper()
 	n.args = args
-	n.newLog()
-	cmd := exec.Command(hiveBin, args...)
-	cmd.Env = append(os.Environ(), n.env...)
-	w := &lockedWriter{mu: n.logMu, w: n.log}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		n.t.Fatalf("start hive: %v", err)
-	}
-	n.cmd = cmd
-	n.exited = make(chan struct{})
-	go func() { cmd.Wait(); close(n.exited) }()
-	n.eventually(30*time.Second, "the API answers", func() error {
-		select {
-		case <-n.exited:
-			return stop(fmt.Errorf("hive exited: %s", n.logs()))
-		default:
-		}
-		_, _, err := n.run("info")
-		return err
-	})
+	n.launchEnv(args, n.env)
 }
 
 // restart starts a node again on its data directory after it stopped.

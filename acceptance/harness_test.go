@@ -111,12 +111,20 @@ func startHiveFlags(t *testing.T, upFlags []string, extraEnv ...string) *node {
 	return n
 }
 
+// start runs `hive up` on the node's data directory, with its upFlags and
+// extraEnv, and waits for its API.
 func (n *node) start(extraEnv ...string) {
 	n.t.Helper()
+	n.launchEnv(append([]string{"up", "-H", n.host, "--data-dir", n.dataDir, "--listen-addr", n.listen, "--log-level", "debug"}, n.upFlags...), extraEnv)
+}
+
+// launchEnv starts hive with args and env added to the environment, in
+// the foreground with a new log, and waits for its API.
+func (n *node) launchEnv(args, env []string) {
+	n.t.Helper()
 	n.newLog()
-	args := append([]string{"up", "-H", n.host, "--data-dir", n.dataDir, "--listen-addr", n.listen, "--log-level", "debug"}, n.upFlags...)
 	cmd := exec.Command(hiveBin, args...)
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(os.Environ(), env...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

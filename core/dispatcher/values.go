@@ -114,22 +114,20 @@ type valueCache struct {
 	d *Dispatcher
 
 	mu      sync.Mutex
-	secrets map[string]cachedSecret
-	configs map[string]cachedConfig
+	secrets map[string]cached[session.SecretData]
+	configs map[string]cached[session.ConfigData]
 }
 
-type cachedSecret struct {
-	data session.SecretData
-	used time.Time
-}
-
-type cachedConfig struct {
-	data session.ConfigData
-	used time.Time
+// cached is one value in the cache, with its ValueVersion and when a
+// session last asked for it.
+type cached[D any] struct {
+	data    D
+	version uint64
+	used    time.Time
 }
 
 func newValueCache(d *Dispatcher) *valueCache {
-	return &valueCache{d: d, secrets: map[string]cachedSecret{}, configs: map[string]cachedConfig{}}
+	return &valueCache{d: d, secrets: map[string]cached[session.SecretData]{}, configs: map[string]cached[session.ConfigData]{}}
 }
 
 // collect returns the values of the secrets and configs that tasks
@@ -180,7 +178,7 @@ func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.
 			c.d.logger.Debug("a task references a config that does not exist", "node_id", nodeID, "config_id", id)
 			continue
 		}
-		if v, ok := c.config(ctx, nodeID, id, version); ok {
+		if v, err := c.config(ctx, nodeID, id, version); err == nil {
 			configs[id] = v
 		}
 	}
@@ -191,64 +189,52 @@ func (c *valueCache) collect(ctx context.Context, nodeID string, tasks []*types.
 // secret returns the secret's value at version (or newer), from the cache
 // or the source, or why it cannot.
 func (c *valueCache) secret(ctx context.Context, nodeID, id string, version uint64) (session.SecretData, error) {
+	return lookup(ctx, c, c.secrets, "secret", nodeID, id, version, func(ctx context.Context, src SecretSource) (session.SecretData, uint64, error) {
+		v, got, err := src.Secret(ctx, id)
+		return session.SecretData{ValueVersion: got, Value: v}, got, err
+	})
+}
+
+// config is secret for a config.
+func (c *valueCache) config(ctx context.Context, nodeID, id string, version uint64) (session.ConfigData, error) {
+	return lookup(ctx, c, c.configs, "config", nodeID, id, version, func(ctx context.Context, src SecretSource) (session.ConfigData, uint64, error) {
+		b, got, err := src.Config(ctx, id)
+		return session.ConfigData{ValueVersion: got, Data: b}, got, err
+	})
+}
+
+// lookup returns the value of the secret or config (kind) id at version
+// or newer from cache, or reads it from the source with read and caches
+// it; it logs, without the value, why it cannot.
+func lookup[D any](ctx context.Context, c *valueCache, cache map[string]cached[D], kind, nodeID, id string, version uint64,
+	read func(context.Context, SecretSource) (D, uint64, error)) (D, error) {
+	var zero D
 	now := c.d.clock.Now()
 	c.mu.Lock()
-	e, ok := c.secrets[id]
-	if ok && e.data.ValueVersion >= version {
+	e, ok := cache[id]
+	if ok && e.version >= version {
 		e.used = now
-		c.secrets[id] = e
+		cache[id] = e
 		c.mu.Unlock()
 		return e.data, nil
 	}
 	c.mu.Unlock()
 	src := c.d.Values
 	if src == nil {
-		c.d.logger.Debug("no secret source on this manager: secret not delivered", "node_id", nodeID, "secret_id", id)
-		return session.SecretData{}, fmt.Errorf("this manager cannot open secrets: %w", errdefs.ErrUnavailable)
+		c.d.logger.Debug("no secret source on this manager: "+kind+" not delivered", "node_id", nodeID, kind+"_id", id)
+		return zero, fmt.Errorf("this manager cannot open %ss: %w", kind, errdefs.ErrUnavailable)
 	}
 	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
-	v, got, err := src.Secret(fctx, id)
+	data, got, err := read(fctx, src)
 	cancel()
 	if err != nil {
-		c.d.logValueError(ctx, "secret", nodeID, id, err)
-		return session.SecretData{}, err
+		c.d.logValueError(ctx, kind, nodeID, id, err)
+		return zero, err
 	}
-	e = cachedSecret{data: session.SecretData{ValueVersion: got, Value: v}, used: now}
 	c.mu.Lock()
-	c.secrets[id] = e
+	cache[id] = cached[D]{data: data, version: got, used: now}
 	c.mu.Unlock()
-	return e.data, nil
-}
-
-// config is secret for a config.
-func (c *valueCache) config(ctx context.Context, nodeID, id string, version uint64) (session.ConfigData, bool) {
-	now := c.d.clock.Now()
-	c.mu.Lock()
-	e, ok := c.configs[id]
-	if ok && e.data.ValueVersion >= version {
-		e.used = now
-		c.configs[id] = e
-		c.mu.Unlock()
-		return e.data, true
-	}
-	c.mu.Unlock()
-	src := c.d.Values
-	if src == nil {
-		c.d.logger.Debug("no secret source on this manager: config not delivered", "node_id", nodeID, "config_id", id)
-		return session.ConfigData{}, false
-	}
-	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
-	b, got, err := src.Config(fctx, id)
-	cancel()
-	if err != nil {
-		c.d.logValueError(ctx, "config", nodeID, id, err)
-		return session.ConfigData{}, false
-	}
-	e = cachedConfig{data: session.ConfigData{ValueVersion: got, Data: b}, used: now}
-	c.mu.Lock()
-	c.configs[id] = e
-	c.mu.Unlock()
-	return e.data, true
+	return data, nil
 }
 
 // prune drops the values no session used in two refresh periods.
@@ -257,8 +243,8 @@ func (c *valueCache) prune() {
 	defer c.mu.Unlock()
 	limit := 2 * c.d.valueRefresh()
 	now := c.d.clock.Now()
-	maps.DeleteFunc(c.secrets, func(_ string, e cachedSecret) bool { return now.Sub(e.used) > limit })
-	maps.DeleteFunc(c.configs, func(_ string, e cachedConfig) bool { return now.Sub(e.used) > limit })
+	maps.DeleteFunc(c.secrets, func(_ string, e cached[session.SecretData]) bool { return now.Sub(e.used) > limit })
+	maps.DeleteFunc(c.configs, func(_ string, e cached[session.ConfigData]) bool { return now.Sub(e.used) > limit })
 }
 
 func (d *Dispatcher) logValueError(ctx context.Context, kind, nodeID, id string, err error) {
