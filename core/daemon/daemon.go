@@ -89,6 +89,9 @@ type daemon struct {
 	// unseals secrets with it for delivery.
 	dek        *seal.Key
 	opener     *secrets.Opener
+	// apiLn is the API socket the locked API served, kept open for the
+	// full API after an unlock; nil otherwise.
+	apiLn net.Listener
 	store      *store.Store
 	dispatcher *dispatcher.Dispatcher
 	control    *controlapi.Server
@@ -144,6 +147,9 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 		}
 		return err
 	}
+	if d.apiLn != nil {
+		defer d.apiLn.Close() // in case Run fails before the API serves it
+	}
 
 	if d.mux, err = transport.Listen(cfg.ListenAddr, d.id.ServerTLS(), d.logger); err != nil {
 		return err
@@ -187,9 +193,11 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 		return serveGRPC(ctx, rpcSrv, d.mux.Listener(transport.ProtoRPC, false))
 	})
 
-	apiLn, err := d.listenAPI()
-	if err != nil {
-		return err
+	apiLn := d.apiLn // the locked API's socket, after an unlock
+	if apiLn == nil {
+		if apiLn, err = d.listenAPI(); err != nil {
+			return err
+		}
 	}
 	srv := api.NewServer(backend, d.logger.With("component", "api"))
 	d.run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/hiveorch/hive/core/api"
@@ -130,10 +131,16 @@ func (b *lockedBackend) Unlock(ctx context.Context, text string) error {
 // awaitUnlock serves the locked API on the local socket until it is
 // given the right unlock key (or the daemon stops), then stops serving it.
 func (d *daemon) awaitUnlock(ctx context.Context) (*keyring.Keys, error) {
-	ln, err := d.listenAPI()
+	raw, err := d.listenAPI()
 	if err != nil {
 		return nil, err
 	}
+	unix, ok := raw.(*net.UnixListener)
+	if !ok {
+		_ = raw.Close()
+		return nil, fmt.Errorf("API socket: a %T, not a unix socket listener", raw)
+	}
+	ln := newHandoffListener(unix)
 	b := &lockedBackend{d: d, unlocked: make(chan *keyring.Keys, 1)}
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -156,13 +163,17 @@ func (d *daemon) awaitUnlock(ctx context.Context) (*keyring.Keys, error) {
 	if !served {
 		serveErr = <-done
 	}
+	ln.handOver()
 	if keys == nil {
+		_ = ln.Close()
 		err := serveErr
 		if err == nil {
 			err = ctx.Err()
 		}
 		return nil, fmt.Errorf("the manager stayed locked: %w", err)
 	}
+	// The full API takes the socket over (Run): calls made meanwhile wait.
+	d.apiLn = ln
 	d.logger.Info("manager unlocked")
 	return keys, nil
 }
