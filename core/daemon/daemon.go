@@ -87,11 +87,11 @@ type daemon struct {
 	// Managers only.
 	// dek is the cluster's data-encryption key, from the keyring; opener
 	// unseals secrets with it for delivery.
-	dek        *seal.Key
-	opener     *secrets.Opener
+	dek    *seal.Key
+	opener *secrets.Opener
 	// apiLn is the API socket the locked API served, kept open for the
 	// full API after an unlock; nil otherwise.
-	apiLn net.Listener
+	apiLn      net.Listener
 	store      *store.Store
 	dispatcher *dispatcher.Dispatcher
 	control    *controlapi.Server
