@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/hiveorch/hive/core/errdefs"
-	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
@@ -23,7 +22,7 @@ func (s *Server) CreateConfig(ctx context.Context, spec types.ConfigSpec, data [
 	if err := types.ValidateConfigData(spec.Name, data); err != nil {
 		return nil, invalid(err)
 	}
-	cfg := &types.Config{ID: identity.NewID(), Spec: spec, ValueVersion: 1, Data: bytes.Clone(data)}
+	cfg := &types.Config{ID: s.IDs.NewID(), Spec: spec, ValueVersion: 1, Data: bytes.Clone(data)}
 	err := s.update(ctx, func(tx store.Tx) error {
 		if other := tx.ConfigByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: config name %q is already in use by config %s: choose another name, or change its data with 'hive config update %s FILE'", errdefs.ErrConflict, spec.Name, shortID(other.ID), spec.Name)

@@ -21,6 +21,7 @@ import (
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/seal"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -42,6 +43,10 @@ type Server struct {
 	nodeID string
 	logs   LogSource
 	logger *slog.Logger
+	// IDs mints the IDs of new services, secrets and configs (and the
+	// suffix of a generated service name): identity.Random unless set
+	// before the Server is used (the simulator gives a seeded one).
+	IDs identity.Generator
 	// ca is set by SetCA on managers (see cluster.go).
 	ca atomic.Pointer[clusterCA]
 	// dek seals secret values; set by SetDataKey (see secrets.go).
@@ -62,7 +67,7 @@ func New(s *store.Store, clk clock.Clock, nodeID string, current <-chan struct{}
 		close(c)
 		current = c
 	}
-	return &Server{store: s, current: current, clock: clk, nodeID: nodeID, logs: logs, logger: logger}
+	return &Server{store: s, current: current, clock: clk, nodeID: nodeID, logs: logs, logger: logger, IDs: identity.Random}
 }
 
 // view reads the state, first waiting (briefly) for it to be current.

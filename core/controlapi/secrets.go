@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/hiveorch/hive/core/errdefs"
-	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/seal"
 	"github.com/hiveorch/hive/core/store"
@@ -52,7 +51,7 @@ func (s *Server) CreateSecret(ctx context.Context, spec types.SecretSpec, value 
 	if err := spec.Validate(); err != nil {
 		return nil, invalid(err)
 	}
-	sec := &types.Secret{ID: identity.NewID(), Spec: spec, ValueVersion: 1}
+	sec := &types.Secret{ID: s.IDs.NewID(), Spec: spec, ValueVersion: 1}
 	if spec.Driver != nil {
 		if value.Len() > 0 {
 			return nil, invalid(fmt.Errorf("secret %s: a secret with a driver takes no value (driver %s holds it): leave out the file", spec.Name, spec.Driver.Name))

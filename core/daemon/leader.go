@@ -8,15 +8,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hiveorch/hive/core/controller"
-	"github.com/hiveorch/hive/core/nodehealth"
+	"github.com/hiveorch/hive/core/leader"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
-
-	"github.com/hiveorch/hive/core/orchestrator/global"
-	"github.com/hiveorch/hive/core/orchestrator/replicated"
-	"github.com/hiveorch/hive/core/orchestrator/taskreaper"
-	"github.com/hiveorch/hive/core/orchestrator/update"
-	"github.com/hiveorch/hive/core/scheduler"
 )
 
 // leadership runs the leader-only controllers while this manager leads:
@@ -78,7 +72,8 @@ func (t *leaderTerm) end() {
 }
 
 // lead makes the store current, prepares the cluster records and runs the
-// controllers until ctx is done.
+// leader's controllers (core/leader) and Raft membership until ctx is
+// done.
 func (d *daemon) lead(ctx context.Context, current func()) error {
 	// The store reports leadership only after a Raft barrier, so every
 	// entry committed by earlier leaders is applied by now.
@@ -90,18 +85,11 @@ func (d *daemon) lead(ctx context.Context, current func()) error {
 	}
 	current()
 	d.logger.Info("this manager is the leader; controllers started")
-	log := d.logger.With("component", "orchestrator")
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return replicated.New(d.store, d.clock, log).Run(gctx) })
-	g.Go(func() error { return global.New(d.store, d.clock, log).Run(gctx) })
-	g.Go(func() error { return taskreaper.New(d.store, d.clock, log).Run(gctx) })
-	g.Go(func() error { return update.New(d.store, d.clock, log).Run(gctx) })
-	g.Go(func() error {
-		return scheduler.New(d.store, d.scheduler, d.clock, d.logger.With("component", "scheduler")).Run(gctx)
-	})
-	g.Go(func() error {
-		return nodehealth.New(d.store, d.dispatcher, d.clock, d.logger.With("component", "nodehealth")).Run(gctx)
-	})
+	for _, c := range leader.Controllers(leader.Deps{Store: d.store, Clock: d.clock, Logger: d.logger,
+		Scheduler: d.scheduler, Heartbeats: d.dispatcher}) {
+		g.Go(func() error { return c.Run(gctx) })
+	}
 	g.Go(func() error { return d.membership(gctx) })
 	return g.Wait()
 }

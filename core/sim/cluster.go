@@ -14,11 +14,10 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/dispatcher"
-	"github.com/hiveorch/hive/core/orchestrator/global"
-	"github.com/hiveorch/hive/core/orchestrator/replicated"
-	"github.com/hiveorch/hive/core/orchestrator/taskreaper"
-	"github.com/hiveorch/hive/core/orchestrator/update"
-	"github.com/hiveorch/hive/core/scheduler"
+	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/identity"
+	"github.com/hiveorch/hive/core/leader"
+	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
@@ -42,6 +41,7 @@ type options struct {
 	logLevel     slog.Level
 	scheduler    sdksched.Scheduler
 	stepChecks   bool
+	seed         uint64
 }
 
 // WithStep sets how far Settle moves the fake clock at a time.
@@ -62,6 +62,9 @@ func WithLogLevel(level slog.Level) Option { return func(o *options) { o.logLeve
 // WithScheduler replaces the spread scheduler.
 func WithScheduler(s sdksched.Scheduler) Option { return func(o *options) { o.scheduler = s } }
 
+// WithSeed sets the seed of every ID the cluster mints (1 unless set).
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+
 // WithoutStepChecks stops Settle from checking the safety invariants at
 // every step (benchmarks use it: the checks read the whole state).
 func WithoutStepChecks() Option { return func(o *options) { o.stepChecks = false } }
@@ -79,6 +82,8 @@ type Cluster struct {
 	logger     *slog.Logger
 	nodes      []*Node
 	tracker    *StateTracker
+	// ids are the ID generators by minter, kept across leader terms.
+	ids map[string]identity.Generator
 
 	// events counts the store events published, for quiescence.
 	events  atomic.Uint64
@@ -104,6 +109,7 @@ type Node struct {
 	// StopNode leaves its containers running and StartNode adopts them.
 	Runtime *runtime.Fake
 
+	link   *link
 	cancel context.CancelFunc
 	done   chan struct{}
 	starts int
@@ -116,7 +122,7 @@ func New(t testing.TB, nodes int, opts ...Option) *Cluster {
 	if nodes < 1 {
 		t.Fatalf("sim.New: a cluster needs at least one node, got %d", nodes)
 	}
-	o := options{step: DefaultStep, logLevel: slog.LevelInfo, stepChecks: true}
+	o := options{step: DefaultStep, logLevel: slog.LevelInfo, stepChecks: true, seed: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -134,14 +140,13 @@ func New(t testing.TB, nodes int, opts ...Option) *Cluster {
 		dispatcher: dispatcher.New(st, clk, logger.With("component", "dispatcher")),
 		tracker:    NewStateTracker(),
 		ctrlErrs:   make(chan error, 16),
+		ids:        map[string]identity.Generator{},
 	}
 	c.control = controlapi.New(st, clk, nodeID(0), nil, fakeLogs{c}, logger.With("component", "api"))
+	c.control.IDs = c.idsOf("controlapi")
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	for i := range nodes {
-		rt := runtime.NewFake()
-		rt.AllowAnyImage(true)
-		rt.SetClock(clk.Now)
-		c.nodes = append(c.nodes, &Node{ID: nodeID(i), Runtime: rt})
+	for range nodes {
+		c.addNode()
 	}
 	// Count every event and follow task states; deliver none, so the
 	// subscription never fills.
@@ -155,6 +160,36 @@ func New(t testing.TB, nodes int, opts ...Option) *Cluster {
 }
 
 func nodeID(i int) string { return fmt.Sprintf("node-%d", i+1) }
+
+// addNode adds a node, not yet started.
+func (c *Cluster) addNode() *Node {
+	rt := runtime.NewFake()
+	rt.AllowAnyImage(true)
+	rt.SetClock(c.clock.Now)
+	n := &Node{ID: nodeID(len(c.nodes)), Runtime: rt, link: newLink(c.dispatcher)}
+	c.nodes = append(c.nodes, n)
+	return n
+}
+
+// AddNode adds a node and starts its agent, as `hive join` does; it
+// returns the node's index.
+func (c *Cluster) AddNode() int {
+	c.addNode()
+	c.StartNode(len(c.nodes) - 1)
+	return len(c.nodes) - 1
+}
+
+// idsOf returns the ID generator of one minter, seeded from the cluster's
+// seed: each minter draws from its own sequence, so its IDs do not depend
+// on how the goroutines interleave.
+func (c *Cluster) idsOf(minter string) identity.Generator {
+	g := c.ids[minter]
+	if g == nil {
+		g = identity.Seeded(c.opts.seed, minter)
+		c.ids[minter] = g
+	}
+	return g
+}
 
 // Start creates the cluster record and the manager's node record, starts
 // the leader's controllers and every node's agent, and settles until every
@@ -193,17 +228,15 @@ func (c *Cluster) Start() {
 	}
 }
 
-// startControllers starts what the daemon's leader runs (core/daemon,
-// leader.go), each controller new, with nothing in memory.
+// startControllers starts what the daemon's leader runs (core/leader),
+// each controller new, with nothing in memory.
 func (c *Cluster) startControllers() {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.ctrlCancel = cancel
-	log := c.logger.With("component", "orchestrator")
-	c.runController(ctx, "replicated", replicated.New(c.store, c.clock, log).Run)
-	c.runController(ctx, "global", global.New(c.store, c.clock, log).Run)
-	c.runController(ctx, "taskreaper", taskreaper.New(c.store, c.clock, log).Run)
-	c.runController(ctx, "update", update.New(c.store, c.clock, log).Run)
-	c.runController(ctx, "scheduler", scheduler.New(c.store, c.opts.scheduler, c.clock, c.logger.With("component", "scheduler")).Run)
+	for _, ctl := range leader.Controllers(leader.Deps{Store: c.store, Clock: c.clock, Logger: c.logger,
+		Scheduler: c.opts.scheduler, Heartbeats: c.dispatcher, IDs: c.idsOf}) {
+		c.runController(ctx, ctl.Name, ctl.Run)
+	}
 }
 
 // StopLeader stops the leader's controllers and waits for them, as when
@@ -333,7 +366,7 @@ func (c *Cluster) StartNode(i int) {
 		NodeID:  n.ID,
 		Addr:    fmt.Sprintf("10.1.%d.%d:4242", (i+1)/256, (i+1)%256),
 		Runtime: n.Runtime,
-		Manager: c.dispatcher,
+		Manager: n.link,
 		Describe: func(context.Context) types.NodeDescription {
 			return types.NodeDescription{
 				Hostname:  fmt.Sprintf("host-%d", i+1),
@@ -366,6 +399,13 @@ func (c *Cluster) StopNode(i int) {
 	<-n.done
 	n.cancel, n.done = nil, nil
 }
+
+// Partition cuts node i off from the managers, or, with cut false, heals
+// it: while cut, its agent keeps its containers but every call it makes
+// to the dispatcher fails as unreachable and its assignment stream ends,
+// so it sends no heartbeat and node health marks it down after the grace
+// period. Once healed, the agent registers again.
+func (c *Cluster) Partition(i int, cut bool) { c.nodes[i].link.set(cut) }
 
 // RestartNode stops node i's agent and starts a new one on the same fake
 // runtime.
@@ -427,4 +467,98 @@ func (f fakeLogs) TaskLogs(ctx context.Context, t *types.Task, opts runtime.LogO
 		return fmt.Errorf("logs of task %s: it has no container on a known node", t.Name())
 	}
 	return f.c.nodes[i].Runtime.Logs(ctx, t.Status.ContainerID, opts, sink)
+}
+
+// link is a node's path to the dispatcher, which Partition can cut.
+type link struct {
+	session.Manager
+	mu  sync.Mutex
+	cut bool
+	// severed is closed when the link is cut; healing makes a new one.
+	severed chan struct{}
+}
+
+func newLink(m session.Manager) *link { return &link{Manager: m, severed: make(chan struct{})} }
+
+func (l *link) set(cut bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cut == l.cut {
+		return
+	}
+	l.cut = cut
+	if cut {
+		close(l.severed)
+	} else {
+		l.severed = make(chan struct{})
+	}
+}
+
+// check fails while the link is cut, and otherwise returns the channel
+// closed when it is cut.
+func (l *link) check() (<-chan struct{}, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut {
+		return nil, fmt.Errorf("sim: the node is cut off from the managers: %w", errdefs.ErrUnavailable)
+	}
+	return l.severed, nil
+}
+
+func (l *link) Register(ctx context.Context, reg session.Registration) error {
+	if _, err := l.check(); err != nil {
+		return err
+	}
+	return l.Manager.Register(ctx, reg)
+}
+
+func (l *link) UpdateTaskStatus(ctx context.Context, nodeID string, updates []session.StatusUpdate) error {
+	if _, err := l.check(); err != nil {
+		return err
+	}
+	return l.Manager.UpdateTaskStatus(ctx, nodeID, updates)
+}
+
+func (l *link) Heartbeat(ctx context.Context, nodeID string) (time.Duration, error) {
+	if _, err := l.check(); err != nil {
+		return 0, err
+	}
+	return l.Manager.Heartbeat(ctx, nodeID)
+}
+
+// Assignments passes the dispatcher's stream on until the link is cut.
+func (l *link) Assignments(ctx context.Context, nodeID string) (<-chan *session.Assignment, error) {
+	severed, err := l.check()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	in, err := l.Manager.Assignments(ctx, nodeID)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan *session.Assignment)
+	go func() {
+		defer close(out)
+		defer cancel()
+		for {
+			select {
+			case a, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- a:
+				case <-severed:
+					return
+				case <-ctx.Done():
+					return
+				}
+			case <-severed:
+				return
+			}
+		}
+	}()
+	return out, nil
 }

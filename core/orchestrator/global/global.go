@@ -8,6 +8,8 @@ package global
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
@@ -25,7 +27,8 @@ type Orchestrator struct {
 	store  *store.Store
 	clock  clock.Clock
 	logger *slog.Logger
-	// NewID makes task IDs; tests replace it.
+	// NewID makes task IDs: identity.NewID unless replaced (core/leader
+	// gives it the cluster's generator).
 	NewID  func() string
 	Resync time.Duration
 }
@@ -50,22 +53,10 @@ func relevant(ev store.Event) bool {
 		}
 		return ev.Node.Status.State != ev.OldNode.Status.State ||
 			ev.Node.Spec.Availability != ev.OldNode.Spec.Availability ||
-			!mapsEqual(ev.Node.Spec.Labels, ev.OldNode.Spec.Labels) ||
+			!maps.Equal(ev.Node.Spec.Labels, ev.OldNode.Spec.Labels) ||
 			ev.Node.Spec.Role != ev.OldNode.Spec.Role
 	}
 	return orchestrator.TaskOrServiceChange(ev)
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
@@ -90,7 +81,9 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 }
 
 // Reconcile returns what must change for svc to run one task on every
-// eligible node, and the earliest time a delayed restart is due.
+// eligible node, and the earliest time a delayed restart is due. It visits
+// nodes in ID order and takes every ID from newID: the same input gives
+// the same plan.
 func Reconcile(svc *types.Service, tasks []*types.Task, nodes []*types.Node, now time.Time, newID func() string) (orchestrator.Plan, time.Time) {
 	var plan orchestrator.Plan
 	var wake time.Time
@@ -115,7 +108,8 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes []*types.Node, now
 			others[t.NodeID] = append(others[t.NodeID], t)
 		}
 	}
-	for nodeID, ts := range occupying {
+	for _, nodeID := range slices.Sorted(maps.Keys(occupying)) {
+		ts := occupying[nodeID]
 		n := byID[nodeID]
 		if n == nil || n.Spec.Availability == types.AvailabilityDrain || !orchestrator.NodeMatches(constraints, n) {
 			for _, t := range ts {

@@ -8,6 +8,8 @@ package replicated
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
@@ -24,7 +26,8 @@ type Orchestrator struct {
 	store  *store.Store
 	clock  clock.Clock
 	logger *slog.Logger
-	// NewID makes task IDs; tests replace it to get stable IDs.
+	// NewID makes task IDs: identity.NewID unless replaced (core/leader
+	// gives it the cluster's generator).
 	NewID func() string
 	// Resync is the period of the full pass.
 	Resync time.Duration
@@ -80,7 +83,9 @@ func (o *Orchestrator) pass(ctx context.Context) (time.Time, error) {
 	return wake, orchestrator.Apply(ctx, o.store, now, plan)
 }
 
-// Reconcile returns what must change for svc's tasks to match its spec:
+// Reconcile returns what must change for svc's tasks to match its spec
+// (the same plan for the same input: it visits slots in order and takes
+// every ID from newID):
 // a new task for every empty slot up to Replicas, removal of the tasks in
 // slots above it, the restart policy applied within each slot, and the
 // replacement of a task whose node (looked up in nodes by ID) is drained
@@ -103,7 +108,8 @@ func Reconcile(svc *types.Service, tasks []*types.Task, nodes map[string]*types.
 			others[t.Slot] = append(others[t.Slot], t)
 		}
 	}
-	for slot, ts := range occupying {
+	for _, slot := range slices.Sorted(maps.Keys(occupying)) {
+		ts := occupying[slot]
 		if slot > svc.Spec.Replicas {
 			for _, t := range ts {
 				plan.Desired = append(plan.Desired, orchestrator.DesiredChange{

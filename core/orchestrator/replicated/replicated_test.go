@@ -2,6 +2,7 @@ package replicated
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -284,5 +285,19 @@ func TestDrainHandsOverOnlyOnceTheReplacementRuns(t *testing.T) {
 	plan, _ := Reconcile(svc, []*types.Task{old, repl}, nodes, t0, ids())
 	if len(plan.Desired) != 1 || plan.Desired[0].TaskID != "old" || plan.Desired[0].State != types.TaskStateShutdown {
 		t.Fatalf("once the replacement runs: %+v, want the old task shut down", plan)
+	}
+}
+
+func TestReconcileGivesTheSamePlanForTheSameInput(t *testing.T) {
+	svc := service(3, types.RestartPolicy{Condition: types.RestartAny})
+	var tasks []*types.Task
+	for i := uint64(1); i <= 6; i++ { // slots 1-3 ended, 4-6 above the replicas
+		tasks = append(tasks, task(fmt.Sprint("old", i), i, types.TaskStateRunning, types.TaskStateFailed))
+	}
+	first, _ := Reconcile(svc, tasks, nil, t0, ids())
+	for range 20 {
+		if again, _ := Reconcile(svc, tasks, nil, t0, ids()); !reflect.DeepEqual(again, first) {
+			t.Fatalf("two passes over the same input planned\n%+v\nand\n%+v", first, again)
+		}
 	}
 }

@@ -73,6 +73,7 @@ func (r *Reaper) pass(ctx context.Context) (time.Time, error) {
 func Reconcile(tasks []*types.Task, services, nodes map[string]bool, limit int) orchestrator.Plan {
 	var plan orchestrator.Plan
 	groups := map[slotKey][]*types.Task{}
+	var keys []slotKey // in order of first appearance, for a stable plan
 	for _, t := range tasks {
 		switch {
 		case t.NodeID != "" && !nodes[t.NodeID] && !orchestrator.Occupies(t):
@@ -88,10 +89,14 @@ func Reconcile(tasks []*types.Task, services, nodes map[string]bool, limit int) 
 			if t.Slot == 0 {
 				k.node = t.NodeID
 			}
+			if groups[k] == nil {
+				keys = append(keys, k)
+			}
 			groups[k] = append(groups[k], t)
 		}
 	}
-	for _, ts := range groups {
+	for _, k := range keys {
+		ts := groups[k]
 		if len(ts) <= limit {
 			continue
 		}

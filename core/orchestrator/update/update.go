@@ -38,7 +38,8 @@ type Controller struct {
 	store  *store.Store
 	clock  clock.Clock
 	logger *slog.Logger
-	// NewID makes task IDs; tests replace it to get stable IDs.
+	// NewID makes task IDs: identity.NewID unless replaced (core/leader
+	// gives it the cluster's generator).
 	NewID func() string
 	// Resync is the period of the full pass.
 	Resync time.Duration
