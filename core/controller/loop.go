@@ -1,10 +1,18 @@
-// Package controller runs hive's level-triggered controllers. Every
-// controller (the orchestrators, the scheduler driver, the task reaper) is a
-// Pass function that reads the whole state it cares about and writes what
-// it wants changed; this package calls it once at start, again after every
-// burst of relevant store events, on a periodic resync, and at the time the
-// pass asked to be woken. A missed event can only delay convergence, never
-// stop it.
+// Package controller runs hive's level-triggered controllers and feeds.
+// Every controller (the orchestrators, the scheduler driver, the task
+// reaper, nodehealth) and every feed (the dispatcher's routing table and
+// assignment sets, the manager's key watch, a log follow) is a Pass
+// function that reads the whole state it cares about and does what it
+// implies; this package calls it once at start, again after every burst
+// of relevant store events, on a periodic resync, and at the time the pass
+// asked to be woken. A missed event can only delay convergence, never stop
+// it: every pass is a full pass.
+//
+// Run is the only watch loop: it subscribes, resubscribes when the store
+// drops a subscriber that fell behind, backs off when the store keeps
+// closing the channel at once, and stops when ctx is done or the store
+// closes. A loop that lives as long as a session or a request runs Run
+// with that lifetime's ctx.
 package controller
 
 import (
@@ -16,9 +24,11 @@ import (
 	"github.com/hiveorch/hive/core/store"
 )
 
-// Source is the part of the store a controller watches.
+// Source is the part of the store a controller watches; *store.Store is
+// one. Done is closed when the source closes for good.
 type Source interface {
 	ViewAndWatch(fn func(store.ReadTx), filter func(store.Event) bool) (<-chan store.Event, func())
+	Done() <-chan struct{}
 }
 
 // PassFunc reconciles everything once. It returns the time it wants to run
@@ -30,38 +40,74 @@ type PassFunc func(ctx context.Context) (wake time.Time, err error)
 type Config struct {
 	Name   string
 	Source Source
-	// Filter selects the events that make the controller run; nil means all.
+	// Filter selects the events that make the controller run; nil means
+	// all. It runs on the store's goroutine: it must be quick and only look
+	// at the event. ActionReset events always pass.
 	Filter func(store.Event) bool
-	// Resync is the period of the full pass that runs without events.
+	// Resync is the period of the full pass that runs without events;
+	// zero means none.
 	Resync time.Duration
-	Clock  clock.Clock
-	Logger *slog.Logger
-	Pass   PassFunc
+	// Debounce delays the pass that events cause until this long after
+	// the first event of a burst, so that the whole burst makes one pass
+	// at its end (and such passes are at least Debounce apart). Zero runs
+	// the pass as soon as the queued events are read.
+	Debounce time.Duration
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Pass     PassFunc
 }
 
+// Backoff bounds, both after a failed pass and between subscriptions that
+// the source closes without delivering anything.
 const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
 )
 
-// Run runs the controller until ctx is done, then returns nil.
+// Run runs the controller until ctx is done or the source closes, then
+// returns nil.
+//
+// When the event channel closes (the store dropped the subscriber for
+// falling behind, after sending it an ActionReset), Run subscribes again
+// and makes a full pass; when a new subscription closes before it has
+// delivered anything, it waits (from minBackoff, doubling up to maxBackoff)
+// before the next.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("controller", cfg.Name)
-	filter := cfg.Filter
-	if filter == nil {
-		filter = func(store.Event) bool { return true }
+	var events <-chan store.Event
+	cancel := func() {}
+	subscribe := func() {
+		events, cancel = cfg.Source.ViewAndWatch(nil, cfg.Filter)
 	}
-	events, cancel := cfg.Source.ViewAndWatch(func(store.ReadTx) {}, filter)
+	subscribe()
 	defer func() { cancel() }()
-	ticker := cfg.Clock.NewTicker(cfg.Resync)
-	defer ticker.Stop()
+	var resync <-chan time.Time
+	if cfg.Resync > 0 {
+		ticker := cfg.Clock.NewTicker(cfg.Resync)
+		defer ticker.Stop()
+		resync = ticker.C()
+	}
 
-	var wake <-chan time.Time
-	backoff := minBackoff
+	var (
+		wake      <-chan time.Time // the pass's wake time, or its retry
+		settled   <-chan time.Time // set while a burst waits for Debounce
+		resubAt   <-chan time.Time // set while a subscription waits
+		backoff   = minBackoff     // after a failed pass
+		resub     time.Duration    // before subscribing again
+		delivered bool             // the subscription delivered an event
+	)
 	dirty := true
+	changed := func() {
+		switch {
+		case cfg.Debounce <= 0:
+			dirty = true
+		case settled == nil:
+			settled = cfg.Clock.After(cfg.Debounce)
+		}
+	}
 	for {
 		if dirty {
-			dirty = false
+			dirty, settled = false, nil
 			next, err := cfg.Pass(ctx)
 			switch {
 			case ctx.Err() != nil:
@@ -81,16 +127,36 @@ func Run(ctx context.Context, cfg Config) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-cfg.Source.Done():
+			return nil
 		case _, ok := <-events:
-			if !ok {
-				// Dropped by the store for falling behind: subscribe again
-				// and do a full pass.
-				cancel()
-				events, cancel = cfg.Source.ViewAndWatch(func(store.ReadTx) {}, filter)
+			if ok {
+				delivered = true
+				ok = drain(events)
 			}
-			drain(events)
+			if ok {
+				changed()
+				break
+			}
+			cancel()
+			if delivered {
+				// Dropped for falling behind: subscribe again and do a
+				// full pass.
+				resub, delivered = 0, false
+				subscribe()
+				changed()
+				break
+			}
+			resub = min(max(2*resub, minBackoff), maxBackoff)
+			log.Debug("event stream closed at once; subscribing again", "retry_in", resub)
+			events, resubAt = nil, cfg.Clock.After(resub)
+		case <-resubAt:
+			resubAt = nil
+			subscribe()
+			changed()
+		case <-settled:
 			dirty = true
-		case <-ticker.C():
+		case <-resync:
 			dirty = true
 		case <-wake:
 			dirty = true
@@ -98,16 +164,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-// drain takes every event already queued, so a burst causes one pass.
-func drain(events <-chan store.Event) {
+// drain takes every event already queued, so that a burst causes one pass,
+// and reports whether the channel is still open.
+func drain(events <-chan store.Event) bool {
 	for {
 		select {
 		case _, ok := <-events:
 			if !ok {
-				return
+				return false
 			}
 		default:
-			return
+			return true
 		}
 	}
 }
