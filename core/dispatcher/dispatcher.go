@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/controller"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/nodehealth"
 	"github.com/hiveorch/hive/core/session"
@@ -183,94 +184,47 @@ func Assigned(t *types.Task, nodeID string) bool {
 // Assignments streams the node's assignment: its task set, sent again
 // when it changes, with the values of the secrets and configs those tasks
 // reference, sent again when one has a new version in the store. Values
-// that could not be read are tried again every ValueRefresh.
+// that could not be read are tried again every ValueRefresh. A set the
+// receiver has not taken yet is replaced by the newer one. The channel
+// closes when ctx is done or the store closes.
 func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan *session.Assignment, error) {
-	var set []*types.Task
-	filter := func(ev store.Event) bool {
-		if ev.Action == store.ActionReset {
-			return true
-		}
-		if ev.Secret != nil || ev.Config != nil {
-			return true // a value may have a new version
-		}
-		return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
-	}
-	events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) {
-		set = assignedSet(tx, nodeID)
-	}, filter)
 	out := make(chan *session.Assignment, 1)
-	build := func(set []*types.Task) *session.Assignment {
-		return d.values.collect(ctx, nodeID, set)
-	}
-	publish := func(a *session.Assignment) {
+	var last *session.Assignment
+	pass := func(ctx context.Context) (time.Time, error) {
+		var set []*types.Task
+		d.store.View(func(tx store.ReadTx) {
+			for _, t := range tx.TasksByNode(nodeID) {
+				if Assigned(t, nodeID) {
+					set = append(set, t)
+				}
+			}
+		})
+		a := d.values.collect(ctx, nodeID, set)
+		if last != nil && slices.Equal(a.Tasks, last.Tasks) && sameValues(a, last) {
+			return time.Time{}, nil
+		}
+		last = a
 		select {
 		case <-out: // replace a set the agent has not taken yet
 		default:
 		}
 		out <- a
+		return time.Time{}, nil
 	}
 	go func() {
 		defer close(out)
-		// A closure, so that the subscription ended is the current one
-		// after a re-subscription.
-		defer func() { cancel() }()
-		refresh := d.clock.NewTicker(d.valueRefresh())
-		defer refresh.Stop()
-		last := build(set)
-		publish(last)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-refresh.C():
-				a := build(last.Tasks)
-				if !sameValues(a, last) {
-					last = a
-					publish(a)
+		_ = controller.Run(ctx, controller.Config{
+			Name: "assignments", Source: d.store, Resync: d.valueRefresh(), Clock: d.clock,
+			Logger: d.logger.With("node_id", nodeID), Pass: pass,
+			Filter: func(ev store.Event) bool {
+				if ev.Secret != nil || ev.Config != nil {
+					return true // a value may have a new version
 				}
-			case _, ok := <-events:
-				if !ok {
-					select {
-					case <-d.store.Done():
-						return
-					default:
-					}
-					// Dropped by the store for falling behind: subscribe
-					// again (to this node's events only) and re-read.
-					cancel()
-					events, cancel = d.store.ViewAndWatch(func(store.ReadTx) {}, filter)
-				}
-				drain(events)
-				d.store.View(func(tx store.ReadTx) { set = assignedSet(tx, nodeID) })
-				last = build(set)
-				publish(last)
-			}
-		}
+				return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
+			},
+		})
 	}()
 	return out, nil
-}
-
-func assignedSet(tx store.ReadTx, nodeID string) []*types.Task {
-	var set []*types.Task
-	for _, t := range tx.TasksByNode(nodeID) {
-		if Assigned(t, nodeID) {
-			set = append(set, t)
-		}
-	}
-	return set
-}
-
-func drain(events <-chan store.Event) {
-	for {
-		select {
-		case _, ok := <-events:
-			if !ok {
-				return
-			}
-		default:
-			return
-		}
-	}
 }
 
 // UpdateTaskStatus writes a batch of statuses in one Raft command. A

@@ -18,6 +18,7 @@ import (
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // sessionRun is a Session running on its own goroutine; its messages
@@ -285,5 +286,99 @@ func TestSessionEndsWhenLeadershipIsLost(t *testing.T) {
 	err = r.end(t)
 	if !errors.Is(err, store.ErrNotLeader) {
 		t.Fatalf("session after leadership moved = %v, want ErrNotLeader", err)
+	}
+}
+
+// TestRouteTableFollowsTheCluster proves the one routing table the leader
+// computes follows the state after RouteDelay: a burst of changes makes one
+// table, which carries the nodes' addresses, drops a task told to stop at
+// once and a deleted service's port.
+func TestRouteTableFollowsTheCluster(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	d, s, clk := memoryDispatcher(t)
+	d.RouteDelay = delay
+	r := startSession(t, d, "n1")
+	r.next(t)
+	key := mesh.PortKey{Protocol: types.ProtocolTCP, Port: 8080}
+	// The service's port, once the feed follows the store (its first
+	// pass may find the service before any event does).
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.CreateNode(&types.Node{ID: "n2", Status: types.NodeStatus{Addr: "10.0.0.2:4242"}}); err != nil {
+			return err
+		}
+		return tx.CreateService(webService())
+	})
+	testutil.Eventually(t, 5*time.Second, "the service's port in the table", func() bool {
+		clk.Advance(delay)
+		select {
+		case m := <-r.msgs:
+			return m.Routes != nil && len(m.Routes.Routes) == 1
+		default:
+			return false
+		}
+	})
+	base := clk.Waiters()
+	// change makes the updates, the later ones once the feed waits
+	// RouteDelay after the first, and returns the table sent once
+	// RouteDelay has passed.
+	change := func(what string, fn func(store.Tx) error, more ...func(store.Tx) error) map[mesh.PortKey]mesh.Route {
+		t.Helper()
+		mustUpdate(t, s, fn)
+		testutil.Eventually(t, 5*time.Second, "the route feed to wait after "+what, func() bool { return clk.Waiters() == base+1 })
+		for _, fn := range more {
+			mustUpdate(t, s, fn)
+		}
+		clk.Advance(delay - time.Millisecond)
+		select {
+		case m := <-r.msgs:
+			t.Fatalf("%s: a message before RouteDelay passed: %+v", what, m)
+		default:
+		}
+		clk.Advance(time.Millisecond)
+		m := r.next(t)
+		if m.Routes == nil {
+			t.Fatalf("%s: message without routes: %+v", what, m)
+		}
+		return m.Routes.Routes
+	}
+
+	table := change("a task", func(tx store.Tx) error { return tx.CreateTask(webTask("t2", "n2", types.TaskStateRunning, "10.0.1.2")) },
+		func(tx store.Tx) error {
+			t3 := webTask("t3", "n2", types.TaskStateRunning, "10.0.1.3")
+			t3.Slot = 2
+			return tx.CreateTask(t3)
+		})
+	want := []mesh.Backend{
+		{TaskID: "t2", NodeID: "n2", Addr: "10.0.1.2:80", NodeAddr: "10.0.0.2:4242"},
+		{TaskID: "t3", NodeID: "n2", Addr: "10.0.1.3:80", NodeAddr: "10.0.0.2:4242"},
+	}
+	if !reflect.DeepEqual(table[key].Backends, want) {
+		t.Fatalf("after a burst: backends %+v, want %+v", table[key].Backends, want)
+	}
+	if clk.Advance(delay); len(r.msgs) != 0 {
+		t.Fatalf("a burst sent a second message: %+v", <-r.msgs)
+	}
+
+	table = change("a node's new address", func(tx store.Tx) error {
+		n := tx.Node("n2").Copy()
+		n.Status.Addr = "10.0.0.3:4242"
+		return tx.UpdateNode(n)
+	})
+	if b := table[key].Backends; len(b) != 2 || b[0].NodeAddr != "10.0.0.3:4242" || b[1].NodeAddr != "10.0.0.3:4242" {
+		t.Fatalf("after the node moved: backends %+v", b)
+	}
+
+	table = change("a task told to stop", func(tx store.Tx) error {
+		cur := tx.Task("t2").Copy()
+		cur.DesiredState = types.TaskStateShutdown
+		return tx.UpdateTask(cur)
+	})
+	if r, ok := table[key]; !ok || len(r.Backends) != 1 || r.Backends[0].TaskID != "t3" {
+		t.Fatalf("after the task was told to stop: %+v", table)
+	}
+
+	table = change("the service deleted", func(tx store.Tx) error { return tx.DeleteService("s1") })
+	if len(table) != 0 {
+		t.Fatalf("after the service was deleted: %+v", table)
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/transport"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // testCA is a cluster's root CA.
@@ -149,7 +151,7 @@ func (c *testCluster) addNode(t testing.TB, id string, opts nodeOpts) *testNode 
 		role = ca.OUManager
 	}
 	n := &testNode{id: id, cert: c.ca.issue(t, id, role), tasks: make(map[string]string)}
-	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(c.ca.root, n.cert), testLogger(t).With("node_id", id))
+	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(c.ca.root, n.cert), testutil.Logger(t).With("node_id", id))
 	if err != nil {
 		t.Fatalf("cluster port of %s: %v", id, err)
 	}
@@ -174,7 +176,7 @@ func (c *testCluster) addNode(t testing.TB, id string, opts nodeOpts) *testNode 
 		return d.DialContext(ctx, "tcp", addr)
 	}
 	if srv.Logger == nil {
-		srv.Logger = testLogger(t).With("node_id", id, "component", "forward")
+		srv.Logger = testutil.Logger(t).With("node_id", id, "component", "forward")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -230,7 +232,7 @@ func (n *testNode) dials() []string {
 // Forwarder, closed when the test ends.
 func (n *testNode) newMesh(t testing.TB, bind string) *Mesh {
 	t.Helper()
-	m := New(Config{BindAddr: bind, Dialer: n.fwd.Dial, Logger: testLogger(t).With("node_id", n.id)})
+	m := New(Config{BindAddr: bind, Dialer: n.fwd.Dial, Logger: testutil.Logger(t).With("node_id", n.id)})
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			t.Errorf("close mesh of %s: %v", n.id, err)

@@ -5,18 +5,20 @@
 //
 // It has these parts:
 //
-//   - Routes, a pure function from the state (services and tasks) to a
-//     routing table: for each published port, the backends that may receive
-//     new connections, each naming the node its task runs on.
+//   - Routes and ClusterRoutes, pure functions from the state (services,
+//     tasks, nodes) to a routing table: for each published port, the
+//     backends that may receive new connections, each naming the node its
+//     task runs on. RouteEvent tells the store events that can change the
+//     table, Route.Equal whether a route changed. The leader's dispatcher
+//     is the one place that computes the table (core/dispatcher).
 //   - Mesh, the data plane: it holds one listener per published port,
 //     balances accepted connections round-robin over the port's backends,
 //     fails over to the next backend when a dial fails, and proxies bytes both
 //     ways with TCP half-close so that HTTP keep-alive and streaming work.
 //     Apply hands it the whole desired table; it opens, closes and updates
 //     listeners to match.
-//   - RunController (on managers, from the store) and RunRoutes (on workers,
-//     from the tables their session delivers): the event plumbing that keeps
-//     a Mesh in step with the state.
+//   - RunRoutes: keeps a Mesh in step with the tables a node's session
+//     delivers. Every node, the leader included, follows its session.
 //   - Forwarder and ForwardServer: forwarding across nodes. Every node's
 //     table lists the backends on every node. The Forwarder, the Mesh's
 //     dialer, dials a backend on its own node directly and reaches one on

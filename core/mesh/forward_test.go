@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/ca"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // host is the IP part of a backend's address: what a node's lookup gives.
@@ -47,7 +49,7 @@ func TestPublishedPortReachesTaskOnAnotherNode(t *testing.T) {
 	if got := b.dials(); !slices.Equal(got, want) {
 		t.Errorf("node-b dialled %v, want the task's address once per connection: %v", got, want)
 	}
-	eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
+	testutil.Eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
 }
 
 func TestBalancesAcrossLocalAndRemoteBackends(t *testing.T) {
@@ -269,7 +271,7 @@ func TestForwardedConnectionKeepsHalfClose(t *testing.T) {
 	if want := fmt.Sprintf("got %d bytes", len(payload)); string(reply) != want {
 		t.Errorf("reply = %q, want %q", reply, want)
 	}
-	eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
+	testutil.Eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
 }
 
 func TestForwardServerCapsConcurrentConnections(t *testing.T) {
@@ -289,7 +291,7 @@ func TestForwardServerCapsConcurrentConnections(t *testing.T) {
 		t.Fatalf("second forward accepted beyond MaxConns 1")
 	}
 	held.Close()
-	eventually(t, 5*time.Second, "a forward to be accepted again once the first ended", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a forward to be accepted again once the first ended", func() bool {
 		conn, err := a.fwd.Dial(context.Background(), rb)
 		if err != nil {
 			return false
@@ -345,7 +347,7 @@ func TestForwardServerStopsCleanly(t *testing.T) {
 	a.mux.Close()
 	b.mux.Close()
 	backend.close()
-	eventually(t, 5*time.Second, "goroutines to return to their count before the test", func() bool {
+	testutil.Eventually(t, 5*time.Second, "goroutines to return to their count before the test", func() bool {
 		return runtime.NumGoroutine() <= before
 	})
 }
@@ -456,7 +458,7 @@ func TestForwarderUsesTheTablesNodeAddresses(t *testing.T) {
 		t.Fatalf("forward without any address for node-b: %v, want an error saying so", err)
 	}
 	rb.NodeAddr = b.mux.Addr().String()
-	m := New(Config{BindAddr: "127.0.0.1", Dialer: fwd.Dial, Logger: testLogger(t)})
+	m := New(Config{BindAddr: "127.0.0.1", Dialer: fwd.Dial, Logger: testutil.Logger(t)})
 	t.Cleanup(func() { m.Close() })
 	port := freePort(t)
 	m.Apply(map[PortKey]Route{tcpKey(port): route("web", rb)})

@@ -1,51 +1,20 @@
 package mesh
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hiveorch/hive/core/clock"
-	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
-
-// testLogger sends logs to t.Log, so they show only when a test fails.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		case <-tick.C:
-		}
-	}
-}
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t testing.TB) uint32 {
@@ -61,7 +30,7 @@ func freePort(t testing.TB) uint32 {
 // newTestMesh returns a Mesh bound on 127.0.0.1, closed when the test ends.
 func newTestMesh(t testing.TB) *Mesh {
 	t.Helper()
-	m := New(Config{BindAddr: "127.0.0.1", Logger: testLogger(t)})
+	m := New(Config{BindAddr: "127.0.0.1", Logger: testutil.Logger(t)})
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			t.Errorf("close mesh: %v", err)
@@ -222,176 +191,4 @@ func isDropped(err error) bool {
 		return false
 	}
 	return err != nil
-}
-
-// fakeSource is a hand-written StateSource: the test sets the state and
-// sends events to the current subscription.
-type fakeSource struct {
-	mu       sync.Mutex
-	services []*types.Service
-	tasks    []*types.Task
-	nodes    []*types.Node
-	subs     int
-	ch       chan store.Event
-	filter   func(store.Event) bool
-}
-
-func (f *fakeSource) ViewAndWatch(fn func(store.ReadTx), filter func(store.Event) bool) (<-chan store.Event, func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(fakeTx{services: f.services, tasks: f.tasks, nodes: f.nodes})
-	ch := make(chan store.Event, 64)
-	f.ch, f.filter = ch, filter
-	f.subs++
-	return ch, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.ch == ch {
-			f.ch = nil
-		}
-	}
-}
-
-func (f *fakeSource) set(services []*types.Service, tasks []*types.Task) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.services, f.tasks = services, tasks
-}
-
-func (f *fakeSource) setNodes(nodes ...*types.Node) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nodes = nodes
-}
-
-func (f *fakeSource) subscriptions() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.subs
-}
-
-// send delivers ev to the current subscription if its filter passes it.
-func (f *fakeSource) send(t testing.TB, ev store.Event) {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ch == nil {
-		t.Fatalf("send %v event: nobody subscribed", ev.Action)
-	}
-	if f.filter(ev) {
-		f.ch <- ev
-	}
-}
-
-// pending is how many events wait in the current subscription's channel.
-func (f *fakeSource) pending() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.ch)
-}
-
-// closeStream closes the current subscription's channel, as a store does
-// when it drops a subscriber.
-func (f *fakeSource) closeStream() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	close(f.ch)
-	f.ch = nil
-}
-
-type fakeTx struct {
-	services []*types.Service
-	tasks    []*types.Task
-	nodes    []*types.Node
-}
-
-var _ store.ReadTx = fakeTx{}
-
-func (fakeTx) Index() uint64           { return 1 }
-func (fakeTx) Cluster() *types.Cluster { return nil }
-func (tx fakeTx) Nodes() []*types.Node { return tx.nodes }
-func (tx fakeTx) Node(id string) *types.Node {
-	for _, n := range tx.nodes {
-		if n.ID == id {
-			return n
-		}
-	}
-	return nil
-}
-func (tx fakeTx) Services() []*types.Service { return tx.services }
-
-func (fakeTx) Secret(string) *types.Secret       { return nil }
-func (fakeTx) SecretByName(string) *types.Secret { return nil }
-func (fakeTx) Secrets() []*types.Secret          { return nil }
-func (fakeTx) Config(string) *types.Config       { return nil }
-func (fakeTx) ConfigByName(string) *types.Config { return nil }
-func (fakeTx) Configs() []*types.Config          { return nil }
-func (tx fakeTx) Tasks() []*types.Task           { return tx.tasks }
-func (tx fakeTx) Service(id string) *types.Service {
-	for _, s := range tx.services {
-		if s.ID == id {
-			return s
-		}
-	}
-	return nil
-}
-
-func (tx fakeTx) ServiceByName(name string) *types.Service {
-	for _, s := range tx.services {
-		if s.Spec.Name == name {
-			return s
-		}
-	}
-	return nil
-}
-
-func (tx fakeTx) Task(id string) *types.Task {
-	for _, t := range tx.tasks {
-		if t.ID == id {
-			return t
-		}
-	}
-	return nil
-}
-
-func (tx fakeTx) TasksByService(id string) []*types.Task {
-	return tx.filterTasks(func(t *types.Task) bool { return t.ServiceID == id })
-}
-
-func (tx fakeTx) TasksByNode(id string) []*types.Task {
-	return tx.filterTasks(func(t *types.Task) bool { return t.NodeID == id })
-}
-
-func (tx fakeTx) TasksBySlot(id string, slot uint64) []*types.Task {
-	return tx.filterTasks(func(t *types.Task) bool { return t.ServiceID == id && t.Slot == slot })
-}
-
-func (tx fakeTx) filterTasks(keep func(*types.Task) bool) []*types.Task {
-	var out []*types.Task
-	for _, t := range tx.tasks {
-		if keep(t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// startController runs RunController until the test ends, then checks that
-// it returned nil once its context was cancelled.
-func startController(t *testing.T, src StateSource, m *Mesh, resync time.Duration, clk clock.Clock) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- RunController(ctx, src, m, resync, clk) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("RunController returned %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("RunController did not return after its context was cancelled")
-		}
-	})
 }

@@ -160,7 +160,7 @@ func (m *Mesh) Apply(routes map[PortKey]Route) {
 			p = &port{key: key}
 			m.ports[key] = p
 		}
-		if cur := p.route.Load(); cur == nil || !cur.equal(r) {
+		if cur := p.route.Load(); cur == nil || !cur.Equal(r) {
 			r.Backends = slices.Clone(r.Backends)
 			p.route.Store(&r)
 			changed = true

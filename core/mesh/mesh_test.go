@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 func TestRoundRobinSpreadsConnectionsEvenly(t *testing.T) {
@@ -103,7 +105,7 @@ func TestDeadBackendIsSkipped(t *testing.T) {
 	dead := Backend{TaskID: "task-dead", NodeID: "node-1", Addr: deadAddr(t)}
 	var deadDials atomic.Int32
 	var d net.Dialer
-	m := New(Config{BindAddr: "127.0.0.1", Logger: testLogger(t), Dialer: func(ctx context.Context, b Backend) (net.Conn, error) {
+	m := New(Config{BindAddr: "127.0.0.1", Logger: testutil.Logger(t), Dialer: func(ctx context.Context, b Backend) (net.Conn, error) {
 		if b.TaskID == dead.TaskID {
 			deadDials.Add(1)
 		}
@@ -195,7 +197,7 @@ func TestHalfCloseReachesBackend(t *testing.T) {
 	if want := fmt.Sprintf("got %d bytes", len(payload)); string(reply) != want {
 		t.Errorf("reply = %q, want %q", reply, want)
 	}
-	eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
+	testutil.Eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
 }
 
 func TestRemovedPortStopsListening(t *testing.T) {
@@ -279,7 +281,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 func TestCloseCutsConnectionsAndLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
 	backend := newTCPServer(t, echo)
-	m := New(Config{BindAddr: "127.0.0.1", Logger: testLogger(t)})
+	m := New(Config{BindAddr: "127.0.0.1", Logger: testutil.Logger(t)})
 	port := freePort(t)
 	m.Apply(map[PortKey]Route{
 		tcpKey(port):        route("echo", backend.backend("t1")),
@@ -319,7 +321,7 @@ func TestCloseCutsConnectionsAndLeavesNoGoroutines(t *testing.T) {
 	}
 
 	backend.close()
-	eventually(t, 5*time.Second, "goroutines to return to their count before the test", func() bool {
+	testutil.Eventually(t, 5*time.Second, "goroutines to return to their count before the test", func() bool {
 		return runtime.NumGoroutine() <= before
 	})
 }
@@ -337,5 +339,5 @@ func TestProxiedConnectionsEndWithoutLeaks(t *testing.T) {
 	}
 	// Each proxied connection ends when both sides are done: the mesh holds
 	// nothing once the requests are over.
-	eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
+	testutil.Eventually(t, 5*time.Second, "proxied connections to be released", func() bool { return m.activeConns() == 0 })
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 func TestForwardReusesConnectionsBetweenNodes(t *testing.T) {
@@ -28,7 +30,7 @@ func TestForwardReusesConnectionsBetweenNodes(t *testing.T) {
 		}
 		// The connection between the nodes is back in the pool once both
 		// sides have ended, just after the client has its answer.
-		eventually(t, 5*time.Second, "the connection to node-b to be idle again", func() bool { return a.fwd.idleConns(b.id) == 1 })
+		testutil.Eventually(t, 5*time.Second, "the connection to node-b to be idle again", func() bool { return a.fwd.idleConns(b.id) == 1 })
 	}
 	if _, err := a.fwd.Dial(context.Background(), Backend{TaskID: "task-gone", NodeID: b.id, Addr: "127.0.0.1:80"}); err == nil {
 		t.Fatalf("forward to a task node-b does not run succeeded")
@@ -51,7 +53,7 @@ func TestForwarderRedialsWhenTheIdleConnectionWasClosed(t *testing.T) {
 	b.runTask("t1", "127.0.0.1")
 
 	roundTrip(t, a.fwd, rb, "one")
-	eventually(t, 5*time.Second, "node-b to close the idle connection", func() bool { return b.closed.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "node-b to close the idle connection", func() bool { return b.closed.Load() == 1 })
 	if a.fwd.idleConns(b.id) != 1 {
 		t.Fatalf("node-a does not hold the connection node-b closed; the test proves nothing")
 	}
@@ -72,17 +74,17 @@ func TestForwarderClosesIdleConnectionsAfterItsIdleTimeout(t *testing.T) {
 	b.runTask("t1", "127.0.0.1")
 
 	roundTrip(t, a.fwd, rb, "one")
-	eventually(t, 5*time.Second, "the sweeper to wait", func() bool { return clk.Waiters() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the sweeper to wait", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(5 * time.Second)
-	eventually(t, 5*time.Second, "the sweeper to wait again", func() bool { return clk.Waiters() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the sweeper to wait again", func() bool { return clk.Waiters() == 1 })
 	if n := a.fwd.idleConns(b.id); n != 1 {
 		t.Fatalf("idle connections after half the idle timeout = %d, want 1", n)
 	}
 	clk.Advance(5 * time.Second)
-	eventually(t, 5*time.Second, "the idle connection to be closed", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the idle connection to be closed", func() bool {
 		return a.fwd.idleConns(b.id) == 0 && b.closed.Load() == 1
 	})
-	eventually(t, 5*time.Second, "the sweeper to stop with nothing idle", func() bool { return clk.Waiters() == 0 })
+	testutil.Eventually(t, 5*time.Second, "the sweeper to stop with nothing idle", func() bool { return clk.Waiters() == 0 })
 
 	roundTrip(t, a.fwd, rb, "two")
 	if n := b.accepted.Load(); n != 2 {
@@ -112,7 +114,7 @@ func TestAbortedConnectionIsNotReused(t *testing.T) {
 		t.Fatalf("echo through node-b: %v", err)
 	}
 	reset(conn) // the client aborts mid-stream
-	eventually(t, 5*time.Second, "the aborted stream to be torn down on both nodes", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the aborted stream to be torn down on both nodes", func() bool {
 		return m.activeConns() == 0 && b.closed.Load() == 1
 	})
 	if n := a.fwd.idleConns(b.id); n != 0 {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -44,7 +45,9 @@ type Route struct {
 	Backends []Backend
 }
 
-func (r Route) equal(o Route) bool {
+// Equal reports whether r and o lead to the same backends for the same
+// service.
+func (r Route) Equal(o Route) bool {
 	return r.ServiceID == o.ServiceID && r.ServiceName == o.ServiceName &&
 		slices.Equal(r.Backends, o.Backends)
 }
@@ -69,7 +72,7 @@ func (r Route) equal(o Route) bool {
 func Routes(services []*types.Service, tasks []*types.Task) map[PortKey]Route {
 	byService := make(map[string][]*types.Task)
 	for _, t := range tasks {
-		if t == nil || !routable(t) {
+		if t == nil || !Routable(t) {
 			continue
 		}
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
@@ -126,11 +129,29 @@ func ClusterRoutes(services []*types.Service, tasks []*types.Task, nodes []*type
 	return table
 }
 
-// routable reports whether t may receive new connections.
-func routable(t *types.Task) bool {
+// Routable reports whether t may receive new connections: the tasks
+// Routes lists as backends.
+func Routable(t *types.Task) bool {
 	return t.DesiredState == types.TaskStateRunning &&
 		t.Status.State == types.TaskStateRunning &&
 		len(t.Status.Addresses) > 0 && t.Status.Addresses[0] != ""
+}
+
+// RouteEvent reports whether ev can change the table ClusterRoutes
+// computes: a reset, any service change, a task change that touches a
+// routable task, a node's address changing. It only looks at the event, so
+// it may serve as a store watch filter.
+func RouteEvent(ev store.Event) bool {
+	switch {
+	case ev.Action == store.ActionReset || ev.Service != nil:
+		return true
+	case ev.Task != nil:
+		return Routable(ev.Task) || (ev.OldTask != nil && Routable(ev.OldTask)) ||
+			(ev.Action == store.ActionUpdate && ev.OldTask == nil)
+	case ev.Node != nil:
+		return ev.Action != store.ActionUpdate || ev.OldNode == nil || ev.OldNode.Status.Addr != ev.Node.Status.Addr
+	}
+	return false
 }
 
 // ingressPorts returns the TCP ingress ports s publishes, with a published

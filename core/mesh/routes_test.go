@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -189,5 +190,55 @@ func TestClusterRoutesCarryNodeAddresses(t *testing.T) {
 	}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ClusterRoutes() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func nodeAt(id, addr string) *types.Node {
+	return &types.Node{ID: id, Status: types.NodeStatus{Addr: addr}}
+}
+
+func TestRouteEvent(t *testing.T) {
+	up := running("a", "s1", 1, "10.0.0.1")
+	pending := task("a", "s1", 1, types.TaskStateRunning, types.TaskStatePending)
+	stopping := task("a", "s1", 1, types.TaskStateShutdown, types.TaskStateRunning, "10.0.0.1")
+	noAddr := task("a", "s1", 1, types.TaskStateRunning, types.TaskStateRunning)
+	tests := []struct {
+		name string
+		ev   store.Event
+		want bool
+	}{
+		{"reset", store.Event{Action: store.ActionReset}, true},
+		{"service update", store.Event{Action: store.ActionUpdate, Service: svc("s1", "web")}, true},
+		{"running task created", store.Event{Action: store.ActionCreate, Task: up}, true},
+		{"pending task created", store.Event{Action: store.ActionCreate, Task: pending}, false},
+		{"pending to assigned", store.Event{Action: store.ActionUpdate, Task: pending, OldTask: pending}, false},
+		{"running without an address", store.Event{Action: store.ActionUpdate, Task: noAddr, OldTask: pending}, false},
+		{"task starts running", store.Event{Action: store.ActionUpdate, Task: up, OldTask: noAddr}, true},
+		{"task told to stop", store.Event{Action: store.ActionUpdate, Task: stopping, OldTask: up}, true},
+		{"update without old value", store.Event{Action: store.ActionUpdate, Task: pending}, true},
+		{"running task deleted", store.Event{Action: store.ActionDelete, Task: up}, true},
+		{"node update keeping its address", store.Event{Action: store.ActionUpdate, Node: nodeAt("n1", "10.0.0.1:4242"), OldNode: nodeAt("n1", "10.0.0.1:4242")}, false},
+		{"node address changed", store.Event{Action: store.ActionUpdate, Node: nodeAt("n1", "10.0.0.2:4242"), OldNode: nodeAt("n1", "10.0.0.1:4242")}, true},
+		{"node created", store.Event{Action: store.ActionCreate, Node: nodeAt("n2", "10.0.0.3:4242")}, true},
+		{"node removed", store.Event{Action: store.ActionDelete, Node: nodeAt("n2", "10.0.0.3:4242")}, true},
+		{"secret", store.Event{Action: store.ActionCreate, Secret: &types.Secret{ID: "x"}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RouteEvent(tc.ev); got != tc.want {
+				t.Errorf("RouteEvent() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRouteEqual(t *testing.T) {
+	a := Route{ServiceID: "s1", ServiceName: "web", Backends: []Backend{{TaskID: "a", NodeID: "n1", Addr: "10.0.0.1:80", NodeAddr: "n1:4242"}}}
+	moved := a
+	moved.Backends = []Backend{{TaskID: "a", NodeID: "n1", Addr: "10.0.0.1:80", NodeAddr: "n1:4243"}}
+	renamed := a
+	renamed.ServiceName = "api"
+	if !a.Equal(a) || a.Equal(moved) || a.Equal(renamed) || a.Equal(Route{ServiceID: "s1", ServiceName: "web"}) {
+		t.Error("Route.Equal: want equal only for the same service and backends")
 	}
 }

@@ -3,9 +3,9 @@ package mesh
 import "context"
 
 // RunRoutes applies each routing table that arrives on routes to m, until
-// ctx is done or routes is closed; then it returns nil. It is how a node
-// without a store (a worker) follows the routes its session with the
-// managers delivers. When several tables are queued only the newest is
+// ctx is done or routes is closed; then it returns nil. It is how every
+// node, managers included, follows the routes its session with the leader
+// delivers. When several tables are queued only the newest is
 // applied: each is the whole table, so the older ones are moot.
 //
 // It does not close m.

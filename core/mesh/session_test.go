@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // runRoutes runs RunRoutes until the test ends or routes closes; the
@@ -54,13 +56,13 @@ func TestRunRoutesAppliesEachTable(t *testing.T) {
 		{map[PortKey]Route{tcpKey(port): route("web", b.backend())}, 1},
 	} {
 		routes <- step.table
-		eventually(t, 5*time.Second, fmt.Sprintf("%d backends", step.want), func() bool { return backends() == step.want })
+		testutil.Eventually(t, 5*time.Second, fmt.Sprintf("%d backends", step.want), func() bool { return backends() == step.want })
 	}
 	if body, err := get(oneShotClient(), meshURL(port, "/")); err != nil || body != "b" {
 		t.Errorf("request through the applied table = %q, %v; want %q", body, err, "b")
 	}
 	routes <- map[PortKey]Route{}
-	eventually(t, 5*time.Second, "the port to close", func() bool { return backends() == -1 })
+	testutil.Eventually(t, 5*time.Second, "the port to close", func() bool { return backends() == -1 })
 	cancel()
 	waitReturn(t, done)
 }
