@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/ca"
+	"github.com/hiveorch/hive/core/controller"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/keyring"
 	"github.com/hiveorch/hive/core/seal"
@@ -180,43 +182,27 @@ func (d *daemon) awaitUnlock(ctx context.Context) (*keyring.Keys, error) {
 
 // watchKeys keeps this manager's keyring wrapped as the cluster record
 // says: by the unlock key of the current generation while autolock is on,
-// by a key-encryption key otherwise. It reacts to changes of the record
-// and checks again on every event, so a missed change is repaired by the
-// next.
+// by a key-encryption key otherwise. It checks at start and again at every
+// change of the record; a rewrap that fails is logged and tried again at
+// the next change.
 func (d *daemon) watchKeys(ctx context.Context) error {
 	if d.dek == nil {
 		return nil
 	}
-	for {
-		var c *types.Cluster
-		events, cancel := d.store.ViewAndWatch(func(tx store.ReadTx) { c = tx.Cluster() },
-			func(ev store.Event) bool { return ev.Cluster != nil })
-		if c != nil {
-			if err := d.rewrapKeys(c.Encryption); err != nil {
-				d.logger.Error("cannot rewrap the keyring as the cluster asks", "error", err)
-			}
-		}
-		for open := true; open; {
-			select {
-			case <-ctx.Done():
-				cancel()
-				return nil
-			case ev, ok := <-events:
-				if !ok {
-					open = false
-					break
-				}
-				if ev.Cluster != nil {
-					if err := d.rewrapKeys(ev.Cluster.Encryption); err != nil {
-						d.logger.Error("cannot rewrap the keyring as the cluster asks", "error", err)
-					}
-				} else if ev.Action == store.ActionReset {
-					open = false
+	return controller.Run(ctx, controller.Config{
+		Name: "keys", Source: d.store, Clock: d.clock, Logger: d.logger,
+		Filter: func(ev store.Event) bool { return ev.Cluster != nil },
+		Pass: func(context.Context) (time.Time, error) {
+			var c *types.Cluster
+			d.store.View(func(tx store.ReadTx) { c = tx.Cluster() })
+			if c != nil {
+				if err := d.rewrapKeys(c.Encryption); err != nil {
+					d.logger.Error("cannot rewrap the keyring as the cluster asks", "error", err)
 				}
 			}
-		}
-		cancel()
-	}
+			return time.Time{}, nil
+		},
+	})
 }
 
 // rewrapKeys brings the keyring in line with enc.

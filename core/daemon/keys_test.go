@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,10 +13,13 @@ import (
 	"github.com/hiveorch/hive/config"
 	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/ca"
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/keyring"
 	"github.com/hiveorch/hive/core/seal"
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // keysDaemon is a manager daemon with just what the key code uses.
@@ -75,17 +79,10 @@ func TestAutolockRewrapAndUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.EventuallyWhy(t, 10*time.Second, "the locked API to answer", func() (bool, string) {
 		info, err := cl.Info(ctx)
-		if err == nil && info.Locked {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the locked API did not answer: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && info.Locked, fmt.Sprint(err)
+	})
 	if _, err := cl.ListSecrets(ctx); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Errorf("a locked manager served secret ls: %v", err)
 	}
@@ -113,5 +110,57 @@ func TestAutolockRewrapAndUnlock(t *testing.T) {
 	}
 	if k, err := keyring.Load(d.cfg.DataDir); err != nil || !k.DEK.Equal(dek) {
 		t.Fatalf("keyring after autolock off: %v", err)
+	}
+}
+
+// TestWatchKeysFollowsTheClusterRecord proves a manager rewraps its
+// keyring when the cluster record turns autolock on and off, and stops
+// watching when the store closes.
+func TestWatchKeysFollowsTheClusterRecord(t *testing.T) {
+	d := keysDaemon(t)
+	ctx := context.Background()
+	if err := d.openKeys(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	d.clock = clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d.store = store.NewMemory(d.clock)
+	t.Cleanup(func() { _ = d.store.Close() })
+	key, _ := keyring.NewUnlockKey()
+	sealed, _ := seal.Seal(d.dek, key.Bytes())
+	locked := types.Encryption{Autolock: true, UnlockKeyGeneration: 1, SealedUnlockKey: sealed}
+	if err := d.store.Update(ctx, func(tx store.Tx) error {
+		return tx.CreateCluster(&types.Cluster{ID: types.ClusterID, Encryption: locked})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.watchKeys(ctx) }()
+	state := func(on bool, gen uint64) func() (bool, string) {
+		return func() (bool, string) {
+			gotOn, gotGen, err := keyring.State(d.cfg.DataDir)
+			return err == nil && gotOn == on && (!on || gotGen == gen), fmt.Sprintf("autolock %v generation %d, %v", gotOn, gotGen, err)
+		}
+	}
+	testutil.EventuallyWhy(t, 5*time.Second, "the keyring locked as the record says at start", state(true, 1))
+
+	if err := d.store.Update(ctx, func(tx store.Tx) error {
+		c := tx.Cluster().Copy()
+		c.Encryption = types.Encryption{UnlockKeyGeneration: 1}
+		return tx.UpdateCluster(c)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyWhy(t, 5*time.Second, "the keyring wrapped by a KEK once autolock is off", state(false, 0))
+
+	if err := d.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("watchKeys returned %v after the store closed, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watchKeys did not return after the store closed")
 	}
 }
