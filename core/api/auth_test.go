@@ -19,6 +19,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/transport"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // pki is a cluster CA and a manager's certificate for the server side.
@@ -65,7 +66,7 @@ func (p *pki) certDir(t *testing.T, name, ou string) string {
 // configuration, behind RequireRoles(manager, client).
 func (p *pki) serveTLS(t *testing.T, b api.Backend) *httptest.Server {
 	t.Helper()
-	h := api.RequireRoles(api.NewServer(b, testLogger(t)).Handler(), ca.OUManager, ca.OUClient)
+	h := api.RequireRoles(api.NewServer(b, testutil.Logger(t)).Handler(), ca.OUManager, ca.OUClient)
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = ca.ServerTLS(p.root, p.manager)
 	srv.StartTLS()
@@ -130,7 +131,7 @@ func mustLoadTLS(t *testing.T, dir string) *tls.Config {
 
 func TestRequireRolesRefusesPlainTCPAndAllowsTheSocket(t *testing.T) {
 	b := apitest.New()
-	h := api.RequireRoles(api.NewServer(b, testLogger(t)).Handler(), ca.OUManager, ca.OUClient)
+	h := api.RequireRoles(api.NewServer(b, testutil.Logger(t)).Handler(), ca.OUManager, ca.OUClient)
 
 	plain := httptest.NewServer(h)
 	defer plain.Close()
@@ -162,7 +163,7 @@ func TestRequireRolesRefusesPlainTCPAndAllowsTheSocket(t *testing.T) {
 // loaded the way the CLI loads it.
 func TestAPIOnTheClusterPort(t *testing.T) {
 	p := newPKI(t)
-	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(p.root, p.manager), testLogger(t))
+	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(p.root, p.manager), testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestAPIOnTheClusterPort(t *testing.T) {
 	// Register the protocol before any client can dial it.
 	apiLn := mux.Listener(transport.ProtoAPI, false)
 	go func() {
-		done <- api.NewServer(b, testLogger(t)).ServeRestricted(ctx, apiLn, ca.OUManager, ca.OUClient)
+		done <- api.NewServer(b, testutil.Logger(t)).ServeRestricted(ctx, apiLn, ca.OUManager, ca.OUClient)
 	}()
 	defer func() {
 		cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/api/apitest"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // unixClient returns an HTTP client that dials the socket at path.
@@ -59,7 +60,7 @@ func serve(t *testing.T, s *api.Server) (string, func() error) {
 }
 
 func TestListenUnixCreatesDirAndSocket(t *testing.T) {
-	path, _ := serve(t, api.NewServer(apitest.New(), testLogger(t)))
+	path, _ := serve(t, api.NewServer(apitest.New(), testutil.Logger(t)))
 	dir, err := os.Stat(filepath.Dir(path))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func TestListenUnixCreatesDirAndSocket(t *testing.T) {
 }
 
 func TestListenUnixRefusesLiveSocket(t *testing.T) {
-	path, _ := serve(t, api.NewServer(apitest.New(), testLogger(t)))
+	path, _ := serve(t, api.NewServer(apitest.New(), testutil.Logger(t)))
 	_, err := api.ListenUnix(path)
 	if err == nil || !strings.Contains(err.Error(), "another hive is already listening on "+path) {
 		t.Fatalf("err = %v, want another hive is already listening", err)
@@ -131,7 +132,7 @@ func TestServeStopsOnContextAndEndsFollowedLogs(t *testing.T) {
 	b := apitest.New()
 	b.AddService(fakeService())
 	b.Logs["svc1abc"] = logLines(1)
-	path, stop := serve(t, api.NewServer(b, testLogger(t)))
+	path, stop := serve(t, api.NewServer(b, testutil.Logger(t)))
 
 	resp, err := unixClient(path).Get("http://hive/v1/services/web/logs?follow=true")
 	if err != nil {
@@ -164,7 +165,7 @@ func TestServeReturnsListenerError(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	err = api.NewServer(apitest.New(), testLogger(t)).Serve(context.Background(), l)
+	err = api.NewServer(apitest.New(), testutil.Logger(t)).Serve(context.Background(), l)
 	if err == nil || !strings.Contains(err.Error(), "serve api on") {
 		t.Fatalf("err = %v, want the listener's error", err)
 	}

@@ -18,37 +18,25 @@ import (
 	"github.com/hiveorch/hive/core/api/apitest"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
-// tWriter sends log output to t.Log, so it shows only when a test fails.
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// fixture returns a fake backend holding one node and one service with two
-// tasks, and a test server for it.
+// fixture returns a backend holding one node and one service (web, ID
+// svc1abc) with two tasks, and a test server for it.
 func fixture(t *testing.T) (*apitest.Backend, *httptest.Server) {
 	t.Helper()
 	b := apitest.New()
 	b.InfoValue = api.Info{NodeID: "node1", Hostname: "laptop", Role: "manager", Leader: true}
 	b.AddNode(&types.Node{ID: "node1", Description: types.NodeDescription{Hostname: "laptop"},
 		Spec: types.NodeSpec{Role: types.RoleManager, Availability: types.AvailabilityActive}})
-	b.AddService(&types.Service{ID: "svc1abc", Meta: types.Meta{Version: 7},
+	b.AddService(&types.Service{ID: "svc1abc",
 		Spec: types.ServiceSpec{Name: "web", Mode: types.ModeReplicated, Replicas: 2, Task: types.TaskSpec{Container: types.ContainerSpec{Image: "nginx"}}}})
 	for i := uint64(1); i <= 2; i++ {
 		b.AddTask(&types.Task{ID: fmt.Sprintf("task%d", i), ServiceID: "svc1abc", ServiceName: "web", Slot: i, NodeID: "node1",
 			DesiredState: types.TaskStateRunning, Status: types.TaskStatus{State: types.TaskStateRunning}})
 	}
 	b.PluginList = []api.PluginStatus{{Name: "runtime-docker", Kind: "runtime", Version: "1.0.0", Source: "builtin", State: "running"}}
-	srv := httptest.NewServer(api.NewServer(b, testLogger(t)).Handler())
+	srv := httptest.NewServer(api.NewServer(b, testutil.Logger(t)).Handler())
 	t.Cleanup(srv.Close)
 	return b, srv
 }
@@ -87,21 +75,22 @@ func TestRoutes(t *testing.T) {
 		{"list nodes", "GET", "/v1/nodes", "", 200, []string{`"id":"node1"`}},
 		{"get node by hostname", "GET", "/v1/nodes/laptop", "", 200, []string{`"id":"node1"`}},
 		{"get node self", "GET", "/v1/nodes/self", "", 200, []string{`"id":"node1"`}},
-		{"get missing node", "GET", "/v1/nodes/nope", "", 404, []string{`"kind":"not_found"`, `node nope not found`}},
+		{"get missing node", "GET", "/v1/nodes/nope", "", 404, []string{`"kind":"not_found"`, `node \"nope\" not found`}},
 		{"list services", "GET", "/v1/services", "", 200, []string{`"running_tasks":2`, `"desired_tasks":2`, `"name":"web"`}},
-		{"get service by name", "GET", "/v1/services/web", "", 200, []string{`"id":"svc1abc"`, `"version":7`}},
+		{"get service by name", "GET", "/v1/services/web", "", 200, []string{`"id":"svc1abc"`, `"version":VERSION`}},
 		{"get service by prefix", "GET", "/v1/services/svc1", "", 200, []string{`"id":"svc1abc"`}},
 		{"create service", "POST", "/v1/services", spec, 201, []string{`"name":"api"`, `"image":"busybox"`}},
 		{"create duplicate", "POST", "/v1/services", strings.Replace(spec, "api", "web", 1), 409, []string{`"kind":"conflict"`}},
-		{"update service", "POST", "/v1/services/web/update?version=7", spec, 200, []string{`"name":"api"`, `"previous_spec"`}},
-		{"update stale version", "POST", "/v1/services/web/update?version=6", spec, 409, []string{`"kind":"conflict"`, "changed since version 6"}},
+		{"update service", "POST", "/v1/services/web/update?version=VERSION", strings.Replace(spec, "api", "web", 1), 200, []string{`"name":"web"`, `"replicas":1`, `"previous_spec"`}},
+		{"update renames", "POST", "/v1/services/web/update?version=VERSION", spec, 400, []string{`"kind":"invalid_argument"`, `renaming a service is not supported (web -\u003e api)`}},
+		{"update stale version", "POST", "/v1/services/web/update?version=STALE", spec, 409, []string{`"kind":"version_conflict"`, "changed since it was read (version STALE, now VERSION)"}},
 		{"update without version", "POST", "/v1/services/web/update", spec, 400, []string{"missing query parameter version"}},
 		{"update bad version", "POST", "/v1/services/web/update?version=x", spec, 400, []string{`version=\"x\"`}},
 		{"remove service", "DELETE", "/v1/services/web", "", 204, nil},
 		{"remove missing service", "DELETE", "/v1/services/nope", "", 404, []string{`"kind":"not_found"`}},
 		{"list tasks", "GET", "/v1/tasks?service=web&desired-state=running", "", 200, []string{`"id":"task1"`, `"id":"task2"`}},
 		{"list tasks bad state", "GET", "/v1/tasks?desired-state=dead", "", 400, []string{`desired-state=\"dead\"`, "running, shutdown or accepted"}},
-		{"list tasks missing service", "GET", "/v1/tasks?service=nope", "", 404, []string{"service nope not found"}},
+		{"list tasks missing service", "GET", "/v1/tasks?service=nope", "", 404, []string{`service \"nope\" not found`}},
 		{"plugins", "GET", "/v1/plugins", "", 200, []string{`"name":"runtime-docker"`, `"source":"builtin"`}},
 		{"shutdown", "POST", "/v1/shutdown", "", 202, nil},
 		{"unknown route", "GET", "/v1/nothing", "", 404, []string{"no route for GET /v1/nothing", `"kind":"not_found"`}},
@@ -109,8 +98,10 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, srv := fixture(t)
-			status, hdr, body := do(t, srv, tt.method, tt.path, tt.body)
+			b, srv := fixture(t)
+			v := b.Service("web").Version
+			versions := strings.NewReplacer("VERSION", fmt.Sprint(v), "STALE", fmt.Sprint(v-1))
+			status, hdr, body := do(t, srv, tt.method, versions.Replace(tt.path), tt.body)
 			if status != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", status, tt.status, body)
 			}
@@ -118,7 +109,7 @@ func TestRoutes(t *testing.T) {
 				t.Errorf("content type = %q", hdr.Get("Content-Type"))
 			}
 			for _, want := range tt.contains {
-				if !strings.Contains(body, want) {
+				if want = versions.Replace(want); !strings.Contains(body, want) {
 					t.Errorf("body %s does not contain %s", body, want)
 				}
 			}
@@ -266,7 +257,7 @@ func TestServiceLogsErrorBeforeStreamIsStatus(t *testing.T) {
 		t.Run("follow="+follow, func(t *testing.T) {
 			_, srv := fixture(t)
 			status, _, body := do(t, srv, "GET", "/v1/services/nope/logs?follow="+follow, "")
-			if status != 404 || !strings.Contains(body, "service nope not found") {
+			if status != 404 || !strings.Contains(body, `service \"nope\" not found`) {
 				t.Fatalf("got %d %s, want 404 naming the service", status, body)
 			}
 		})

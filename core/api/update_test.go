@@ -1,18 +1,19 @@
 package api_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
 
 func TestRollbackRoute(t *testing.T) {
-	_, srv := fixture(t)
+	b, srv := fixture(t)
 	status, _, body := do(t, srv, "POST", "/v1/services/web/rollback", "")
 	if status != 400 || !strings.Contains(body, `"kind":"invalid_argument"`) || !strings.Contains(body, "no previous spec to roll back to") {
 		t.Fatalf("rollback of a service never updated: %d %s", status, body)
 	}
 	update := `{"name":"web","mode":"replicated","replicas":2,"task":{"container":{"image":"nginx:2"}}}`
-	if status, _, body := do(t, srv, "POST", "/v1/services/web/update?version=7", update); status != 200 {
+	if status, _, body := do(t, srv, "POST", fmt.Sprintf("/v1/services/web/update?version=%d", b.Service("web").Version), update); status != 200 {
 		t.Fatalf("update: %d %s", status, body)
 	}
 	status, _, body = do(t, srv, "POST", "/v1/services/web/rollback", "")

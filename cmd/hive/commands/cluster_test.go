@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"crypto/tls"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // withCA gives the harness's backend a cluster CA and address.
@@ -24,7 +24,7 @@ func withCA(t *testing.T, h *harness) *ca.Root {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.b.CA, h.b.ClusterAddr, h.b.Now = root, "10.0.0.1:4242", time.Now
+	h.b.CA, h.b.ClusterAddr = root, "10.0.0.1:4242"
 	return root
 }
 
@@ -168,8 +168,8 @@ func TestRemoteCLIWithAClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.b.CA, h.b.Now = root, time.Now
-	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(root, nc), testLogger(t))
+	h.b.CA = root
+	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(root, nc), testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func serveRemote(t *testing.T, b *apitest.Backend, mux *transport.Mux) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- api.NewServer(b, testLogger(t)).ServeRestricted(ctx, mux.Listener(transport.ProtoAPI, false), ca.OUManager, ca.OUClient)
+		done <- api.NewServer(b, testutil.Logger(t)).ServeRestricted(ctx, mux.Listener(transport.ProtoAPI, false), ca.OUManager, ca.OUClient)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -212,8 +212,4 @@ func serveRemote(t *testing.T, b *apitest.Backend, mux *transport.Mux) {
 			t.Errorf("ServeRestricted: %v", err)
 		}
 	})
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

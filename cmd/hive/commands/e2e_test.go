@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,20 +15,15 @@ import (
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/api/apitest"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
 
 // fastProgress keeps the progress waits of tests short.
 var fastProgress = progressSettings{interval: 5 * time.Millisecond, stable: 30 * time.Millisecond, pendingGrace: 100 * time.Millisecond, maxFailures: 3}
 
-// harness is a fake backend served by core/api on a unix socket in
-// t.TempDir, and a way to run the CLI against it.
+// harness is a backend (the real control logic, on which services
+// converge) served by core/api on a unix socket in t.TempDir, and a way to
+// run the CLI against it.
 type harness struct {
 	t    *testing.T
 	b    *apitest.Backend
@@ -40,9 +34,11 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	b := apitest.New()
+	b.Logger = testutil.Logger(t)
+	t.Cleanup(b.Close)
 	b.InfoValue = api.Info{NodeID: "node1aaaaaaaaaaaaaaaaaaaa", Hostname: "laptop", Role: "manager", Leader: true}
 	b.AddNode(&types.Node{ID: "node1aaaaaaaaaaaaaaaaaaaa", Description: types.NodeDescription{Hostname: "laptop", Runtime: types.Plugin{Name: "docker", Version: "20.10.24"}},
-		Spec:          types.NodeSpec{Role: types.RoleManager, Availability: types.AvailabilityActive},
+		Spec:          types.NodeSpec{Role: types.RoleManager, Availability: types.AvailabilityActive, Labels: map[string]string{"zone": "a"}},
 		Status:        types.NodeStatus{State: types.NodeStateReady},
 		ManagerStatus: &types.ManagerStatus{Leader: true, Reachability: "reachable"}})
 	b.AddNode(&types.Node{ID: "node2bbbbbbbbbbbbbbbbbbbb", Description: types.NodeDescription{Hostname: "worker-1", Runtime: types.Plugin{Name: "docker", Version: "20.10.24"}},
@@ -59,7 +55,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := testutil.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- api.NewServer(b, logger).Serve(ctx, l) }()
@@ -92,6 +88,20 @@ func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
 	code := Execute(ctx, root)
 	t.Logf("hive %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	return out.String(), errOut.String(), code
+}
+
+// waitTasks waits until service has n tasks running.
+func (h *harness) waitTasks(service string, n int) {
+	h.t.Helper()
+	testutil.Eventually(h.t, 10*time.Second, fmt.Sprintf("%s runs %d tasks", service, n), func() bool {
+		running := 0
+		for _, t := range h.b.TasksOf(service) {
+			if t.DesiredState == types.TaskStateRunning && t.Status.State == types.TaskStateRunning {
+				running++
+			}
+		}
+		return running == n
+	})
 }
 
 func (h *harness) mustRun(args ...string) string {
@@ -146,6 +156,8 @@ func TestCreateDetachedSendsTheSpec(t *testing.T) {
 			{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"},
 			{Protocol: "tcp", TargetPort: 443, PublishedPort: 9443, PublishMode: "host"},
 		}},
+		// The policies the CLI leaves out, as the daemon normalizes them.
+		Update: types.DefaultUpdateConfig(), Rollback: types.DefaultUpdateConfig(),
 	}
 	if !reflect.DeepEqual(svc.Spec, want) {
 		t.Errorf("spec sent:\n%+v\nwant:\n%+v", svc.Spec, want)
@@ -160,7 +172,8 @@ func TestCreateDefaults(t *testing.T) {
 	h.mustRun("service", "create", "-d", "--name", "plain", "busybox")
 	got := h.b.Service("plain").Spec
 	want := types.ServiceSpec{Name: "plain", Mode: types.ModeReplicated, Replicas: 1,
-		Task: types.TaskSpec{Container: types.ContainerSpec{Image: "busybox"}, RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}}}
+		Task:   types.TaskSpec{Container: types.ContainerSpec{Image: "busybox"}, RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}},
+		Update: types.DefaultUpdateConfig(), Rollback: types.DefaultUpdateConfig()}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("spec = %+v, want %+v", got, want)
 	}
@@ -249,15 +262,17 @@ func TestCreateShowsProgressUntilConverged(t *testing.T) {
 	h := newHarness(t)
 	out := h.mustRun("service", "create", "--name", "web", "--replicas", "3", "nginx:alpine")
 	svc := h.b.Service("web")
+	// The slots show the states they pass through (assigned, ...); each
+	// ends running.
 	bar := "[==================================================>]"
-	want := svc.ID + "\n" +
-		"1/3: running   " + bar + "\n" +
-		"2/3: running   " + bar + "\n" +
-		"3/3: running   " + bar + "\n" +
-		"overall progress: 3 out of 3 tasks\n" +
-		"verify: Service converged\n"
-	if out != want {
-		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	if !strings.HasPrefix(out, svc.ID+"\n") ||
+		!strings.HasSuffix(out, "running   "+bar+"\noverall progress: 3 out of 3 tasks\nverify: Service converged\n") {
+		t.Errorf("stdout:\n%s\nwant the service ID, then the progress ending converged", out)
+	}
+	for slot := 1; slot <= 3; slot++ {
+		if want := fmt.Sprintf("\n%d/3: running   %s\n", slot, bar); !strings.Contains(out, want) {
+			t.Errorf("stdout:\n%s\nlacks %q", out, want)
+		}
 	}
 
 	out = h.mustRun("service", "create", "-q", "--name", "quiet", "nginx:alpine")
@@ -268,12 +283,7 @@ func TestCreateShowsProgressUntilConverged(t *testing.T) {
 
 func TestCreateGivesUpOnRejectedTask(t *testing.T) {
 	h := newHarness(t)
-	h.b.AutoRun = false
-	h.b.OnChange = func(s *types.Service) []*types.Task {
-		return []*types.Task{{ID: "task1rejected", ServiceID: s.ID, ServiceName: s.Spec.Name, Slot: 1,
-			DesiredState: types.TaskStateShutdown,
-			Status:       types.TaskStatus{State: types.TaskStateRejected, Err: "image not found: nginx:nope"}}}
-	}
+	h.b.Images = []string{} // the nodes can pull no image
 	out, errOut, code := h.run("service", "create", "--name", "web", "nginx:nope")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -291,6 +301,8 @@ func TestServiceLs(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "-p", "8080:80", "-p", "8081:81", "nginx:alpine@sha256:"+strings.Repeat("a", 64))
 	h.mustRun("service", "create", "-d", "--name", "api", "-p", "published=9000,target=9000,mode=host", "api:1")
+	h.waitTasks("web", 2)
+	h.waitTasks("api", 1)
 	web, api := h.b.Service("web"), h.b.Service("api")
 
 	out := h.mustRun("service", "ls")
@@ -312,6 +324,7 @@ func TestServiceLs(t *testing.T) {
 func TestServicePsScaleRm(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "nginx:alpine")
+	h.waitTasks("web", 2)
 	out := h.mustRun("service", "ps", "web")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[1], "web.1") ||
@@ -335,14 +348,14 @@ func TestServicePsScaleRm(t *testing.T) {
 	if code != 1 || out != "web scaled to 1\n" {
 		t.Errorf("scale with errors: exit %d, stdout %q", code, out)
 	}
-	for _, want := range []string{"Error: agent: scale can only be used with replicated mode\n", "Error: service nope not found: not found\n"} {
+	for _, want := range []string{"Error: agent: scale can only be used with replicated mode\n", "Error: service \"nope\" not found\n"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q lacks %q", errOut, want)
 		}
 	}
 
 	out, errOut, code = h.run("service", "rm", "web", "nope", "agent")
-	if code != 1 || out != "web\nagent\n" || errOut != "Error: service nope not found: not found\n" {
+	if code != 1 || out != "web\nagent\n" || errOut != "Error: service \"nope\" not found\n" {
 		t.Errorf("rm: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if len(h.b.Services()) != 0 {
@@ -365,6 +378,7 @@ func TestScaleRetriesOnceOnConflict(t *testing.T) {
 func TestServiceLogs(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("service", "create", "-d", "--name", "web", "--replicas", "2", "nginx")
+	h.waitTasks("web", 2)
 	svc := h.b.Service("web")
 	tasks, _ := h.b.ListTasks(context.Background(), api.TaskFilter{Service: "web"})
 	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -385,7 +399,7 @@ func TestServiceLogs(t *testing.T) {
 		t.Errorf("logs --tail 1 -t --no-task-ids = %q", out)
 	}
 	_, errOut, code = h.run("service", "logs", "nope")
-	if code != 1 || errOut != "Error: service nope not found: not found\n" {
+	if code != 1 || errOut != "Error: service \"nope\" not found\n" {
 		t.Errorf("logs of a missing service: %d %q", code, errOut)
 	}
 }
@@ -429,7 +443,7 @@ func TestReadCommands(t *testing.T) {
 		}
 	}
 	out, errOut, code := h.run("service", "inspect", "web", "nope")
-	if code != 1 || !strings.Contains(out, `"name": "web"`) || errOut != "Error: service nope not found: not found\n" {
+	if code != 1 || !strings.Contains(out, `"name": "web"`) || errOut != "Error: service \"nope\" not found\n" {
 		t.Errorf("inspect with a missing service: %d %q %q", code, out, errOut)
 	}
 }

@@ -4,92 +4,186 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
+	"sync"
+	"time"
 
+	"github.com/hiveorch/hive/core/agent"
 	"github.com/hiveorch/hive/core/api"
-	"github.com/hiveorch/hive/core/ca"
-	"github.com/hiveorch/hive/core/errdefs"
-	"github.com/hiveorch/hive/core/join"
+	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/core/controlapi"
+	"github.com/hiveorch/hive/core/dispatcher"
+	"github.com/hiveorch/hive/core/leader"
+	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
-// clusterState is the fake's cluster identity: join token generations and
-// the client certificates asked for.
-type clusterState struct {
-	gens        types.JoinTokens
-	certRequest []api.ClientCertRequest
-}
-
-// JoinTokens derives the tokens from CA and the current generations.
+// JoinTokens is controlapi's, signed by CA.
 func (b *Backend) JoinTokens(ctx context.Context) (*api.JoinTokens, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.enter("JoinTokens"); err != nil {
-		return nil, err
-	}
-	return b.tokensLocked()
+	return call(b, "JoinTokens", func(s *controlapi.Server) (*api.JoinTokens, error) { return b.withCA(s).JoinTokens(ctx) })
 }
 
-func (b *Backend) tokensLocked() (*api.JoinTokens, error) {
-	if b.CA == nil {
-		return nil, fmt.Errorf("%w: the fake backend has no CA: set Backend.CA", errdefs.ErrUnavailable)
-	}
-	worker, manager, err := join.Tokens(b.CA, b.cluster.gens)
-	if err != nil {
-		return nil, err
-	}
-	return &api.JoinTokens{Worker: worker, Manager: manager, Addr: b.ClusterAddr}, nil
-}
-
-// RotateJoinToken bumps role's generation.
+// RotateJoinToken is controlapi's, signed by CA.
 func (b *Backend) RotateJoinToken(ctx context.Context, role types.NodeRole) (*api.JoinTokens, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.enter("RotateJoinToken"); err != nil {
-		return nil, err
-	}
-	switch role {
-	case types.RoleWorker:
-		b.cluster.gens.Worker++
-	case types.RoleManager:
-		b.cluster.gens.Manager++
-	default:
-		return nil, fmt.Errorf("%w: unknown role %q", errdefs.ErrInvalidArgument, role)
-	}
-	return b.tokensLocked()
+	return call(b, "RotateJoinToken", func(s *controlapi.Server) (*api.JoinTokens, error) { return b.withCA(s).RotateJoinToken(ctx, role) })
 }
 
-// Generations returns the join token generations.
-func (b *Backend) Generations() types.JoinTokens {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.cluster.gens
-}
-
-// IssueClientCert signs a client certificate with CA for a year.
+// IssueClientCert records the request and is controlapi's, signed by CA.
 func (b *Backend) IssueClientCert(ctx context.Context, req api.ClientCertRequest) (*api.ClientCert, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.enter("IssueClientCert"); err != nil {
-		return nil, err
+	return call(b, "IssueClientCert", func(s *controlapi.Server) (*api.ClientCert, error) {
+		b.mu.Lock()
+		b.certReqs = append(b.certReqs, req)
+		b.mu.Unlock()
+		return b.withCA(s).IssueClientCert(ctx, req)
+	})
+}
+
+// withCA gives s the CA and the cluster address the test set.
+func (b *Backend) withCA(s *controlapi.Server) *controlapi.Server {
+	if b.CA != nil {
+		s.SetCA(b.CA, b.ClusterAddr)
 	}
-	b.cluster.certRequest = append(b.cluster.certRequest, req)
-	if b.CA == nil {
-		return nil, fmt.Errorf("%w: the fake backend has no CA: set Backend.CA", errdefs.ErrUnavailable)
-	}
-	pub, err := ca.ParsePublicKey([]byte(req.PublicKeyPEM))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
-	}
-	cert, err := b.CA.IssueClient(pub, req.Name, b.now(), ca.DefaultCertExpiry)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
-	}
-	return &api.ClientCert{CertPEM: string(cert), CACertPEM: string(b.CA.PEM), Addr: b.ClusterAddr}, nil
+	return s
+}
+
+// Generations returns the join token generations in the cluster record.
+func (b *Backend) Generations() types.JoinTokens {
+	var g types.JoinTokens
+	b.store.View(func(tx store.ReadTx) { g = tx.Cluster().JoinTokens })
+	return g
 }
 
 // ClientCertRequests returns the client certificate requests received.
 func (b *Backend) ClientCertRequests() []api.ClientCertRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.cluster.certRequest)
+	return slices.Clone(b.certReqs)
+}
+
+// ClusterStatus lists the stored managers as the Raft group, the first by
+// ID leading, as the daemon reads it from Raft.
+func (b *Backend) ClusterStatus(ctx context.Context) (*api.ClusterStatus, error) {
+	return call(b, "ClusterStatus", func(*controlapi.Server) (*api.ClusterStatus, error) {
+		st := &api.ClusterStatus{NodeID: b.InfoValue.NodeID, State: "leader", Term: 1}
+		var managers []*types.Node
+		b.store.View(func(tx store.ReadTx) {
+			for _, n := range tx.Nodes() {
+				if n.Spec.Role == types.RoleManager {
+					managers = append(managers, n)
+				}
+			}
+		})
+		sort.Slice(managers, func(i, j int) bool { return managers[i].ID < managers[j].ID })
+		for i, n := range managers {
+			m := api.ClusterMember{ID: n.ID, Hostname: n.Description.Hostname, Addr: n.Status.Addr, Voter: true,
+				Leader: i == 0, Reachable: n.Status.State == types.NodeStateReady}
+			if m.Leader {
+				st.LeaderID, st.LeaderAddr = n.ID, n.Status.Addr
+			}
+			st.Members = append(st.Members, m)
+		}
+		return st, nil
+	})
+}
+
+// Leave records the call.
+func (b *Backend) Leave(ctx context.Context, force bool) error {
+	return b.do("Leave", func(*controlapi.Server) error { return nil })
+}
+
+// cluster is what AutoRun runs: the leader's controllers (core/leader, but
+// node health), the dispatcher and an agent over a fake runtime on each
+// node that was not down when it started, as core/sim assembles them, on
+// the Backend's sped-up clock.
+type cluster struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// converge starts the cluster when on and none runs, and stops it when
+// off and one runs. b.mu is held.
+func (b *Backend) converge(on bool) {
+	switch {
+	case on && b.cluster == nil:
+		b.cluster = b.startCluster()
+	case !on && b.cluster != nil:
+		b.cluster.cancel()
+		b.cluster.wg.Wait()
+		b.cluster = nil
+	}
+}
+
+func (b *Backend) startCluster() *cluster {
+	b.server()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &cluster{cancel: cancel}
+	run := func(name string, fn func(context.Context) error) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				b.Logger.Error("apitest: stopped", "component", name, "error", err)
+			}
+		}()
+	}
+	clk, log := b.clock, b.Logger
+	disp := dispatcher.New(b.store, clk, log)
+	for _, ctl := range leader.Controllers(leader.Deps{Store: b.store, Clock: clk, Logger: log,
+		Scheduler: spread.New(log), Heartbeats: disp}) {
+		// On the sped-up clock a node's grace period is 150ms of real
+		// time, which a loaded test machine can miss: no node goes down.
+		if ctl.Name != "nodehealth" {
+			run(ctl.Name, ctl.Run)
+		}
+	}
+	var nodes []*types.Node
+	b.store.View(func(tx store.ReadTx) { nodes = tx.Nodes() })
+	for i, n := range nodes {
+		if n.Status.State == types.NodeStateDown {
+			continue
+		}
+		rt := runtime.NewFake()
+		rt.SetClock(clk.Now)
+		rt.AllowAnyImage(b.Images == nil)
+		rt.AddImage(b.Images...)
+		desc := n.Description
+		run("agent", agent.New(agent.Config{
+			NodeID: n.ID, Addr: fmt.Sprintf("10.0.0.%d:4242", i+1), Runtime: rt, Manager: disp,
+			Describe: func(context.Context) types.NodeDescription { return desc },
+			Clock:    clk, Logger: log.With("node_id", n.ID),
+		}).Run)
+	}
+	return c
+}
+
+// speedup is how much faster than the wall clock the Backend's clock
+// runs: an update's monitor period of 5s passes in a quarter of a second.
+const speedup = 20
+
+// fastClock is the wall clock sped up, from the time it was made.
+type fastClock struct {
+	real  clock.Real
+	start time.Time
+}
+
+func newFastClock() *fastClock { return &fastClock{start: clock.Real{}.Now()} }
+
+func (c *fastClock) Now() time.Time {
+	return c.start.Add(c.real.Now().Sub(c.start) * speedup)
+}
+
+func (c *fastClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.AfterFunc(d, func() { ch <- c.Now() })
+	return ch
+}
+
+func (c *fastClock) NewTicker(d time.Duration) clock.Ticker {
+	return c.real.NewTicker(max(d/speedup, time.Millisecond))
+}
+
+func (c *fastClock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	return c.real.AfterFunc(d/speedup, f)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -16,14 +15,8 @@ import (
 	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
 
 // start serves b on a unix socket in t.TempDir and returns a client for it.
 func start(t *testing.T, b api.Backend) *client.Client {
@@ -33,7 +26,7 @@ func start(t *testing.T, b api.Backend) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := testutil.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- api.NewServer(b, logger).Serve(ctx, l) }()
@@ -51,10 +44,14 @@ func start(t *testing.T, b api.Backend) *client.Client {
 	return c
 }
 
-func backend() *apitest.Backend {
+// backend returns a backend with one node, on which services converge.
+func backend(t *testing.T) *apitest.Backend {
 	b := apitest.New()
+	b.Logger = testutil.Logger(t)
+	t.Cleanup(b.Close)
 	b.InfoValue = api.Info{NodeID: "node1", Hostname: "laptop", Leader: true, Nodes: 1}
-	b.AddNode(&types.Node{ID: "node1", Description: types.NodeDescription{Hostname: "laptop"}})
+	b.AddNode(&types.Node{ID: "node1", Description: types.NodeDescription{Hostname: "laptop"},
+		Spec: types.NodeSpec{Role: types.RoleManager, Availability: types.AvailabilityActive}})
 	b.PluginList = []api.PluginStatus{{Name: "scheduler-spread", Kind: "scheduler", State: "running", Source: "builtin"}}
 	b.AutoRun = true
 	return b
@@ -66,7 +63,7 @@ func spec(name string, replicas uint64) types.ServiceSpec {
 }
 
 func TestClientRoundTrip(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	ctx := context.Background()
 
@@ -97,6 +94,10 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil || got.ID != created.ID {
 		t.Fatalf("GetService = %v, %v", got, err)
 	}
+	testutil.Eventually(t, 10*time.Second, "web runs 2 tasks", func() bool {
+		sums, err := c.ListServices(ctx)
+		return err == nil && len(sums) == 1 && sums[0].RunningTasks == 2
+	})
 	sums, err := c.ListServices(ctx)
 	if err != nil || len(sums) != 1 || sums[0].RunningTasks != 2 || sums[0].DesiredTasks != 2 {
 		t.Fatalf("ListServices = %+v, %v", sums, err)
@@ -105,10 +106,10 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil || updated.Spec.Replicas != 3 {
 		t.Fatalf("UpdateService = %v, %v", updated, err)
 	}
-	tasks, err := c.ListTasks(ctx, api.TaskFilter{Service: "web", DesiredState: api.DesiredRunning})
-	if err != nil || len(tasks) != 3 {
-		t.Fatalf("ListTasks = %d tasks, %v", len(tasks), err)
-	}
+	testutil.Eventually(t, 10*time.Second, "web has 3 tasks", func() bool {
+		tasks, err := c.ListTasks(ctx, api.TaskFilter{Service: "web", DesiredState: api.DesiredRunning})
+		return err == nil && len(tasks) == 3
+	})
 	plugins, err := c.Plugins(ctx)
 	if err != nil || len(plugins) != 1 || plugins[0].Name != "scheduler-spread" {
 		t.Fatalf("Plugins = %v, %v", plugins, err)
@@ -122,7 +123,7 @@ func TestClientRoundTrip(t *testing.T) {
 }
 
 func TestClientErrorsKeepKindAndMessage(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	ctx := context.Background()
 	svc, err := c.CreateService(ctx, spec("web", 1))
@@ -135,9 +136,9 @@ func TestClientErrorsKeepKindAndMessage(t *testing.T) {
 		kind error
 		msg  string
 	}{
-		{"not found", func() error { _, err := c.GetService(ctx, "nope"); return err }, errdefs.ErrNotFound, "service nope not found"},
-		{"conflict", func() error { _, err := c.UpdateService(ctx, "web", svc.Version-1, spec("web", 2)); return err }, errdefs.ErrConflict, "changed since version"},
-		{"exists", func() error { _, err := c.CreateService(ctx, spec("web", 1)); return err }, errdefs.ErrConflict, "service web already exists"},
+		{"not found", func() error { _, err := c.GetService(ctx, "nope"); return err }, errdefs.ErrNotFound, `service "nope" not found`},
+		{"conflict", func() error { _, err := c.UpdateService(ctx, "web", svc.Version-1, spec("web", 2)); return err }, errdefs.ErrConflict, "changed since it was read (version"},
+		{"exists", func() error { _, err := c.CreateService(ctx, spec("web", 1)); return err }, errdefs.ErrConflict, `service name "web" is already in use`},
 		{"invalid", func() error { _, err := c.ListTasks(ctx, api.TaskFilter{DesiredState: "zombie"}); return err }, errdefs.ErrInvalidArgument, "want running, shutdown or accepted"},
 	}
 	for _, tt := range tests {
@@ -203,7 +204,7 @@ func TestNewRejectsBadEndpoints(t *testing.T) {
 }
 
 func TestClientOverTCP(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	srv := httptest.NewServer(api.NewServer(b, nil).Handler())
 	defer srv.Close()
 	c, err := client.New("tcp://" + strings.TrimPrefix(srv.URL, "http://"))
@@ -216,7 +217,7 @@ func TestClientOverTCP(t *testing.T) {
 }
 
 func TestServiceLogs(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	ctx := context.Background()
 	svc, err := c.CreateService(ctx, spec("web", 1))
@@ -268,7 +269,7 @@ func TestServiceLogs(t *testing.T) {
 }
 
 func TestServiceLogsFollowStopsWithContext(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	svc, err := c.CreateService(context.Background(), spec("web", 1))
 	if err != nil {

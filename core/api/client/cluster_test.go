@@ -21,7 +21,7 @@ import (
 )
 
 func TestJoinTokensAndRotation(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	root, err := ca.NewRoot(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestJoinTokensAndRotation(t *testing.T) {
 }
 
 func TestIssueClientCertSendsOnlyThePublicKey(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	root, err := ca.NewRoot(time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func (l leaky) ListSecrets(ctx context.Context) ([]*types.Secret, error) {
 }
 
 func TestSecretsRoundTrip(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	ctx := context.Background()
 	plain := []byte("s3cr3t\x00\xffbinary")
@@ -83,7 +83,7 @@ func TestSecretsRoundTrip(t *testing.T) {
 }
 
 func TestTheAPINeverReturnsSealedBytes(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, leaky{b})
 	ctx := context.Background()
 	if _, err := c.CreateSecret(ctx, types.SecretSpec{Name: "db"}, types.NewSecretValue([]byte("pw"))); err != nil {
@@ -100,7 +100,7 @@ func TestTheAPINeverReturnsSealedBytes(t *testing.T) {
 }
 
 func TestAutolockCalls(t *testing.T) {
-	b := backend()
+	b := backend(t)
 	c := start(t, b)
 	ctx := context.Background()
 	if _, err := c.UnlockKey(ctx); !errors.Is(err, errdefs.ErrInvalidArgument) {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 func TestClientRollbackService(t *testing.T) {
-	c := start(t, backend())
+	c := start(t, backend(t))
 	ctx := context.Background()
 	svc, err := c.CreateService(ctx, spec("web", 2))
 	if err != nil {
@@ -29,9 +31,13 @@ func TestClientRollbackService(t *testing.T) {
 		t.Fatal(err)
 	}
 	if back.Spec.Task.Container.Image != "nginx:alpine" || back.PreviousSpec.Task.Container.Image != "nginx:2" ||
-		back.UpdateStatus == nil || back.UpdateStatus.State != types.UpdateRollbackCompleted {
+		back.UpdateStatus == nil || back.UpdateStatus.State != types.UpdateRollbackStarted {
 		t.Errorf("after the rollback: %+v", back)
 	}
+	testutil.Eventually(t, 10*time.Second, "the rollback completes", func() bool {
+		s, err := c.GetService(ctx, "web")
+		return err == nil && s.UpdateStatus != nil && s.UpdateStatus.State == types.UpdateRollbackCompleted
+	})
 	if _, err := c.RollbackService(ctx, ""); err == nil {
 		t.Errorf("an empty name was sent")
 	}
