@@ -1,9 +1,11 @@
 // Package clock gives core code its notion of time. Nothing in core calls
-// time.Now or time.Sleep: it is handed a Clock, the real one in the daemon
-// and a Fake in tests, which moves only when the test says so.
+// time.Now, time.Sleep or context.WithTimeout: it is handed a Clock, the
+// real one in the daemon and a Fake in tests, which moves only when the
+// test says so, and bounds a call with WithTimeout on that clock.
 package clock
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -15,6 +17,9 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 	// NewTicker returns a ticker that fires every d.
 	NewTicker(d time.Duration) Ticker
+	// AfterFunc calls f once d has passed, unless stop is called first;
+	// stop reports whether it prevented the call.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
 // Ticker is a time.Ticker behind an interface.
@@ -35,6 +40,9 @@ func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
 // NewTicker wraps time.NewTicker.
 func (Real) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
 
+// AfterFunc is time.AfterFunc: f runs in its own goroutine.
+func (Real) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
 type realTicker struct{ t *time.Ticker }
 
 func (r realTicker) C() <-chan time.Time { return r.t.C }
@@ -51,6 +59,7 @@ type waiter struct {
 	at     time.Time
 	period time.Duration // 0 for a one-shot timer
 	ch     chan time.Time
+	fn     func() // instead of ch, for AfterFunc
 	done   bool
 }
 
@@ -67,10 +76,9 @@ func (f *Fake) Now() time.Time {
 // After fires once the fake time reaches now+d.
 func (f *Fake) After(d time.Duration) <-chan time.Time {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	w := &waiter{at: f.now.Add(d), ch: make(chan time.Time, 1)}
 	f.waiters = append(f.waiters, w)
-	f.fireLocked()
+	f.fireAndUnlock()
 	return w.ch
 }
 
@@ -84,12 +92,41 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 	return &fakeTicker{f: f, w: w}
 }
 
+// AfterFunc calls fn once the fake time reaches now+d, in the goroutine
+// that moves the clock there, before Advance returns. stop removes the
+// timer at once.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) func() bool {
+	f.mu.Lock()
+	w := &waiter{at: f.now.Add(d), fn: fn}
+	f.waiters = append(f.waiters, w)
+	f.fireAndUnlock()
+	return func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if w.done {
+			return false
+		}
+		w.done = true
+		f.waiters = slices.DeleteFunc(f.waiters, func(o *waiter) bool { return o == w })
+		return true
+	}
+}
+
 // Advance moves the fake time forward by d and fires what is due.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.now = f.now.Add(d)
-	f.fireLocked()
+	f.fireAndUnlock()
+}
+
+// fireAndUnlock fires what is due, unlocks f and then runs the AfterFunc
+// functions that came due, so that they may use f.
+func (f *Fake) fireAndUnlock() {
+	fns := f.fireLocked()
+	f.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Waiters returns how many timers and tickers are pending; tests use it to
@@ -100,13 +137,19 @@ func (f *Fake) Waiters() int {
 	return len(f.waiters)
 }
 
-func (f *Fake) fireLocked() {
+// fireLocked fires what is due and returns the AfterFunc functions to run.
+func (f *Fake) fireLocked() (fns []func()) {
 	kept := f.waiters[:0]
 	for _, w := range f.waiters {
 		if w.done {
 			continue
 		}
 		for !w.at.After(f.now) {
+			if w.fn != nil {
+				fns = append(fns, w.fn)
+				w.done = true
+				break
+			}
 			select {
 			case w.ch <- w.at:
 			default:
@@ -122,6 +165,7 @@ func (f *Fake) fireLocked() {
 		}
 	}
 	f.waiters = kept
+	return fns
 }
 
 type fakeTicker struct {

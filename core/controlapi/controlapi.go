@@ -75,7 +75,7 @@ func (s *Server) view(ctx context.Context, fn func(store.ReadTx)) {
 	select {
 	case <-s.current:
 	default:
-		wctx, cancel := context.WithTimeout(ctx, electionWait)
+		wctx, cancel := clock.WithTimeout(ctx, s.clock, electionWait)
 		select {
 		case <-s.current:
 		case <-wctx.Done():
@@ -98,7 +98,7 @@ const electionWait = 5 * time.Second
 // store's no-quorum error instead of hanging.
 func (s *Server) update(ctx context.Context, fn func(store.Tx) error) error {
 	if !s.store.IsLeader() && !s.isCurrent() {
-		wctx, cancel := context.WithTimeout(ctx, electionWait)
+		wctx, cancel := clock.WithTimeout(ctx, s.clock, electionWait)
 		s.store.AwaitLeadership(wctx)
 		cancel()
 	}

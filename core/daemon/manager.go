@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/hiveorch/hive/core/ca"
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/errdefs"
@@ -76,7 +77,7 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 		return nil, err
 	}
 	d.opener.DriverFetch = drivers.Fetch
-	d.control.SetSecretDriverCheck(checkSecretDriver(drivers))
+	d.control.SetSecretDriverCheck(checkSecretDriver(drivers, d.clock))
 	// The dispatcher sends a node the values its tasks need: secrets
 	// unsealed (or asked of their driver) by the opener, configs from the
 	// store.
@@ -168,7 +169,7 @@ func (d *daemon) tryAddSelf(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := clock.WithTimeout(ctx, d.clock, 5*time.Second)
 	defer cancel()
 	if err := rpc.NewManagerClient(cc).AddVoter(cctx, d.state.NodeID, d.addr); err != nil {
 		return false, err
@@ -257,7 +258,7 @@ func removeRaftState(dataDir string, logger interface{ Info(string, ...any) }) {
 // on a new cluster, and applies the configured task history limit and
 // certificate expiry.
 func (d *daemon) ensureCluster(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	dctx, cancel := clock.WithTimeout(ctx, d.clock, 200*time.Millisecond)
 	desc := d.describe(dctx)
 	cancel()
 	expiry := types.Duration(d.cfg.CA.CertExpiry)
@@ -292,13 +293,13 @@ func (d *daemon) ensureCluster(ctx context.Context) error {
 // driver must be one of plugins.secrets, and the plugin must accept its
 // options. The value read to check them is dropped at once; a store or
 // plugin that is down does not refuse the secret (tasks wait for it).
-func checkSecretDriver(drivers *pluginhost.SecretDrivers) controlapi.DriverCheck {
+func checkSecretDriver(drivers *pluginhost.SecretDrivers, clk clock.Clock) controlapi.DriverCheck {
 	return func(ctx context.Context, d types.Driver) error {
 		if !slices.Contains(drivers.Drivers(), d.Name) {
 			_, err := drivers.Fetch(ctx, d) // says which drivers run and how to add one
 			return err
 		}
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel := clock.WithTimeout(ctx, clk, 10*time.Second)
 		defer cancel()
 		_, err := drivers.Fetch(ctx, d)
 		if errors.Is(err, sdk.ErrInvalidArgument) {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/hiveorch/hive/core/ca"
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/join"
 	"github.com/hiveorch/hive/core/mesh"
@@ -146,7 +147,7 @@ func (d *daemon) renew(ctx context.Context) (types.NodeRole, error) {
 			errs = append(errs, err)
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cctx, cancel := clock.WithTimeout(ctx, d.clock, 10*time.Second)
 		r, err := rpc.NewManagerClient(cc).RenewCert(cctx, pub)
 		cancel()
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
@@ -224,7 +225,7 @@ func lookup[D any](ctx context.Context, c *valueCache, cache map[string]cached[D
 		c.d.logger.Debug("no secret source on this manager: "+kind+" not delivered", "node_id", nodeID, kind+"_id", id)
 		return zero, fmt.Errorf("this manager cannot open %ss: %w", kind, errdefs.ErrUnavailable)
 	}
-	fctx, cancel := context.WithTimeout(ctx, valueFetchTimeout)
+	fctx, cancel := clock.WithTimeout(ctx, c.d.clock, valueFetchTimeout)
 	data, got, err := read(fctx, src)
 	cancel()
 	if err != nil {

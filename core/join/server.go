@@ -101,7 +101,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // serveConn reads one request and writes one response.
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := clock.WithTimeout(ctx, s.cfg.Clock, requestTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()

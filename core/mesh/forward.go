@@ -205,7 +205,7 @@ func (f *Forwarder) forward(ctx context.Context, b Backend) (*stream, error) {
 	if f.tls == nil {
 		return nil, errors.New("this node cannot reach other nodes: the forwarder has no TLS configuration")
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	ctx, cancel := clock.WithTimeout(ctx, f.clk, f.timeout)
 	defer cancel()
 	req := forwardRequest{TaskID: b.TaskID, Port: uint32(port)}
 	// Reuse the most recent idle connection to the node; if the node

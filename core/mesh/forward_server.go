@@ -242,7 +242,7 @@ func (fs *forwardServing) authenticate(c net.Conn) (ca.Peer, error) {
 	if !ok {
 		return ca.Peer{}, errors.New("not a TLS connection")
 	}
-	ctx, cancel := context.WithTimeout(fs.ctx, DefaultForwardTimeout)
+	ctx, cancel := clock.WithTimeout(fs.ctx, fs.Clock, DefaultForwardTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return ca.Peer{}, fmt.Errorf("TLS handshake: %w", err)
@@ -259,7 +259,7 @@ func (fs *forwardServing) authenticate(c net.Conn) (ca.Peer, error) {
 // next reads the next header from c, waiting at most IdleTimeout.
 func (fs *forwardServing) next(c net.Conn) (forwardRequest, error) {
 	var req forwardRequest
-	ctx, cancel := context.WithTimeout(fs.ctx, fs.IdleTimeout)
+	ctx, cancel := clock.WithTimeout(fs.ctx, fs.Clock, fs.IdleTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(aLongTimeAgo) })
 	line, started, err := readLine(c)
@@ -294,7 +294,7 @@ func (fs *forwardServing) next(c net.Conn) (forwardRequest, error) {
 func (fs *forwardServing) open(c net.Conn, req forwardRequest) (net.Conn, error) {
 	// Shorter than the forwarding node's DefaultForwardTimeout, so that it
 	// gets the reason rather than a timeout of its own.
-	ctx, cancel := context.WithTimeout(fs.ctx, DefaultDialTimeout)
+	ctx, cancel := clock.WithTimeout(fs.ctx, fs.Clock, DefaultDialTimeout)
 	defer cancel()
 	addr, err := fs.taskAddr(req)
 	if err != nil {

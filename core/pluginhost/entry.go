@@ -279,7 +279,7 @@ func (e *entry) start(ctx context.Context) (*instance, sdk.Info, error) {
 
 // handshake runs Describe, checks the kind, and runs Configure.
 func (e *entry) handshake(ctx context.Context, inst *instance) (sdk.Info, error) {
-	ctx, cancel := withTimeout(ctx, e.clk, handshakeTimeout)
+	ctx, cancel := clock.WithTimeout(ctx, e.clk, handshakeTimeout)
 	defer cancel()
 
 	info, err := inst.impl.Describe(ctx)
@@ -408,16 +408,16 @@ func (e *entry) watch(ctx context.Context, inst *instance, ticker clock.Ticker) 
 // check runs one health check and classifies its outcome.
 func (e *entry) check(ctx context.Context, inst *instance) (checkResult, error) {
 	timeout := healthTimeout(e.interval)
-	hctx, cancel := withTimeout(ctx, e.clk, timeout)
+	hctx, cancel := clock.WithTimeout(ctx, e.clk, timeout)
 	defer cancel()
 	err := inst.impl.Health(hctx)
 	if err == nil {
 		return checkOK, nil
 	}
-	if context.Cause(hctx) == errTimeout {
+	if hctx.Err() == context.DeadlineExceeded {
 		return checkTransportError, fmt.Errorf("health check: no answer in %s", timeout)
 	}
-	pctx, cancelPing := withTimeout(ctx, e.clk, timeout)
+	pctx, cancelPing := clock.WithTimeout(ctx, e.clk, timeout)
 	defer cancelPing()
 	if perr := inst.ping(pctx); perr != nil {
 		return checkTransportError, fmt.Errorf("health check: %w", err)

@@ -1,12 +1,6 @@
 package pluginhost
 
-import (
-	"context"
-	"errors"
-	"time"
-
-	"github.com/hiveorch/hive/core/clock"
-)
+import "time"
 
 // Restart and health-check tuning. The backoff doubles from backoffBase up
 // to backoffMax; a plugin that ran for resetAfter before going down starts
@@ -97,22 +91,4 @@ func (h *healthTracker) observe(r checkResult) verdict {
 // healthTimeout is how long one health check may take.
 func healthTimeout(interval time.Duration) time.Duration {
 	return min(interval, maxHealthTimeout)
-}
-
-// errTimeout is the cause of a context ended by withTimeout.
-var errTimeout = errors.New("timed out")
-
-// withTimeout is context.WithTimeout driven by clk, so a fake clock
-// controls it. When the time runs out, context.Cause(ctx) is errTimeout.
-func withTimeout(ctx context.Context, clk clock.Clock, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	expired := clk.After(d)
-	go func() {
-		select {
-		case <-expired:
-			cancel(errTimeout)
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { cancel(context.Canceled) }
 }

@@ -1,11 +1,8 @@
 package pluginhost
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/hiveorch/hive/core/clock"
 )
 
 func TestBackoffDoublesUpToMaxAndResetsAfterHealthyRun(t *testing.T) {
@@ -91,26 +88,5 @@ func TestHealthTimeoutIsIntervalCappedAt5s(t *testing.T) {
 				t.Fatalf("healthTimeout(%s) = %s, want %s", tt.interval, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestWithTimeoutFollowsTheClock(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	ctx, cancel := withTimeout(context.Background(), clk, 5*time.Second)
-	defer cancel()
-	clk.Advance(4 * time.Second)
-	if ctx.Err() != nil {
-		t.Fatal("context ended before its timeout")
-	}
-	clk.Advance(time.Second)
-	<-ctx.Done()
-	if context.Cause(ctx) != errTimeout {
-		t.Fatalf("cause = %v, want errTimeout", context.Cause(ctx))
-	}
-
-	ctx2, cancel2 := withTimeout(context.Background(), clk, time.Hour)
-	cancel2()
-	if context.Cause(ctx2) == errTimeout {
-		t.Fatal("a cancelled context reports a timeout")
 	}
 }

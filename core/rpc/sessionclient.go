@@ -467,7 +467,7 @@ func (c *SessionClient) call(ctx context.Context, what string, fn func(context.C
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, NodeCallTimeout)
+		ctx, cancel = clock.WithTimeout(ctx, c.clock, NodeCallTimeout)
 		defer cancel()
 	}
 	err := fn(ctx, NewDispatcherClient(s.cc))

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/hiveorch/hive/core/clock"
 )
 
 // RaftLayer is a raft.StreamLayer over the cluster port.
@@ -29,7 +31,9 @@ func (r *RaftLayer) Addr() net.Addr { return r.advertise }
 
 // Dial connects to another node's Raft.
 func (r *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// Raft times its RPCs on the wall clock, and the deadline goes to the
+	// dialer as the kernel's connect timeout: the clock is the real one.
+	ctx, cancel := clock.WithTimeout(context.Background(), clock.Real{}, timeout)
 	defer cancel()
 	return Dial(ctx, string(address), ProtoRaft, r.clientTLS)
 }
