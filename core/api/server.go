@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 )
 
@@ -76,7 +77,9 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) erro
 		return fmt.Errorf("serve api on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	// http.Server.Shutdown polls its connections on the wall clock: the
+	// grace period is the real clock's.
+	sctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), clock.Real{}, shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		s.logger.Warn("api shutdown deadline passed, closing connections", "addr", l.Addr().String(), "err", err)
