@@ -17,6 +17,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -77,27 +78,6 @@ func (r *recordingRuntime) spec(taskID string) *runtime.ContainerSpec {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.specs[taskID]
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mounting a tmpfs needs root, and CI must run these tests: run them as root")
-		}
-		t.Skip("mounting a tmpfs needs root")
-	}
-}
-
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 type testAgent struct {
@@ -187,14 +167,14 @@ func checkFile(t *testing.T, p, content string, uid, gid uint32, mode fs.FileMod
 // secrets at /run/secrets, each config at its target); and once the task
 // is gone the tmpfs is unmounted and its directory removed.
 func TestSecretsAreWrittenToATmpfsThenRemoved(t *testing.T) {
-	needRoot(t)
+	testutil.RequireRoot(t, "mounting a tmpfs")
 	dir := filepath.Join(t.TempDir(), "secrets")
 	ta := startAgent(t, dir, nil)
 	task := secretTask("t1")
 	secrets, configs := allValues()
 	delete(secrets, "sec2")
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs}
-	eventually(t, "the task waits for its secret", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the task waits for its secret", func() bool {
 		st := ta.mgr.statusOf("t1")
 		return st.State == types.TaskStatePreparing && st.Message == "waiting for secret api_key" && st.Err == ""
 	})
@@ -205,14 +185,14 @@ func TestSecretsAreWrittenToATmpfsThenRemoved(t *testing.T) {
 	reason := "secret driver vault: vault at http://127.0.0.1:1 is unreachable"
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs,
 		SecretErrors: map[string]string{"sec2": reason}}
-	eventually(t, "the task shows why it waits", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the task shows why it waits", func() bool {
 		st := ta.mgr.statusOf("t1")
 		return st.State == types.TaskStatePreparing && st.Message == "waiting for secret api_key" && st.Err == reason
 	})
 
 	secrets, configs = allValues()
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs}
-	eventually(t, "the task runs", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateRunning })
+	testutil.Eventually(t, 10*time.Second, "the task runs", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateRunning })
 	taskDir := filepath.Join(dir, "t1")
 	checkFile(t, filepath.Join(taskDir, "secrets", "db"), "s3cret", 1000, 1001, 0o400)
 	checkFile(t, filepath.Join(taskDir, "secrets", "api_key"), "k3y", 0, 0, 0o444)
@@ -233,7 +213,7 @@ func TestSecretsAreWrittenToATmpfsThenRemoved(t *testing.T) {
 
 	// The task leaves the node: its values go with it.
 	ta.mgr.sets <- &session.Assignment{}
-	eventually(t, "the task's tmpfs is removed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the task's tmpfs is removed", func() bool {
 		_, err := os.Stat(taskDir)
 		return os.IsNotExist(err)
 	})
@@ -245,18 +225,18 @@ func TestSecretsAreWrittenToATmpfsThenRemoved(t *testing.T) {
 // TestAStoppedTaskReleasesItsSecrets proves a task that ends (told to
 // shut down) gives up its tmpfs though it stays assigned.
 func TestAStoppedTaskReleasesItsSecrets(t *testing.T) {
-	needRoot(t)
+	testutil.RequireRoot(t, "mounting a tmpfs")
 	dir := filepath.Join(t.TempDir(), "secrets")
 	ta := startAgent(t, dir, nil)
 	task := secretTask("t1")
 	secrets, configs := allValues()
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: secrets, Configs: configs}
-	eventually(t, "the task runs", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateRunning })
+	testutil.Eventually(t, 10*time.Second, "the task runs", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateRunning })
 	stopped := task.Copy()
 	stopped.DesiredState = types.TaskStateShutdown
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{stopped}}
-	eventually(t, "the task is shut down", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateShutdown })
-	eventually(t, "the task's tmpfs is removed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the task is shut down", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateShutdown })
+	testutil.Eventually(t, 10*time.Second, "the task's tmpfs is removed", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "t1"))
 		return os.IsNotExist(err)
 	})
@@ -266,7 +246,7 @@ func TestAStoppedTaskReleasesItsSecrets(t *testing.T) {
 // agent unmounts what tasks that ended while it was down left, and keeps
 // those of tasks it still runs.
 func TestTheAgentSweepsTheSecretsOfTasksThatAreGone(t *testing.T) {
-	needRoot(t)
+	testutil.RequireRoot(t, "mounting a tmpfs")
 	dir := filepath.Join(t.TempDir(), "secrets")
 	files := &taskFiles{root: dir}
 	secrets, configs := allValues()
@@ -300,7 +280,7 @@ func TestTheAgentSweepsTheSecretsOfTasksThatAreGone(t *testing.T) {
 	}
 	ta := startAgent(t, dir, fake)
 	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{kept}, Secrets: secrets, Configs: configs}
-	eventually(t, "the gone task's tmpfs is swept", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the gone task's tmpfs is swept", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "gone"))
 		return os.IsNotExist(err)
 	})

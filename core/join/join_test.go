@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -20,18 +19,8 @@ import (
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // countingListener counts the connections the join server accepted: the
 // cluster port hands over a connection only once its TLS handshake is
@@ -85,7 +74,7 @@ func newClusterTLS(t *testing.T, serverTLS func(root *ca.Root, nc *ca.NodeCert) 
 	if serverTLS != nil {
 		cfg = serverTLS(root, nc)
 	}
-	mux, err := transport.Listen("127.0.0.1:0", cfg, testLogger(t))
+	mux, err := transport.Listen("127.0.0.1:0", cfg, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +96,7 @@ func newClusterTLS(t *testing.T, serverTLS func(root *ca.Root, nc *ca.NodeCert) 
 			return fmt.Sprintf("node%021d", len(c.admitted)), []string{c.addr}, nil
 		},
 		DataKey: func() []byte { return testDataKey },
-		Logger:  testLogger(t),
+		Logger:  testutil.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 )
 
@@ -123,22 +123,10 @@ func (l *fakeLauncher) launches() int {
 	return len(l.procs)
 }
 
-// testLogger sends logs to t.Log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // runEntry supervises a plugin made of l until the test ends.
 func runEntry(t *testing.T, l launcher, clk clock.Clock, interval time.Duration) *entry {
 	t.Helper()
-	e := newEntry("runtime-fake", sdk.KindRuntime, SourceBuiltin, map[string]string{"k": "v"}, l, clk, testLogger(t), interval)
+	e := newEntry("runtime-fake", sdk.KindRuntime, SourceBuiltin, map[string]string{"k": "v"}, l, clk, testutil.Logger(t), interval)
 	e.active = true
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -153,25 +141,10 @@ func runEntry(t *testing.T, l launcher, clk clock.Clock, interval time.Duration)
 	return e
 }
 
-// eventually polls cond until it holds or 10 seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 func waitState(t *testing.T, e *entry, state string) Status {
 	t.Helper()
 	var st Status
-	eventually(t, "state "+state, func() bool {
+	testutil.Eventually(t, 10*time.Second, "state "+state, func() bool {
 		st = e.status()
 		return st.State == state
 	})
@@ -183,7 +156,7 @@ func waitState(t *testing.T, e *entry, state string) Status {
 func waitRetry(t *testing.T, e *entry, clk *clock.Fake) time.Duration {
 	t.Helper()
 	var d time.Duration
-	eventually(t, "a scheduled restart", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a scheduled restart", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if e.retryAt.IsZero() {
@@ -219,7 +192,7 @@ func TestSupervisorRestartsWithGrowingBackoff(t *testing.T) {
 			t.Fatalf("restarted before the backoff ended: %d launches", n)
 		}
 		clk.Advance(time.Millisecond)
-		eventually(t, "the restart", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the restart", func() bool {
 			st := e.status()
 			return st.State == StateRunning && st.Restarts == i+1 && st.PID == 100+i+1
 		})
@@ -249,7 +222,7 @@ func TestSupervisorHealth(t *testing.T) {
 		n := impl.calls()
 		clk.Advance(interval - sinceTick)
 		sinceTick = 0
-		eventually(t, "a health check", func() bool { return impl.calls() > n })
+		testutil.Eventually(t, 10*time.Second, "a health check", func() bool { return impl.calls() > n })
 	}
 	timeout := func() {
 		clk.Advance(healthTimeout(interval))
@@ -288,7 +261,7 @@ func TestSupervisorHealth(t *testing.T) {
 	if !strings.Contains(st.Error, "did not answer 3 health checks") {
 		t.Fatalf("restart error = %q", st.Error)
 	}
-	eventually(t, "the unresponsive process to be killed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the unresponsive process to be killed", func() bool {
 		select {
 		case <-l.proc(0).stopped:
 			return true

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
@@ -53,7 +54,7 @@ func newHost(t *testing.T, clk clock.Clock, mod func(*Config)) *Host {
 		Builtins:       builtins,
 		HealthInterval: time.Hour,
 		Clock:          clk,
-		Logger:         testLogger(t),
+		Logger:         testutil.Logger(t),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -195,7 +196,7 @@ func TestUnhealthyPluginIsNotRestarted(t *testing.T) {
 	pid := r.Status().PID
 	clk.Advance(10 * time.Second)
 	var st Status
-	eventually(t, "unhealthy", func() bool { st = r.Status(); return st.State == StateUnhealthy })
+	testutil.Eventually(t, 10*time.Second, "unhealthy", func() bool { st = r.Status(); return st.State == StateUnhealthy })
 	if st.PID != pid || st.Restarts != 0 || !strings.Contains(st.Error, "docker engine unreachable") {
 		t.Fatalf("status = %+v", st)
 	}
@@ -385,7 +386,7 @@ func TestCloseDuringStartKillsTheProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pid int
-	eventually(t, "the process to start", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the process to start", func() bool {
 		b, err := os.ReadFile(pidFile)
 		if err != nil {
 			return false

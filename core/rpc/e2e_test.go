@@ -15,6 +15,7 @@ import (
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // TestRealDispatcherOverRPC runs the real dispatcher on a store behind
@@ -24,9 +25,9 @@ func TestRealDispatcherOverRPC(t *testing.T) {
 	p := newPKI(t)
 	st := store.NewMemory(clock.Real{})
 	t.Cleanup(func() { _ = st.Close() })
-	d := dispatcher.New(st, clock.Real{}, testLogger(t))
+	d := dispatcher.New(st, clock.Real{}, testutil.Logger(t))
 	n := p.serve(t, "m1", func(srv *grpc.Server) { RegisterDispatcher(srv, d) })
-	c := NewSessionClient(SessionConfig{Managers: []string{n.addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testLogger(t)})
+	c := NewSessionClient(SessionConfig{Managers: []string{n.addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testutil.Logger(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := testCtx(t)
 	routes := c.WatchRoutes(ctx)

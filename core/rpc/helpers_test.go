@@ -8,8 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/transport"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // testWait bounds every wait of a test.
@@ -28,34 +27,6 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// testLogger writes to t.Log, so logs show only when a test fails.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
 }
 
 // pki is a cluster CA with certificates issued from it.
@@ -117,7 +88,7 @@ type node struct {
 // registers services on its gRPC server.
 func (p *pki) serve(t *testing.T, id string, register func(*grpc.Server)) *node {
 	t.Helper()
-	logger := testLogger(t).With("node", id)
+	logger := testutil.Logger(t).With("node", id)
 	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(p.root, p.cert(id, ca.OUManager)), logger)
 	if err != nil {
 		t.Fatal(err)
@@ -147,16 +118,4 @@ func dial(t *testing.T, n *node, tlsConf *tls.Config) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { _ = cc.Close() })
 	return cc
-}
-
-// eventually polls cond until it holds, failing the test at the deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not before the deadline", what)
-		}
-		<-time.After(10 * time.Millisecond)
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // managers is three fake managers sharing one fakeCluster.
@@ -99,7 +100,7 @@ func TestSessionClientFollowsTheLeader(t *testing.T) {
 	c := NewSessionClient(SessionConfig{
 		Managers: []string{m.nodes["m1"].addr}, // only a follower is known
 		TLS:      p.clientTLS("w1", ca.OUWorker),
-		Logger:   testLogger(t),
+		Logger:   testutil.Logger(t),
 	})
 	t.Cleanup(func() { _ = c.Close() })
 	routes := c.WatchRoutes(testCtx(t))
@@ -191,7 +192,7 @@ func TestSessionClientBacksOff(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	c := NewSessionClient(SessionConfig{Managers: []string{addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testLogger(t)})
+	c := NewSessionClient(SessionConfig{Managers: []string{addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testutil.Logger(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	var ends []time.Time
 	for range 4 {
@@ -236,7 +237,7 @@ func TestSessionClientEndsWithItsContext(t *testing.T) {
 	firstSet(t, sets)
 	cancel()
 	waitClosed(t, sets)
-	eventually(t, "the session is gone", func() bool { return c.Leader() == "" })
+	testutil.Eventually(t, testWait, "the session is gone", func() bool { return c.Leader() == "" })
 	managers := c.WatchManagers(ctx)
 	select {
 	case list := <-managers:

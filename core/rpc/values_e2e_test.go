@@ -14,6 +14,7 @@ import (
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 type mapOpener map[string]string
@@ -33,10 +34,10 @@ func TestValuesTravelTheSession(t *testing.T) {
 	p := newPKI(t)
 	st := store.NewMemory(clock.Real{})
 	t.Cleanup(func() { _ = st.Close() })
-	d := dispatcher.New(st, clock.Real{}, testLogger(t))
+	d := dispatcher.New(st, clock.Real{}, testutil.Logger(t))
 	d.Values = dispatcher.StoreSource{Store: st, Secrets: mapOpener{"sec1": "s3cret"}}
 	n := p.serve(t, "m1", func(srv *grpc.Server) { RegisterDispatcher(srv, d) })
-	c := NewSessionClient(SessionConfig{Managers: []string{n.addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testLogger(t)})
+	c := NewSessionClient(SessionConfig{Managers: []string{n.addr}, TLS: p.clientTLS("w1", ca.OUWorker), Logger: testutil.Logger(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := testCtx(t)
 	sets := register(t, c)

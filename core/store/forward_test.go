@@ -15,6 +15,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // testCluster is n managers on connected in-memory transports, m1
@@ -396,7 +397,7 @@ func TestCaughtUpAndWaitApplied(t *testing.T) {
 	if err := c.stores["m2"].WaitApplied(testCtx(t), index); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the follower catches up", c.stores["m2"].CaughtUp)
+	testutil.Eventually(t, testWait, "the follower catches up", c.stores["m2"].CaughtUp)
 
 	done := make(chan error, 1)
 	go func() { done <- c.stores["m2"].WaitApplied(context.Background(), index+1000) }()
@@ -436,17 +437,5 @@ func TestMemoryStoreMembershipAndApplyCommand(t *testing.T) {
 	}
 	if st := s.Status(); st.State != "leader" || st.AppliedIndex != index {
 		t.Fatalf("Status = %+v", st)
-	}
-}
-
-// eventually polls cond until it holds, failing the test at the deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not before the deadline", what)
-		}
-		<-time.After(10 * time.Millisecond)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/logadapt"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // TestCreateUpdateDeleteEachKind proves the life of every kind of object:
@@ -292,7 +294,7 @@ func TestConflictDetectedWhenCommandApplies(t *testing.T) {
 // TestCommandAppliesAllOrNone proves a command whose last change conflicts
 // leaves no trace: no object, no event, but its index is consumed.
 func TestCommandAppliesAllOrNone(t *testing.T) {
-	f := newFSM(testLogger(t))
+	f := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 	apply := func(index uint64, changes ...change) error {
 		resp := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand,
 			Data: command(t, CommandChanges, 1, false, changesBody{Changes: changes})})
@@ -368,7 +370,7 @@ func TestUnknownCommands(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFSM(testLogger(t))
+			f := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 			resp := f.Apply(&raft.Log{Index: 4, Type: raft.LogCommand, Data: c.data})
 			if gotErr := resp != nil; gotErr != c.wantErr {
 				t.Fatalf("response = %v, want error %t", resp, c.wantErr)
@@ -411,7 +413,7 @@ func TestApplyIsDeterministic(t *testing.T) {
 	}
 	var states []string
 	for range 2 {
-		f := newFSM(testLogger(t))
+		f := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 		for _, l := range log {
 			if resp := f.Apply(l); resp != nil {
 				t.Fatalf("apply %d: %v", l.Index, resp)

@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"github.com/hiveorch/hive/core/logadapt"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +15,6 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // testWait bounds every wait of a test.
 const testWait = 15 * time.Second
-
-// testLogger returns a logger writing to t.Log, so it shows only when the
-// test fails. Lines logged after the test ended are dropped.
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	w := &testWriter{t: t}
-	t.Cleanup(w.stop) // registered first, so it runs last
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logadapt.LevelTrace}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
-}
 
 // newMemory returns a NewMemory store on a fake clock, closed at cleanup.
 func newMemory(t *testing.T) (*Store, *clock.Fake) {

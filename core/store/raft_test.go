@@ -13,7 +13,9 @@ import (
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/logadapt"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // fastTimeout keeps elections short in tests.
@@ -23,7 +25,7 @@ func raftConfigFor(t *testing.T, dir, id string, bootstrap bool, trans raft.Tran
 	return Config{
 		DataDir: dir, NodeID: id, Transport: trans, Bootstrap: bootstrap,
 		HeartbeatTimeout: fastTimeout, ElectionTimeout: fastTimeout,
-		Clock: clock.NewFake(t0), Logger: testLogger(t).With("node", id),
+		Clock: clock.NewFake(t0), Logger: testutil.LoggerAt(t, logadapt.LevelTrace).With("node", id),
 	}
 }
 
@@ -61,25 +63,13 @@ func waitLeading(t *testing.T, ch <-chan bool) {
 	}
 }
 
-// waitFor waits, on s's events, until cond holds on its state.
+// waitFor waits until cond holds on s's state.
 func waitFor(t *testing.T, s *Store, what string, cond func(ReadTx) bool) {
 	t.Helper()
-	ctx := testCtx(t)
-	for {
-		var ok bool
-		ch, cancel := s.ViewAndWatch(func(tx ReadTx) { ok = cond(tx) }, nil)
-		if ok {
-			cancel()
-			return
-		}
-		select {
-		case <-ch:
-			cancel()
-		case <-ctx.Done():
-			cancel()
-			t.Fatalf("%s: not before the deadline", what)
-		}
-	}
+	testutil.Eventually(t, testWait, what, func() (ok bool) {
+		s.View(func(tx ReadTx) { ok = cond(tx) })
+		return ok
+	})
 }
 
 // TestRaftBootstrapReopenAndSnapshot proves the on-disk life of a store:

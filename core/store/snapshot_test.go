@@ -11,7 +11,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/hiveorch/hive/core/logadapt"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // bufferSink is a raft.SnapshotSink into memory.
@@ -116,7 +118,7 @@ func TestSnapshotPersistRestore(t *testing.T) {
 		}
 	}
 
-	fresh := newFSM(testLogger(t))
+	fresh := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 	_, sub := fresh.watch(nil)
 	if err := fresh.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
 		t.Fatal(err)
@@ -173,7 +175,7 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			f := newFSM(testLogger(t))
+			f := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 			mustApply(t, f, 1, changeOf(t, opCreate, "node", "keep", newNode("keep")))
 			if err := f.Restore(io.NopCloser(strings.NewReader(data))); err == nil {
 				t.Fatal("restore succeeded")
@@ -202,7 +204,7 @@ func TestPersistCancelsSinkOnError(t *testing.T) {
 }
 
 func TestSnapshotOfEmptyState(t *testing.T) {
-	f := newFSM(testLogger(t))
+	f := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 	snap, _ := f.Snapshot()
 	var sink bufferSink
 	if err := snap.Persist(&sink); err != nil {
@@ -211,7 +213,7 @@ func TestSnapshotOfEmptyState(t *testing.T) {
 	if !strings.Contains(sink.String(), `"nodes":[]`) {
 		t.Fatalf("empty lists should encode as []: %s", sink.String())
 	}
-	fresh := newFSM(testLogger(t))
+	fresh := newFSM(testutil.LoggerAt(t, logadapt.LevelTrace))
 	if err := fresh.Restore(io.NopCloser(&sink)); err != nil {
 		t.Fatal(err)
 	}
