@@ -13,7 +13,7 @@ import (
 // net.ErrClosed, and a connection accepted as it paused is kept for the
 // next server); after, Close closes the socket.
 type handoffListener struct {
-	ln *net.UnixListener
+	ln deadlineListener
 
 	mu      sync.Mutex
 	paused  bool
@@ -21,7 +21,14 @@ type handoffListener struct {
 	pending []net.Conn
 }
 
-func newHandoffListener(ln *net.UnixListener) *handoffListener {
+// deadlineListener is a listener whose blocked Accept a deadline wakes, as
+// a *net.UnixListener.
+type deadlineListener interface {
+	net.Listener
+	SetDeadline(t time.Time) error
+}
+
+func newHandoffListener(ln deadlineListener) *handoffListener {
 	return &handoffListener{ln: ln}
 }
 
@@ -62,8 +69,9 @@ func (h *handoffListener) Close() error {
 		return h.ln.Close()
 	}
 	h.paused = true
-	// Wake an Accept blocked in the kernel; the socket stays open.
-	return h.ln.SetDeadline(time.Now())
+	// Wake an Accept blocked in the kernel with a deadline long past (the
+	// kernel's time, not the clock's); the socket stays open.
+	return h.ln.SetDeadline(time.Unix(1, 0))
 }
 
 // handOver readies the listener for its last server, whose Close closes it.

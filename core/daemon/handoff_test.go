@@ -21,14 +21,15 @@ func TestHandoffListenerKeepsTheSocketBetweenServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHandoffListener(raw.(*net.UnixListener))
+	inAccept := make(chan struct{}, 1)
+	h := newHandoffListener(signalingListener{raw.(*net.UnixListener), inAccept})
 
 	accepted := make(chan error, 1)
 	go func() {
 		_, err := h.Accept()
 		accepted <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let Accept block
+	<-inAccept // past the pause check, in (or entering) the kernel's accept
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,4 +69,19 @@ func TestHandoffListenerKeepsTheSocketBetweenServers(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("the last Close left the socket: %v", err)
 	}
+}
+
+// signalingListener is a *net.UnixListener that tells when an Accept
+// reaches it.
+type signalingListener struct {
+	*net.UnixListener
+	inAccept chan<- struct{}
+}
+
+func (l signalingListener) Accept() (net.Conn, error) {
+	select {
+	case l.inAccept <- struct{}{}:
+	default:
+	}
+	return l.UnixListener.Accept()
 }
