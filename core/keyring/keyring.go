@@ -12,12 +12,12 @@ import (
 )
 
 const (
-	dirName   = "keys"
-	kekFile   = "kek"
-	keysFile  = "keys.json"
-	fileMode  = 0o600
-	dirMode   = 0o700
-	docFormat = 1
+	dirName    = "keys"
+	kekFile    = "kek"
+	keysFile   = "keys.json"
+	fileMode   = 0o600
+	dirMode    = 0o700
+	keysFormat = 1
 )
 
 // Errors of Load and Unlock.
@@ -32,8 +32,9 @@ var (
 	ErrWrongKey = errors.New("the unlock key is not the one this manager was locked with: the manager stays locked; check the key (after a rotation, the newest key from 'hive unlock-key' on another manager)")
 )
 
-// doc is keys.json.
-type doc struct {
+// wrappedKeys is the content of keys.json: the keys, each sealed by the
+// KEK or the unlock key.
+type wrappedKeys struct {
 	Format int `json:"format"`
 	// Autolock says DEK is wrapped by the unlock key, else by the KEK.
 	Autolock bool `json:"autolock"`
@@ -70,7 +71,7 @@ func Exists(dataDir string) bool {
 
 // State reads how the keyring is wrapped without opening it.
 func State(dataDir string) (autolock bool, generation uint64, err error) {
-	d, err := readDoc(dataDir)
+	d, err := readWrappedKeys(dataDir)
 	if err != nil {
 		return false, 0, err
 	}
@@ -88,7 +89,7 @@ func Create(dataDir string, dek *seal.Key) error {
 // Load opens a keyring wrapped by its KEK. It fails with ErrLocked when
 // the keyring is autolocked, and ErrNotFound when there is none.
 func Load(dataDir string) (*Keys, error) {
-	d, err := readDoc(dataDir)
+	d, err := readWrappedKeys(dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,7 @@ func Load(dataDir string) (*Keys, error) {
 // fails with ErrWrongKey and changes nothing. An unlocked keyring opens as
 // Load does, whatever the key.
 func Unlock(dataDir string, key UnlockKey) (*Keys, error) {
-	d, err := readDoc(dataDir)
+	d, err := readWrappedKeys(dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +149,13 @@ func Lock(dataDir string, dek *seal.Key, caKeyPEM []byte, key UnlockKey, generat
 	if err != nil {
 		return fmt.Errorf("keyring: lock: %w", err)
 	}
-	d := doc{Format: docFormat, Autolock: true, Generation: generation, DEK: wrapped}
+	d := wrappedKeys{Format: keysFormat, Autolock: true, Generation: generation, DEK: wrapped}
 	if len(caKeyPEM) > 0 {
 		if d.CAKey, err = seal.Seal(key.key(), caKeyPEM); err != nil {
 			return fmt.Errorf("keyring: lock: %w", err)
 		}
 	}
-	if err := writeDoc(dataDir, d); err != nil {
+	if err := writeWrappedKeys(dataDir, d); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(Dir(dataDir), kekFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -173,7 +174,7 @@ func WrapWithKEK(dataDir string, dek *seal.Key) error {
 	}
 	kekPath := filepath.Join(Dir(dataDir), kekFile)
 	var kek *seal.Key
-	if old, err := readDoc(dataDir); err == nil && !old.Autolock {
+	if old, err := readWrappedKeys(dataDir); err == nil && !old.Autolock {
 		if b, err := os.ReadFile(kekPath); err == nil {
 			kek, _ = seal.KeyFromBytes(b)
 		}
@@ -194,7 +195,7 @@ func WrapWithKEK(dataDir string, dek *seal.Key) error {
 	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
-	return writeDoc(dataDir, doc{Format: docFormat, DEK: wrapped})
+	return writeWrappedKeys(dataDir, wrappedKeys{Format: keysFormat, DEK: wrapped})
 }
 
 func openKey(wrapping *seal.Key, sealed []byte) (*seal.Key, error) {
@@ -205,7 +206,7 @@ func openKey(wrapping *seal.Key, sealed []byte) (*seal.Key, error) {
 	return seal.KeyFromBytes(b)
 }
 
-func readDoc(dataDir string) (*doc, error) {
+func readWrappedKeys(dataDir string) (*wrappedKeys, error) {
 	path := filepath.Join(Dir(dataDir), keysFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -214,17 +215,17 @@ func readDoc(dataDir string) (*doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	var d doc
+	var d wrappedKeys
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("keyring: %s is damaged: %w", path, err)
 	}
-	if d.Format != docFormat {
-		return nil, fmt.Errorf("keyring: %s has format %d; this hive reads format %d: upgrade hive", path, d.Format, docFormat)
+	if d.Format != keysFormat {
+		return nil, fmt.Errorf("keyring: %s has format %d; this hive reads format %d: upgrade hive", path, d.Format, keysFormat)
 	}
 	return &d, nil
 }
 
-func writeDoc(dataDir string, d doc) error {
+func writeWrappedKeys(dataDir string, d wrappedKeys) error {
 	if err := os.MkdirAll(Dir(dataDir), dirMode); err != nil {
 		return fmt.Errorf("keyring: create %s: %w", Dir(dataDir), err)
 	}
