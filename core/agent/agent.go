@@ -1,7 +1,9 @@
 // Package agent runs on every node. It keeps a session with the managers
 // (session.Manager), receives the node's assigned tasks, drives each
 // through the runtime plugin with a small per-task state machine (runner),
-// and reports statuses back in batches.
+// and reports statuses back in batches. The values of a task's secrets and
+// configs come with the assignments and reach its container through a
+// tmpfs of the task's own, never a disk.
 //
 // A task whose container has a health check stays "starting" until the
 // runtime reports it healthy, and fails ("task: unhealthy container") with

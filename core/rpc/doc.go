@@ -6,8 +6,9 @@
 //
 //   - Dispatcher (served by managers; only the leader answers): a node's
 //     session (registration, then a stream of its assignment set, the
-//     cluster's routing table, the managers and the heartbeat period),
-//     heartbeats and batched task status. Any node certificate may call
+//     values of the secrets and configs its tasks reference, the
+//     cluster's routing table, the managers, the heartbeat period and the
+//     node's role), heartbeats and batched task status. Any node certificate may call
 //     it, for its own node ID only. SessionClient is the agent's side: a
 //     session.Manager that finds the leader and follows it.
 //   - Manager (served by managers; manager certificates): a follower's
