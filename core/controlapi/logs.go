@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/controller"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
@@ -27,10 +29,12 @@ func (s *Server) ServiceLogs(ctx context.Context, ref string, opts api.LogOption
 	return s.followLogs(ctx, svc, ropts, opts.Timestamps, sink)
 }
 
-// logTasks returns the service's tasks that have a container, by slot.
-func (s *Server) logTasks(ctx context.Context, serviceID string) (tasks []*types.Task, hostnames map[string]string) {
+// logTasks returns the service's tasks that have a container, by slot,
+// and whether the service still exists.
+func (s *Server) logTasks(ctx context.Context, serviceID string) (tasks []*types.Task, hostnames map[string]string, exists bool) {
 	hostnames = map[string]string{}
 	s.view(ctx, func(tx store.ReadTx) {
+		exists = tx.Service(serviceID) != nil
 		for _, t := range tx.TasksByService(serviceID) {
 			if t.Status.ContainerID != "" {
 				tasks = append(tasks, t.Copy())
@@ -41,7 +45,7 @@ func (s *Server) logTasks(ctx context.Context, serviceID string) (tasks []*types
 		}
 	})
 	slices.SortFunc(tasks, compareTasks)
-	return tasks, hostnames
+	return tasks, hostnames, exists
 }
 
 func logLine(t *types.Task, hostname string, e runtime.LogEntry, timestamps bool) api.LogLine {
@@ -54,7 +58,7 @@ func logLine(t *types.Task, hostname string, e runtime.LogEntry, timestamps bool
 }
 
 func (s *Server) mergedLogs(ctx context.Context, svc *types.Service, opts runtime.LogOptions, timestamps bool, sink func(api.LogLine) error) error {
-	tasks, hostnames := s.logTasks(ctx, svc.ID)
+	tasks, hostnames, _ := s.logTasks(ctx, svc.ID)
 	type entry struct {
 		t *types.Task
 		e runtime.LogEntry
@@ -78,6 +82,9 @@ func (s *Server) mergedLogs(ctx context.Context, svc *types.Service, opts runtim
 	return ctx.Err()
 }
 
+// followLogs follows the output of every task of the service that has a
+// container, attaching to new ones as the store shows them, until ctx is
+// done, sink fails, the service is deleted or the store closes.
 func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtime.LogOptions, timestamps bool, sink func(api.LogLine) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -86,9 +93,13 @@ func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtim
 	defer wg.Wait()
 	following := map[string]bool{}
 	initial := true
-	attach := func() {
+	attach := func(ctx context.Context) (time.Time, error) {
 		defer func() { initial = false }()
-		tasks, hostnames := s.logTasks(ctx, svc.ID)
+		tasks, hostnames, exists := s.logTasks(ctx, svc.ID)
+		if !exists {
+			cancel()
+			return time.Time{}, nil
+		}
 		for _, t := range tasks {
 			if following[t.ID] {
 				continue
@@ -116,13 +127,22 @@ func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtim
 				}
 			}(t, hostnames[t.NodeID])
 		}
+		return time.Time{}, nil
 	}
-	events, stop := s.store.ViewAndWatch(func(store.ReadTx) {}, func(ev store.Event) bool {
-		return ev.Action == store.ActionReset || ev.Service != nil ||
-			(ev.Task != nil && ev.Task.ServiceID == svc.ID && ev.Task.Status.ContainerID != "")
-	})
-	defer stop()
-	attach()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		defer cancel() // the store closed: the follow ends
+		_ = controller.Run(ctx, controller.Config{
+			Name: "logs", Source: s.store, Clock: s.clock, Logger: s.logger.With("service_id", svc.ID), Pass: attach,
+			Filter: func(ev store.Event) bool {
+				return (ev.Service != nil && ev.Service.ID == svc.ID) ||
+					(ev.Task != nil && ev.Task.ServiceID == svc.ID && ev.Task.Status.ContainerID != "")
+			},
+		})
+	}()
+	// Before wg.Wait: no follower starts once the watch has ended.
+	defer func() { cancel(); <-watched }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,14 +151,6 @@ func (s *Server) followLogs(ctx context.Context, svc *types.Service, opts runtim
 			if err := sink(l); err != nil {
 				return err
 			}
-		case ev, ok := <-events:
-			if !ok {
-				return nil
-			}
-			if ev.Service != nil && ev.Service.ID == svc.ID && ev.Action == store.ActionDelete {
-				return nil
-			}
-			attach()
 		}
 	}
 }
