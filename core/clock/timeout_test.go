@@ -104,12 +104,3 @@ func TestWithTimeoutDeadline(t *testing.T) {
 		t.Fatalf("Deadline on a fake clock under a parent with one = %v, %v; want the parent's %v", dl, ok, pdl)
 	}
 }
-
-func TestWithTimeoutOnTheRealClockEnds(t *testing.T) {
-	ctx, cancel := clock.WithTimeout(context.Background(), clock.Real{}, time.Millisecond)
-	defer cancel()
-	<-ctx.Done()
-	if err := ctx.Err(); err != context.DeadlineExceeded {
-		t.Fatalf("Err = %v, want context.DeadlineExceeded", err)
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/hiveorch/hive/core/clock"
 )
 
 // Protocols, as ALPN names.
@@ -129,7 +131,8 @@ func (m *Mux) config() *tls.Config {
 
 func (m *Mux) route(raw net.Conn) {
 	c := tls.Server(raw, m.config())
-	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	// A deadline the kernel enforces: it is on the real clock.
+	_ = c.SetDeadline(clock.Real{}.Now().Add(handshakeTimeout))
 	if err := c.Handshake(); err != nil {
 		m.logger.Debug("cluster port: TLS handshake refused", "remote", raw.RemoteAddr().String(), "error", err)
 		raw.Close()
