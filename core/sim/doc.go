@@ -4,19 +4,26 @@
 // assembled in one process on one fake clock, so that the reconciler, the
 // scheduler and the agents can be driven through whole scenarios
 // (create, scale, crash, restart, remove) and checked against the
-// invariants every state must satisfy. Scale benchmarks use it too.
+// invariants every state must satisfy, as scripts with golden
+// transcripts (see Scripts). Scale benchmarks use it too.
 //
 // # What runs
 //
-// New builds a Cluster of N nodes; Start runs what the daemon's leader runs
-// (core/daemon, leader.go): the replicated and global orchestrators (which
-// apply the restart policy of core/orchestrator/restart), the task reaper
-// and the scheduler driver, here calling the real spread scheduler in
-// process (plugins/scheduler-spread/spread). Node 0 is the manager's own
-// node (its record is created as a manager, as the daemon does); the
-// others register as workers through the dispatcher. Every node's agent
-// talks to the one dispatcher in process and drives its own runtime.Fake,
-// which knows every image and whose containers are stamped with fake time.
+// New builds a Cluster of N nodes; Start runs what the daemon's leader runs,
+// from the one list both share (core/leader): the replicated and global
+// orchestrators (which apply the restart policy of
+// core/orchestrator/restart), the task reaper, the update controller, node
+// health, and the scheduler driver, here calling the real spread
+// scheduler in process (plugins/scheduler-spread/spread). Node 0 is the
+// manager's own node (its record is created as a manager, as the daemon
+// does); the others register as workers through the dispatcher, and
+// AddNode joins one more. Every node's agent talks to the one dispatcher
+// in process, through a link that Partition can cut (its calls then fail
+// as unreachable, and node health marks the node down once its heartbeats
+// stop for the grace period), and drives its own runtime.Fake, which
+// knows every image and whose containers are stamped with fake time.
+// StopNode stops an agent (its containers keep running); StopLeader and
+// StartLeader replace the leader's controllers by new ones.
 // Services are created, scaled and removed through controlapi.Server, the
 // way the HTTP API does it.
 //
@@ -59,8 +66,11 @@
 // another test's goroutines would look like work to wait for.
 //
 // One processor also makes goroutine interleavings largely repeatable,
-// though not bit for bit: IDs are random and maps are iterated in random
-// order. What is repeatable is the fake time at which things happen.
+// and the rest of the run is made so: every ID is drawn from a generator
+// seeded by WithSeed (one sequence per minter: the control API and each
+// controller), and every Reconcile visits slots, nodes and services in
+// sorted order. What is repeatable is the fake time at which things
+// happen and the decisions taken, which is what the scripts below print.
 //
 // So a scenario reads as a script: a status that the reporter batches for
 // 50 ms reaches the store after five 10 ms steps; a replacement held back
@@ -78,6 +88,53 @@
 // node, nothing left desired running on a drained node, and no container
 // left behind by a deleted task. Each check is a plain function of a
 // store.ReadTx (and the containers), usable without a Cluster.
+//
+// # Scripts
+//
+// Scenarios are scripts in testdata/*.txt, run by TestScripts in the style
+// of etcd's raft testdata (github.com/cockroachdb/datadriven): each command
+// is followed by "----" and the output it must print, so a reviewer reads
+// the behaviour without reading Go. A script starts with
+//
+//	cluster nodes=3 [seed=1] [history=N]
+//
+// and goes on with commands, each run against the cluster then checked
+// against the safety invariants once the cluster is quiescent:
+//
+//	create web [global] [replicas=3] [image=v2] [env=(A=1, B=2)]
+//	       [constraint=node.labels.zone==eu] [restart=on-failure]
+//	       [restart-delay=1s] [max-attempts=2] [parallelism=1] [delay=3s]
+//	       [monitor=2s] [order=start-first] [failure-action=rollback]
+//	update web [the same arguments]     scale web replicas=10
+//	rollback web     remove web
+//	kill-task web.2 [exit=0]            (waits until the store has it ended)
+//	lose-node node-2     start-node node-2     add-node
+//	partition node-2     heal node-2
+//	drain node-2     activate node-2     pause node-2
+//	label-node node-2 zone=eu     stop-leader     start-leader
+//	advance 5s          moves fake time, whatever happens
+//	settle [max=30s]    until converged; then checks every invariant
+//	wait web update=completed|running=3 [trace] [max=60s]
+//	                    until the update is in that state or that many
+//	                    tasks run; trace prints each change of what the
+//	                    slots run (1=v1+v2 2=- …) with its fake time
+//	tasks [web …]       the tasks by service, slot or node, newest first:
+//	                    name, node, desired and observed state, image tag,
+//	                    creation time, env, error
+//	nodes     service web     slots web     containers
+//
+// An image is written as its tag: image=v2 is hive-test/web:v2. A command
+// that fails prints "error: …"; IDs in messages print as <id>. To add a
+// scenario, write the commands with empty outputs, run
+//
+//	go test ./core/sim -run TestScripts -rewrite
+//
+// and read the transcript it wrote: it is the behaviour the script now
+// pins. Run it again without -rewrite (it must pass, and pass again: a
+// transcript that changes from run to run prints something the
+// simulation does not make repeatable, such as the time a settle took).
+// Checks a script cannot express (calls made to a runtime, health checks,
+// the harness itself, random operations) stay Go tests.
 //
 // A Cluster is driven by one goroutine, the test's. Its cleanup (registered
 // with t.Cleanup) stops every agent and controller, waits for them, and

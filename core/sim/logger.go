@@ -3,18 +3,18 @@ package sim
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // TestLogger returns a logger that writes to tb.Log, so that logs show only
 // when a test fails, at level and above. Each record carries sim_time, the
 // fake time elapsed since start on clk, in place of the wall-clock time.
 func TestLogger(tb testing.TB, level slog.Leveler, clk clock.Clock, start time.Time) *slog.Logger {
-	h := slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{
+	h := slog.NewTextHandler(testutil.Writer(tb), &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
@@ -24,13 +24,6 @@ func TestLogger(tb testing.TB, level slog.Leveler, clk clock.Clock, start time.T
 		},
 	})
 	return slog.New(&simTimeHandler{Handler: h, clock: clk, start: start})
-}
-
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
 
 // simTimeHandler adds the fake time to each record.

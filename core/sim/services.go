@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -146,18 +147,7 @@ func (c *Cluster) Describe() string {
 			fmt.Fprintf(&b, "node %s %s %s %s, %d running containers\n", n.ID, n.Spec.Role, n.Spec.Availability, n.Status.State, running)
 		}
 		tasks := slices.Clone(tx.Tasks())
-		slices.SortFunc(tasks, func(a, b *types.Task) int {
-			if c := strings.Compare(a.ServiceName, b.ServiceName); c != 0 {
-				return c
-			}
-			if a.Slot != b.Slot {
-				return int(a.Slot) - int(b.Slot)
-			}
-			if c := strings.Compare(a.NodeID, b.NodeID); c != 0 {
-				return c
-			}
-			return orchestrator.Newest(a, b)
-		})
+		sortTasks(tasks)
 		const maxLines = 200
 		for i, t := range tasks {
 			if i == maxLines {
@@ -172,4 +162,12 @@ func (c *Cluster) Describe() string {
 		}
 	})
 	return b.String()
+}
+
+// sortTasks orders tasks by service, then slot or node, newest first.
+func sortTasks(tasks []*types.Task) {
+	slices.SortFunc(tasks, func(a, b *types.Task) int {
+		return cmp.Or(strings.Compare(a.ServiceName, b.ServiceName), cmp.Compare(a.Slot, b.Slot),
+			strings.Compare(a.NodeID, b.NodeID), orchestrator.Newest(a, b))
+	})
 }
