@@ -67,7 +67,9 @@ const (
 // Run runs the controller until ctx is done or the source closes, then
 // returns nil.
 //
-// When the event channel closes (the store dropped the subscriber for
+// An ActionReset on an open channel (a snapshot replaced the state) is an
+// event like any other: the pass it causes re-reads everything. When the
+// event channel closes (the store dropped the subscriber for
 // falling behind, after sending it an ActionReset), Run subscribes again
 // and makes a full pass; when a new subscription closes before it has
 // delivered anything, it waits (from minBackoff, doubling up to maxBackoff)
