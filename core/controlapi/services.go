@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/hiveorch/hive/core/errdefs"
-	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/orchestrator"
 	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/store"
@@ -30,7 +29,7 @@ func invalid(err error) error {
 func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*types.Service, error) {
 	spec = spec.Copy()
 	if spec.Name == "" {
-		spec.Name = generatedName(spec.Task.Container.Image)
+		spec.Name = generatedName(spec.Task.Container.Image, s.IDs.NewID())
 	}
 	if err := s.resolveRefs(ctx, &spec); err != nil {
 		return nil, err
@@ -39,7 +38,7 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 	if err := spec.Validate(); err != nil {
 		return nil, invalid(err)
 	}
-	svc := &types.Service{ID: identity.NewID(), Spec: spec, SpecVersion: 1}
+	svc := &types.Service{ID: s.IDs.NewID(), Spec: spec, SpecVersion: 1}
 	err := s.update(ctx, func(tx store.Tx) error {
 		if other := tx.ServiceByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: service name %q is already in use by service %s: choose another name or remove that service", errdefs.ErrConflict, spec.Name, shortID(other.ID))
@@ -212,8 +211,8 @@ func shortID(id string) string {
 }
 
 // generatedName names a service created without --name after its image,
-// as "web-k3x9" for "hive-test/web:v1".
-func generatedName(image string) string {
+// as "web-k3x9" for "hive-test/web:v1", the suffix taken from id.
+func generatedName(image, id string) string {
 	base := image
 	if i := strings.LastIndexByte(base, '/'); i >= 0 {
 		base = base[i+1:]
@@ -233,5 +232,5 @@ func generatedName(image string) string {
 	if len(clean) > 50 {
 		clean = clean[:50]
 	}
-	return clean + "-" + identity.NewID()[:4]
+	return clean + "-" + id[:4]
 }
