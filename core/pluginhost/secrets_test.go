@@ -9,6 +9,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 )
 
@@ -98,14 +99,10 @@ func TestSecretDriversPluginDownIsUnavailable(t *testing.T) {
 	// The process exits under the call, then is restarting.
 	for i, want := range []string{"secret driver fake", "secret driver fake: its plugin is down, retrying later: plugin secrets-fake is restarting"} {
 		var err error
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testutil.Eventually(t, 10*time.Second, "Fetch to find the plugin down", func() bool {
 			_, err = drivers.Fetch(ctx, types.Driver{Name: "fake", Options: map[string]string{"name": "db"}})
-			if i == 0 || strings.Contains(err.Error(), "restarting") || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return i == 0 || strings.Contains(err.Error(), "restarting")
+		})
 		if !errors.Is(err, sdk.ErrUnavailable) || !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Fetch %d with the plugin down = %v; want unavailable, starting %q", i, err, want)
 		}

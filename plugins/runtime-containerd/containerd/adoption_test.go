@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -32,7 +33,7 @@ func logLines(t *testing.T, r *Runtime, id string) []string {
 
 func waitLines(t *testing.T, r *Runtime, id string, want ...string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the container's output", func() (bool, string) {
 		got := logLines(t, r, id)
 		for _, w := range want {
 			if !slices.Contains(got, w) {
@@ -66,7 +67,7 @@ func signalTask(t *testing.T, env *testEnv, id string, sig syscall.Signal) {
 // releases the network.
 func TestAnExitWhileNoPluginRunsIsRecordedAndItsOutputKept(t *testing.T) {
 	env := newTestEnv(t)
-	first := New(testLogger(t))
+	first := New(testutil.Logger(t))
 	if err := first.Configure(t.Context(), env.settings); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestAnExitWhileNoPluginRunsIsRecordedAndItsOutputKept(t *testing.T) {
 	signalTask(t, env, c.ID, syscall.SIGTERM)
 
 	second := env.newRuntime(t)
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the new process to record the exit", func() (bool, string) {
 		got, err := second.Inspect(t.Context(), c.ID)
 		if err != nil {
 			return false, err.Error()
@@ -87,7 +88,7 @@ func TestAnExitWhileNoPluginRunsIsRecordedAndItsOutputKept(t *testing.T) {
 			fmt.Sprintf("state %s exit %d finished %v addresses %v", got.State, got.ExitCode, got.FinishedAt, got.Addresses)
 	})
 	// The new process records the end and releases the network.
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the new process to release the network", func() (bool, string) {
 		rec, err := second.eng.record(t.Context(), c.ID)
 		if err != nil {
 			return false, err.Error()
@@ -106,7 +107,7 @@ func TestAnExitWhileNoPluginRunsIsRecordedAndItsOutputKept(t *testing.T) {
 // process restarts the copier.
 func TestARunningContainerWhoseCopierDiedGetsANewOne(t *testing.T) {
 	env := newTestEnv(t)
-	first := New(testLogger(t))
+	first := New(testutil.Logger(t))
 	if err := first.Configure(t.Context(), env.settings); err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +125,11 @@ func TestARunningContainerWhoseCopierDiedGetsANewOne(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill the copier the plugin started (pid %d): %v", pid, err)
 	}
-	eventually(t, 5*time.Second, func() (bool, string) { return !copierActive(dir), "the copier still holds its lock" })
+	testutil.EventuallyWhy(t, 5*time.Second, "the killed copier to release its lock", func() (bool, string) { return !copierActive(dir), "the copier still holds its lock" })
 	first.Close()
 
 	second := env.newRuntime(t)
-	eventually(t, 15*time.Second, func() (bool, string) { return copierActive(dir), "no new copier" })
+	testutil.EventuallyWhy(t, 15*time.Second, "a new copier", func() (bool, string) { return copierActive(dir), "no new copier" })
 	if err := second.Stop(t.Context(), c.ID, runtime.StopOptions{Timeout: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,21 +143,21 @@ func TestARunningContainerWhoseCopierDiedGetsANewOne(t *testing.T) {
 // not reset to "starting" when the plugin restarts.
 func TestHealthResumesInANewPluginProcess(t *testing.T) {
 	env := newTestEnv(t)
-	first := New(testLogger(t))
+	first := New(testutil.Logger(t))
 	if err := first.Configure(t.Context(), env.settings); err != nil {
 		t.Fatal(err)
 	}
 	spec := testSpec(t, "serve")
 	spec.Healthcheck = &runtime.Healthcheck{Test: []string{"CMD", "/web", "healthcheck"}, Interval: 200 * time.Millisecond, Retries: 2}
 	c := startContainer(t, first, spec)
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the container to be healthy", func() (bool, string) {
 		got, err := first.Inspect(t.Context(), c.ID)
 		return err == nil && got.Health == runtime.HealthHealthy, fmt.Sprintf("health %q, %v", got.Health, err)
 	})
 	first.Close()
 
 	second := env.newRuntime(t)
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the new process to report the health", func() (bool, string) {
 		got, err := second.Inspect(t.Context(), c.ID)
 		if err != nil {
 			return false, err.Error()

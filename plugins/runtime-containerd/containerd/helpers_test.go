@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/runtime/conformance"
 )
@@ -48,7 +48,7 @@ var (
 	savedTar []byte // docker save of the test images
 )
 
-// requireContainerd fails the test when CI=true and containerd, the CNI
+// requireContainerd fails the test when CI is set and containerd, the CNI
 // plugins, Docker (for the test images) or the images are missing, and
 // skips it otherwise.
 func requireContainerd(t *testing.T) {
@@ -81,10 +81,7 @@ func requireContainerd(t *testing.T) {
 	if envErr == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("containerd is required in CI: %v", envErr)
-	}
-	t.Skipf("containerd is not usable: %v", envErr)
+	testutil.Unavailable(t, "containerd is not usable: %v", envErr)
 }
 
 // testEnv is one test's share of containerd: its own namespace, root
@@ -239,7 +236,7 @@ func (e *testEnv) cleanup() {
 // newRuntime returns a Runtime configured for the env, closed when t ends.
 func (e *testEnv) newRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	r := New(testLogger(t))
+	r := New(testutil.Logger(t))
 	if err := r.Configure(t.Context(), e.settings); err != nil {
 		t.Fatalf("configure: %v", err)
 	}
@@ -276,57 +273,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// testLogger sends the runtime's logs to t.Log, so they show only when a
-// test fails; what is logged after the test ended is dropped.
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	w := &tWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-// eventually polls cond every 50ms until it holds, failing t with cond's
-// last explanation when timeout passes first.
-func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s: %s", timeout, why)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting: %s", why)
-		case <-tick.C:
-		}
-	}
 }
 
 // grepLines returns the lines of s that contain sub.

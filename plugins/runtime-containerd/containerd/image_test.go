@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	cerrdefs "github.com/containerd/errdefs"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/runtime/conformance"
@@ -73,7 +74,7 @@ func TestAnImagesHealthcheckAndStopSignalApply(t *testing.T) {
 		spec := testSpec(t, "serve")
 		spec.Image = ref
 		c := startContainer(t, r, spec)
-		eventually(t, 20*time.Second, func() (bool, string) {
+		testutil.EventuallyWhy(t, 20*time.Second, "the image's check to pass", func() (bool, string) {
 			got, err := r.Inspect(t.Context(), c.ID)
 			return err == nil && got.Health == runtime.HealthHealthy, fmt.Sprintf("health %q, %v", got.Health, err)
 		})
@@ -84,7 +85,7 @@ func TestAnImagesHealthcheckAndStopSignalApply(t *testing.T) {
 		spec.Env = []string{"UNHEALTHY=1"}
 		spec.Healthcheck = &runtime.Healthcheck{Interval: 100 * time.Millisecond}
 		c := startContainer(t, r, spec)
-		eventually(t, 20*time.Second, func() (bool, string) {
+		testutil.EventuallyWhy(t, 20*time.Second, "the spec's interval to run the image's failing check", func() (bool, string) {
 			got, err := r.Inspect(t.Context(), c.ID)
 			return err == nil && got.Health == runtime.HealthUnhealthy && got.HealthLog != "",
 				fmt.Sprintf("health %q log %q, %v", got.Health, got.HealthLog, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -32,7 +33,7 @@ func TestAnExitedContainerStartsAgain(t *testing.T) {
 		if got.State != runtime.StateRunning || len(got.Addresses) != 1 || got.ExitCode != 0 || !got.FinishedAt.IsZero() {
 			t.Errorf("run %d: %+v, want running with an address and no exit", run, got)
 		}
-		eventually(t, 15*time.Second, func() (bool, string) {
+		testutil.EventuallyWhy(t, 15*time.Second, "the run's output", func() (bool, string) {
 			lines := logLines(t, r, c.ID)
 			n := 0
 			for _, l := range lines {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -101,13 +102,13 @@ func TestTasksReachEachOtherAndTheNodeReachesThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	nsA := rec.Labels[labelNetNS]
-	eventually(t, 10*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 10*time.Second, "container A to reach container B", func() (bool, string) {
 		body, err := getFrom(nsA, "http://"+b.Addresses[0]+":80")
 		return err == nil && strings.Contains(body, b.ID[:12]), fmt.Sprintf("from A to B: %q, %v", body, err)
 	})
 	client := http.Client{Timeout: 2 * time.Second}
 	for _, c := range []*runtime.Container{a, b} {
-		eventually(t, 10*time.Second, func() (bool, string) {
+		testutil.EventuallyWhy(t, 10*time.Second, "the host to reach the container", func() (bool, string) {
 			resp, err := client.Get("http://" + c.Addresses[0] + ":80/")
 			if err != nil {
 				return false, err.Error()
@@ -148,7 +149,7 @@ func TestAHostPortIsReleasedWhenTheTaskExits(t *testing.T) {
 		spec.Ports = []runtime.PortBinding{{Protocol: "tcp", ContainerPort: 80, HostPort: port}}
 		c := startContainer(t, r, spec)
 		ids = append(ids, c.ID)
-		eventually(t, 10*time.Second, func() (bool, string) {
+		testutil.EventuallyWhy(t, 10*time.Second, "the host port to reach the running task", func() (bool, string) {
 			body, err := get()
 			return err == nil && strings.HasPrefix(body, c.ID[:12]), fmt.Sprintf("%q, %v", body, err)
 		})

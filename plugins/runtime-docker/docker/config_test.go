@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -31,7 +32,7 @@ func TestDescribeNamesTheDockerRuntime(t *testing.T) {
 }
 
 func TestConfigureAppliesSettings(t *testing.T) {
-	r := New(testLogger(t))
+	r := New(testutil.Logger(t))
 	err := r.Configure(t.Context(), map[string]string{"host": "tcp://127.0.0.1:2375", "network": "hive", "pull_timeout": "90s"})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestConfigureRejectsBadSettingsNamingThem(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := New(testLogger(t)).Configure(t.Context(), tc.settings)
+			err := New(testutil.Logger(t)).Configure(t.Context(), tc.settings)
 			mustErrIs(t, err, sdk.ErrInvalidArgument)
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not name %s", err, tc.want)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -281,7 +282,7 @@ func TestAnotherRuntimeAdoptsContainers(t *testing.T) {
 func TestUnreachableEngineIsUnavailable(t *testing.T) {
 	t.Parallel()
 	const host = "unix:///nonexistent.sock"
-	r := New(testLogger(t))
+	r := New(testutil.Logger(t))
 	if err := r.Configure(t.Context(), map[string]string{"host": host}); err != nil {
 		t.Fatalf("configure must not need the engine: %v", err)
 	}
@@ -333,7 +334,7 @@ func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	c := http.Client{Timeout: 2 * time.Second}
 	var body string
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "an answer from GET", func() (bool, string) {
 		resp, err := c.Get(url)
 		if err != nil {
 			return false, err.Error()

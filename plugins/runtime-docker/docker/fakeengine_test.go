@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -73,7 +74,7 @@ func (f *fakeEngine) handle(route string, h http.HandlerFunc) {
 
 func (f *fakeEngine) runtime(t *testing.T) *Runtime {
 	t.Helper()
-	r := New(testLogger(t))
+	r := New(testutil.Logger(t))
 	if err := r.Configure(t.Context(), map[string]string{"host": f.host}); err != nil {
 		t.Fatal(err)
 	}

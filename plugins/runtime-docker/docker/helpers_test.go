@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -27,27 +26,12 @@ const testImage = "hive-test/web:v1"
 // testLabel marks every Docker object the tests create.
 const testLabel = "hive.test"
 
-// testLogger sends the runtime's logs to t.Log, so they show only when a
-// test fails.
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 var (
 	engineOnce sync.Once
 	engineErr  error
 )
 
-// requireDocker fails the test when CI=true and the engine or the test
+// requireDocker fails the test when CI is set and the engine or the test
 // image is missing, and skips it otherwise.
 func requireDocker(t *testing.T) {
 	t.Helper()
@@ -68,10 +52,7 @@ func requireDocker(t *testing.T) {
 	if engineErr == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("docker is required in CI: %v", engineErr)
-	}
-	t.Skipf("docker is not usable: %v", engineErr)
+	testutil.Unavailable(t, "docker is not usable: %v", engineErr)
 }
 
 // newTestRuntime returns a Runtime on the local engine, or skips (fails in
@@ -79,7 +60,7 @@ func requireDocker(t *testing.T) {
 func newTestRuntime(t *testing.T) *Runtime {
 	t.Helper()
 	requireDocker(t)
-	r := New(testLogger(t))
+	r := New(testutil.Logger(t))
 	if err := r.Configure(t.Context(), map[string]string{}); err != nil {
 		t.Fatalf("configure: %v", err)
 	}
@@ -184,29 +165,6 @@ func serve(t *testing.T, r runtime.Runtime, s *runtime.ContainerSpec) string {
 	return id
 }
 
-// eventually polls cond every 50ms until it returns true, and fails the
-// test with cond's last explanation when timeout passes first.
-func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s: %s", timeout, why)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting: %s", why)
-		case <-tick.C:
-		}
-	}
-}
-
 // collectLogs returns the container's whole output so far.
 func collectLogs(t *testing.T, r runtime.Runtime, id string, opts runtime.LogOptions) []runtime.LogEntry {
 	t.Helper()
@@ -233,7 +191,7 @@ func lines(entries []runtime.LogEntry) []string {
 // waitForOutput waits until the container's output holds want.
 func waitForOutput(t *testing.T, r runtime.Runtime, id, want string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the container's output", func() (bool, string) {
 		var all bytes.Buffer
 		for _, e := range collectLogs(t, r, id, runtime.LogOptions{Tail: -1}) {
 			all.Write(e.Line)
@@ -247,7 +205,7 @@ func waitForOutput(t *testing.T, r runtime.Runtime, id, want string) {
 func waitForState(t *testing.T, r runtime.Runtime, id, state string) *runtime.Container {
 	t.Helper()
 	var c *runtime.Container
-	eventually(t, 15*time.Second, func() (bool, string) {
+	testutil.EventuallyWhy(t, 15*time.Second, "the container's state", func() (bool, string) {
 		var err error
 		c, err = r.Inspect(t.Context(), id)
 		if err != nil {

@@ -2,25 +2,14 @@ package spread
 
 import (
 	"context"
-	"log/slog"
-	"strings"
 	"testing"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
 )
 
-// testWriter sends log lines to t.Log, so they show only when a test fails.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
 func newTestScheduler(t testing.TB) *Scheduler {
-	h := slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
-	return New(slog.New(h))
+	return New(testutil.Logger(t))
 }
 
 const (

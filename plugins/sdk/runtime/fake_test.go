@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -105,7 +106,7 @@ func TestFakeNamesAndRemoval(t *testing.T) {
 		st, _ := f.Wait(ctx, id)
 		waited <- st
 	}()
-	pollUntil(t, "Wait to block", func() bool { return countCalls(f, "Wait") > 0 })
+	testutil.Eventually(t, 15*time.Second, "Wait to block", func() bool { return countCalls(f, "Wait") > 0 })
 	if err := f.Remove(ctx, id, runtime.RemoveOptions{Force: true}); err != nil {
 		t.Fatalf("Remove(Force) = %v", err)
 	}

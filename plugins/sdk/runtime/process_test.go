@@ -18,6 +18,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -92,7 +93,7 @@ func TestPluginProcess(t *testing.T) {
 		if _, err := rt.Describe(ctxFor(t)); err != nil {
 			t.Fatal(err)
 		}
-		pollUntil(t, "the plugin's log line in the host log", func() bool {
+		testutil.Eventually(t, 15*time.Second, "the plugin's log line in the host log", func() bool {
 			for line := range strings.SplitSeq(hostLog.String(), "\n") {
 				var e map[string]any
 				if json.Unmarshal([]byte(line), &e) != nil {
@@ -183,7 +184,7 @@ func TestPluginProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = parent.Wait()
-		pollUntil(t, "the orphaned plugin to exit", func() bool { return !alive(pid) })
+		testutil.Eventually(t, 15*time.Second, "the orphaned plugin to exit", func() bool { return !alive(pid) })
 	})
 }
 
@@ -198,18 +199,4 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
-}
-
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(15 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }

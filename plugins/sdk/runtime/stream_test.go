@@ -10,6 +10,7 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -152,16 +153,7 @@ func TestHarnessWaitInterrupted(t *testing.T) {
 				done <- err
 			}()
 			// Wait for the call to be blocked in the plugin.
-			deadline := time.After(10 * time.Second)
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for countCalls(f, "Wait") == 0 {
-				select {
-				case <-tick.C:
-				case <-deadline:
-					t.Fatal("Wait never reached the plugin")
-				}
-			}
+			testutil.Eventually(t, 10*time.Second, "Wait to reach the plugin", func() bool { return countCalls(f, "Wait") > 0 })
 			tc.interrupt(f, cancel)
 			select {
 			case err := <-done:
