@@ -204,7 +204,7 @@ func statusOf(kind string) int {
 		return http.StatusBadRequest
 	case "not_found":
 		return http.StatusNotFound
-	case "conflict":
+	case "conflict", "version_conflict":
 		return http.StatusConflict
 	case "unavailable":
 		return http.StatusServiceUnavailable

@@ -30,8 +30,8 @@ type Backend interface {
 	// CreateService validates spec and stores a new service.
 	CreateService(ctx context.Context, spec types.ServiceSpec) (*types.Service, error)
 	// UpdateService replaces the spec; version is the service's
-	// Meta.Version the caller read (errdefs.ErrConflict when it changed
-	// since).
+	// Meta.Version the caller read (errdefs.ErrVersionConflict when it
+	// changed since).
 	UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error)
 	// RollbackService puts a service back on its previous spec and rolls
 	// its tasks back (errdefs.ErrInvalidArgument when it has none).
@@ -177,7 +177,9 @@ type PluginStatus struct {
 type ErrorResponse struct {
 	Message string `json:"message"`
 	// Kind is errdefs.Kind of the error: "invalid_argument", "not_found",
-	// "conflict", "unavailable", "permission_denied" or "internal".
+	// "version_conflict" (an update sent a version that is no longer the
+	// current one), "conflict", "unavailable", "permission_denied" or
+	// "internal". Both conflicts are status 409.
 	Kind string `json:"kind"`
 }
 

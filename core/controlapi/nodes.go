@@ -30,7 +30,7 @@ func (s *Server) UpdateNode(ctx context.Context, ref string, version uint64, spe
 		}
 		id = cur.ID
 		if cur.Version != version {
-			return fmt.Errorf("%w: node %s changed since it was read (version %d, now %d): read it again and retry", errdefs.ErrConflict, nodeName(cur), version, cur.Version)
+			return fmt.Errorf("%w: node %s changed since it was read (version %d, now %d): read it again and retry", errdefs.ErrVersionConflict, nodeName(cur), version, cur.Version)
 		}
 		if cur.Spec.Role == types.RoleManager && spec.Role == types.RoleWorker {
 			if err := checkDemotion(tx.Nodes(), cur); err != nil {

@@ -79,7 +79,7 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		}
 		id = cur.ID
 		if cur.Version != version {
-			return fmt.Errorf("%w: service %s changed since it was read (version %d, now %d): read it again and retry", errdefs.ErrConflict, cur.Spec.Name, version, cur.Version)
+			return fmt.Errorf("%w: service %s changed since it was read (version %d, now %d): read it again and retry", errdefs.ErrVersionConflict, cur.Spec.Name, version, cur.Version)
 		}
 		if spec.Name != cur.Spec.Name {
 			return invalid(fmt.Errorf("renaming a service is not supported (%s -> %s)", cur.Spec.Name, spec.Name))

@@ -17,6 +17,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the object exists already, or changed since it was read.
 	ErrConflict = errors.New("conflict")
+	// ErrVersionConflict: the object changed since the caller read it
+	// (the version sent is not the current one); read it again and retry.
+	// It is an ErrConflict too, told apart from a name or port already
+	// taken by errors.Is, never by its text.
+	ErrVersionConflict error = &subKind{"version conflict", ErrConflict}
 	// ErrUnavailable: the cluster cannot serve the request now (no leader,
 	// no quorum, a plugin down); retrying later may work.
 	ErrUnavailable = errors.New("unavailable")
@@ -24,20 +29,37 @@ var (
 	ErrPermissionDenied = errors.New("permission denied")
 )
 
+// subKind is a kind that is also its parent kind.
+type subKind struct {
+	text   string
+	parent error
+}
+
+func (e *subKind) Error() string { return e.text }
+func (e *subKind) Unwrap() error { return e.parent }
+
+// kinds are the kinds by name, a kind before its parent: an error's kind
+// is the first it wraps.
+var kinds = []struct {
+	name string
+	err  error
+}{
+	{"invalid_argument", ErrInvalidArgument},
+	{"not_found", ErrNotFound},
+	{"version_conflict", ErrVersionConflict},
+	{"conflict", ErrConflict},
+	{"unavailable", ErrUnavailable},
+	{"permission_denied", ErrPermissionDenied},
+}
+
 // Kind returns the name of err's kind ("invalid_argument", "not_found",
-// "conflict", "unavailable", "permission_denied") or "internal".
+// "version_conflict", "conflict", "unavailable", "permission_denied") or
+// "internal".
 func Kind(err error) string {
-	switch {
-	case errors.Is(err, ErrInvalidArgument):
-		return "invalid_argument"
-	case errors.Is(err, ErrNotFound):
-		return "not_found"
-	case errors.Is(err, ErrConflict):
-		return "conflict"
-	case errors.Is(err, ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, ErrPermissionDenied):
-		return "permission_denied"
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
 	}
 	return "internal"
 }
@@ -45,17 +67,10 @@ func Kind(err error) string {
 // FromKind returns the sentinel error of a kind name, or nil for
 // "internal" and unknown names.
 func FromKind(kind string) error {
-	switch kind {
-	case "invalid_argument":
-		return ErrInvalidArgument
-	case "not_found":
-		return ErrNotFound
-	case "conflict":
-		return ErrConflict
-	case "unavailable":
-		return ErrUnavailable
-	case "permission_denied":
-		return ErrPermissionDenied
+	for _, k := range kinds {
+		if k.name == kind {
+			return k.err
+		}
 	}
 	return nil
 }
@@ -64,8 +79,8 @@ func FromKind(kind string) error {
 // only repeats what its kind already says, for showing to users.
 func Message(err error) string {
 	s := err.Error()
-	for _, k := range []error{ErrInvalidArgument, ErrNotFound, ErrConflict, ErrUnavailable, ErrPermissionDenied} {
-		if rest, ok := strings.CutPrefix(s, k.Error()+": "); ok {
+	for _, k := range kinds {
+		if rest, ok := strings.CutPrefix(s, k.err.Error()+": "); ok {
 			return rest
 		}
 	}

@@ -66,7 +66,7 @@ promote' and 'hive node demote').`,
 			}
 			adds := map[string]string{}
 			for _, l := range labelAdd {
-				k, v, err := parseLabel(l)
+				k, v, err := parseLabel("--label-add", l)
 				if err != nil {
 					return usageErrorf(cmd, "invalid --label-add %q: %v", l, err)
 				}

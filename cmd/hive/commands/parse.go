@@ -17,14 +17,15 @@ import (
 	"github.com/hiveorch/hive/core/types"
 )
 
-// parsePublish parses a -p/--publish value: the short form
+// parsePublish parses a -p/--publish value (flag names the flag given):
+// the short form
 // "[PUBLISHED:]TARGET[/PROTOCOL]" ("8080:80", "8080:80/udp", "80") or the
 // long form "published=8080,target=80,protocol=tcp,mode=ingress". A
 // published port left out is 0: the cluster chooses one.
-func parsePublish(value string) (types.PortConfig, error) {
+func parsePublish(flag, value string) (types.PortConfig, error) {
 	p := types.PortConfig{Protocol: types.ProtocolTCP, PublishMode: types.PublishIngress}
 	bad := func(format string, args ...any) (types.PortConfig, error) {
-		return types.PortConfig{}, fmt.Errorf("invalid --publish %q: %s", value, fmt.Sprintf(format, args...))
+		return types.PortConfig{}, fmt.Errorf("invalid %s %q: %s", flag, value, fmt.Sprintf(format, args...))
 	}
 	if strings.Contains(value, "=") {
 		fields, err := csvFields(value)
@@ -135,10 +136,10 @@ func csvFields(value string) ([]string, error) {
 // "type=volume,source=data,target=/var/lib/data,readonly". Keys: type
 // (bind, volume or tmpfs; volume when left out), source or src, target or
 // dst or destination, readonly or ro (alone, or =true/false).
-func parseMount(value string) (types.Mount, error) {
+func parseMount(flag, value string) (types.Mount, error) {
 	m := types.Mount{Type: types.MountVolume}
 	bad := func(format string, args ...any) (types.Mount, error) {
-		return types.Mount{}, fmt.Errorf("invalid --mount %q: %s", value, fmt.Sprintf(format, args...))
+		return types.Mount{}, fmt.Errorf("invalid %s %q: %s", flag, value, fmt.Sprintf(format, args...))
 	}
 	fields, err := csvFields(value)
 	if err != nil {
@@ -237,13 +238,13 @@ func editDistance(a, b string) int {
 
 // parseEnv parses an -e/--env value: KEY=VALUE, or KEY alone to take the
 // value from the CLI's environment (left out when it is not set there).
-func parseEnv(value string, lookup func(string) (string, bool)) (string, bool, error) {
+func parseEnv(flag, value string, lookup func(string) (string, bool)) (string, bool, error) {
 	key, _, hasVal := strings.Cut(value, "=")
 	if key == "" {
-		return "", false, fmt.Errorf("invalid --env %q: the variable name before '=' is empty", value)
+		return "", false, fmt.Errorf("invalid %s %q: the variable name before '=' is empty", flag, value)
 	}
 	if strings.ContainsAny(key, " \t") {
-		return "", false, fmt.Errorf("invalid --env %q: the variable name %q holds whitespace", value, key)
+		return "", false, fmt.Errorf("invalid %s %q: the variable name %q holds whitespace", flag, value, key)
 	}
 	if hasVal {
 		return value, true, nil
@@ -258,10 +259,10 @@ func parseEnv(value string, lookup func(string) (string, bool)) (string, bool, e
 // parseEnvFile reads an --env-file: KEY=VALUE lines, # comments and blank
 // lines ignored, KEY alone taking the value from the CLI's environment.
 // Values are kept as written (quotes included), as docker does.
-func parseEnvFile(file string, lookup func(string) (string, bool)) ([]string, error) {
+func parseEnvFile(flag, file string, lookup func(string) (string, bool)) ([]string, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("read --env-file: %w", err)
+		return nil, fmt.Errorf("read %s: %w", flag, err)
 	}
 	defer f.Close()
 	var out []string
@@ -276,16 +277,16 @@ func parseEnvFile(file string, lookup func(string) (string, bool)) ([]string, er
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		kv, ok, err := parseEnv(line, lookup)
+		kv, ok, err := parseEnv(fmt.Sprintf("%s %s, line %d:", flag, file, n), line, lookup)
 		if err != nil {
-			return nil, fmt.Errorf("--env-file %s, line %d: %s", file, n, strings.TrimPrefix(err.Error(), "invalid --env "))
+			return nil, err
 		}
 		if ok {
 			out = append(out, kv)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read --env-file %s: %w", file, err)
+		return nil, fmt.Errorf("read %s %s: %w", flag, file, err)
 	}
 	return out, nil
 }
@@ -295,7 +296,7 @@ func parseEnvFile(file string, lookup func(string) (string, bool)) ([]string, er
 func parseMemory(flag, value string) (int64, error) {
 	n, err := units.RAMInBytes(value)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid --%s %q: want a size such as 512m, 1g or 1073741824 (bytes)", flag, value)
+		return 0, fmt.Errorf("invalid %s %q: want a size such as 512m, 1g or 1073741824 (bytes)", flag, value)
 	}
 	return n, nil
 }
@@ -305,14 +306,14 @@ func parseMemory(flag, value string) (int64, error) {
 func parseCPU(flag, value string) (int64, error) {
 	r, ok := new(big.Rat).SetString(value)
 	if !ok || r.Sign() < 0 {
-		return 0, fmt.Errorf("invalid --%s %q: want a number of CPUs such as 0.5 or 2", flag, value)
+		return 0, fmt.Errorf("invalid %s %q: want a number of CPUs such as 0.5 or 2", flag, value)
 	}
 	nano := r.Mul(r, big.NewRat(1e9, 1))
 	if !nano.IsInt() {
-		return 0, fmt.Errorf("invalid --%s %q: too precise, use at most 9 decimal places", flag, value)
+		return 0, fmt.Errorf("invalid %s %q: too precise, use at most 9 decimal places", flag, value)
 	}
 	if !nano.Num().IsInt64() {
-		return 0, fmt.Errorf("invalid --%s %q: too large", flag, value)
+		return 0, fmt.Errorf("invalid %s %q: too large", flag, value)
 	}
 	return nano.Num().Int64(), nil
 }
@@ -322,17 +323,17 @@ func parseCPU(flag, value string) (int64, error) {
 func parseDuration(flag, value string) (types.Duration, error) {
 	d, err := time.ParseDuration(value)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid --%s %q: want a duration such as 10s, 1m30s or 2h", flag, value)
+		return 0, fmt.Errorf("invalid %s %q: want a duration such as 10s, 1m30s or 2h", flag, value)
 	}
 	return types.Duration(d), nil
 }
 
-// parseLabel parses a --label value: KEY=VALUE, or KEY alone for an empty
-// value.
-func parseLabel(value string) (string, string, error) {
+// parseLabel parses a --label value (flag names the flag given):
+// KEY=VALUE, or KEY alone for an empty value.
+func parseLabel(flag, value string) (string, string, error) {
 	key, val, _ := strings.Cut(value, "=")
 	if strings.TrimSpace(key) == "" {
-		return "", "", fmt.Errorf("invalid --label %q: the label name before '=' is empty", value)
+		return "", "", fmt.Errorf("invalid %s %q: the label name before '=' is empty", flag, value)
 	}
 	return key, val, nil
 }
@@ -348,10 +349,10 @@ var signals = map[string]bool{
 
 // parseSignal checks a --stop-signal value: a name (SIGTERM, TERM), a
 // real-time signal (SIGRTMIN+3) or a number.
-func parseSignal(value string) (string, error) {
+func parseSignal(flag, value string) (string, error) {
 	if n, err := strconv.Atoi(value); err == nil {
 		if n < 1 || n > 64 {
-			return "", fmt.Errorf("invalid --stop-signal %q: signal numbers go from 1 to 64", value)
+			return "", fmt.Errorf("invalid %s %q: signal numbers go from 1 to 64", flag, value)
 		}
 		return value, nil
 	}
@@ -359,7 +360,7 @@ func parseSignal(value string) (string, error) {
 	if signals[name] || strings.HasPrefix(name, "RTMIN") || strings.HasPrefix(name, "RTMAX") {
 		return "SIG" + name, nil
 	}
-	return "", fmt.Errorf("invalid --stop-signal %q: want a signal name such as SIGTERM or SIGQUIT, or a number", value)
+	return "", fmt.Errorf("invalid %s %q: want a signal name such as SIGTERM or SIGQUIT, or a number", flag, value)
 }
 
 // splitWords splits a command line into words the way a shell does for

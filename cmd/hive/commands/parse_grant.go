@@ -9,11 +9,12 @@ import (
 	"github.com/hiveorch/hive/core/types"
 )
 
-// parseGrant reads a --secret or --config value (flag names which): NAME,
+// parseGrant reads a --secret or --config value (flag names the flag
+// given, kind "secret" or "config"): NAME,
 // or source=NAME,target=PATH,uid=U,gid=G,mode=0400. Fields left out get
 // the cluster's defaults (target: the name, or /NAME for a config; owner
 // 0:0; mode 0444).
-func parseGrant(flag, value string) (string, types.FileTarget, error) {
+func parseGrant(flag, kind, value string) (string, types.FileTarget, error) {
 	var f types.FileTarget
 	bad := func(format string, args ...any) (string, types.FileTarget, error) {
 		return "", types.FileTarget{}, fmt.Errorf("invalid %s %q: %s", flag, value, fmt.Sprintf(format, args...))
@@ -56,7 +57,7 @@ func parseGrant(flag, value string) (string, types.FileTarget, error) {
 		}
 	}
 	if source == "" {
-		return bad("name the %s with source=NAME", strings.TrimPrefix(strings.TrimSuffix(flag, "-add"), "--"))
+		return bad("name the %s with source=NAME", kind)
 	}
 	for _, id := range []struct{ k, v string }{{"uid", f.UID}, {"gid", f.GID}} {
 		if id.v == "" {
@@ -71,7 +72,7 @@ func parseGrant(flag, value string) (string, types.FileTarget, error) {
 
 // parseSecretRef reads a --secret value.
 func parseSecretRef(flag, value string) (types.SecretReference, error) {
-	src, f, err := parseGrant(flag, value)
+	src, f, err := parseGrant(flag, "secret", value)
 	if err != nil {
 		return types.SecretReference{}, err
 	}
@@ -83,7 +84,7 @@ func parseSecretRef(flag, value string) (types.SecretReference, error) {
 
 // parseConfigRef reads a --config value.
 func parseConfigRef(flag, value string) (types.ConfigReference, error) {
-	src, f, err := parseGrant(flag, value)
+	src, f, err := parseGrant(flag, "config", value)
 	if err != nil {
 		return types.ConfigReference{}, err
 	}

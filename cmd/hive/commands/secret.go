@@ -46,7 +46,7 @@ func parseLabels(values []string) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	for _, v := range values {
-		k, val, err := parseLabel(v)
+		k, val, err := parseLabel("--label", v)
 		if err != nil {
 			return nil, err
 		}

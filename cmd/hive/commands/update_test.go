@@ -1,12 +1,17 @@
 package commands
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 // createForUpdate creates a converged service web to update.
@@ -70,6 +75,92 @@ func TestUpdateAppliesEveryFlagToTheSpec(t *testing.T) {
 	}
 }
 
+func TestUpdateTakesEveryOptionOfCreate(t *testing.T) {
+	h := newHarness(t)
+	createForUpdate(t, h)
+	file := filepath.Join(t.TempDir(), "value")
+	if err := os.WriteFile(file, []byte("v"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRun("secret", "create", "db_pw", file)
+	h.mustRun("config", "create", "app.conf", file)
+	h.mustRun("service", "update", "-d", "--workdir", "/srv", "--user", "1000:1000", "--entrypoint", "/bin/sh -c", "--args", "echo 'hi there'",
+		"--stop-signal", "quit", "--stop-grace-period", "20s", "--container-label-add", "tier=front", "--container-label-add", "gone=x",
+		"--secret-add", "db_pw", "--config-add", "source=app.conf,target=/etc/app.conf",
+		"--health-cmd", "curl -f localhost", "--health-timeout", "3s", "--health-start-period", "1s",
+		"--restart-window", "1m", "--reserve-cpu", "0.5", "--rollback-delay", "2s", "--rollback-failure-action", "continue",
+		"--rollback-max-failure-ratio", "0.5", "--rollback-monitor", "1s", "web")
+	ct := h.b.Service("web").Spec.Task.Container
+	s := h.b.Service("web").Spec
+	d := func(v time.Duration) types.Duration { return types.Duration(v) }
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"workdir", ct.Dir, "/srv"},
+		{"user", ct.User, "1000:1000"},
+		{"entrypoint", ct.Command, []string{"/bin/sh", "-c"}},
+		{"args", ct.Args, []string{"echo", "hi there"}},
+		{"stop signal", ct.StopSignal, "SIGQUIT"},
+		{"stop grace period", *ct.StopGracePeriod, d(20 * time.Second)},
+		{"container labels", ct.Labels, map[string]string{"tier": "front", "gone": "x"}},
+		{"secret", ct.Secrets[0].SecretName, "db_pw"},
+		{"config", ct.Configs[0].ConfigName + " " + ct.Configs[0].File.Name, "app.conf /etc/app.conf"},
+		{"health check", *ct.Healthcheck, types.HealthConfig{Test: []string{"CMD-SHELL", "curl -f localhost"}, Timeout: d(3 * time.Second), StartPeriod: d(time.Second)}},
+		{"restart window", *s.Task.RestartPolicy.Window, d(time.Minute)},
+		{"reservation", s.Task.Resources.Reservations.NanoCPUs, int64(5e8)},
+		{"rollback policy", [4]any{s.Rollback.Delay, s.Rollback.FailureAction, s.Rollback.MaxFailureRatio, *s.Rollback.Monitor},
+			[4]any{d(2 * time.Second), types.FailureContinue, 0.5, d(time.Second)}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s after the update: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	h.mustRun("service", "update", "-d", "--container-label-rm", "gone", "--secret-rm", "db_pw", "--config-rm", "app.conf",
+		"--workdir", "", "--user", "", "--args", "", "web")
+	ct = h.b.Service("web").Spec.Task.Container
+	if !reflect.DeepEqual(ct.Labels, map[string]string{"tier": "front"}) || len(ct.Secrets)+len(ct.Configs) != 0 || ct.Dir+ct.User != "" || len(ct.Args) != 0 {
+		t.Errorf("after the removals: labels %v, secrets %v, configs %v, dir %q, user %q, args %q", ct.Labels, ct.Secrets, ct.Configs, ct.Dir, ct.User, ct.Args)
+	}
+}
+
+func TestUpdateRetriesOnlyAVersionConflict(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "-d", "--name", "web", "nginx")
+	updates := func() (n int) {
+		for _, c := range h.b.Calls() {
+			if c == "UpdateService" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tt := range []struct {
+		err   error
+		tries int
+	}{
+		{fmt.Errorf("%w: service web changed since it was read (version 1, now 2): read it again and retry", errdefs.ErrVersionConflict), 5},
+		// A conflict of another kind is not retried, whatever its words.
+		{fmt.Errorf("%w: port 8080 is already published by service api, which changed since", errdefs.ErrConflict), 1},
+	} {
+		before := updates()
+		h.b.Err["UpdateService"] = tt.err
+		_, errOut, code := h.run("service", "update", "-d", "--replicas", "2", "web")
+		if want := "Error: update web: " + errdefs.Message(tt.err); code != 1 || !strings.HasPrefix(errOut, want) {
+			t.Errorf("exit %d, stderr %q; want %q", code, errOut, want)
+		}
+		if got := updates() - before; got != tt.tries {
+			t.Errorf("%v: UpdateService called %d times, want %d", tt.err, got, tt.tries)
+		}
+	}
+	delete(h.b.Err, "UpdateService")
+	h.mustRun("service", "update", "-d", "--replicas", "2", "web")
+	if n := h.b.Service("web").Spec.Replicas; n != 2 {
+		t.Errorf("replicas %d after the conflicts ended", n)
+	}
+}
+
 func TestUpdateBadInputChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	createForUpdate(t, h)
@@ -88,10 +179,18 @@ func TestUpdateBadInputChangesNothing(t *testing.T) {
 		{[]string{"--health-interval", "1us", "web"}, "use at least 1ms"},
 		{[]string{"--publish-rm", "81", "web"}, "invalid --publish-rm 81: the service publishes no such port (it publishes *:8080->80/tcp)"},
 		{[]string{"--mount-rm", "/nothing", "web"}, "invalid --mount-rm /nothing: the service has no mount at that target"},
-		{[]string{"--replicas", "3", "agent"}, "invalid --replicas for global service agent"},
+		{[]string{"--replicas", "3", "agent"}, "invalid --replicas with --mode global: service agent runs one task on every node"},
+		{[]string{"--mount-add", "target=/a", "--mount-add", "type=tmpfs,target=/a/", "web"}, `invalid --mount-add "type=tmpfs,target=/a/": /a is already a mount target`},
+		{[]string{"--env-add", "=1", "web"}, `invalid --env-add "=1": the variable name before '=' is empty`},
+		{[]string{"--constraint-add", "node.role=manager", "web"}, `invalid --constraint-add "node.role=manager": want KEY==VALUE or KEY!=VALUE`},
+		{[]string{"--limit-cpu", "0.5", "--reserve-cpu", "1", "web"}, "invalid --reserve-cpu 1: more than --limit-cpu 0.5"},
+		{[]string{"--workdir", "srv", "web"}, `invalid --workdir "srv": it must be an absolute path`},
+		{[]string{"--entrypoint", "", "web"}, "invalid --entrypoint: it is empty"},
+		{[]string{"--args", `"open`, "web"}, "invalid --args: unterminated quote"},
+		{[]string{"--secret-rm", "nothing", "web"}, "invalid --secret-rm nothing: the service is not granted that secret"},
 		{[]string{"--image", "Web:2", "web"}, "invalid image reference"},
 		{[]string{"--rollback", "--image", "x", "web"}, "--rollback cannot be combined with --image"},
-		{[]string{"nope"}, "service nope not found"},
+		{[]string{"nope"}, `service "nope" not found`},
 		{[]string{}, `"hive service update" requires exactly a SERVICE`},
 	}
 	for _, tt := range tests {
@@ -134,9 +233,11 @@ func TestUpdateShowsProgressUntilConverged(t *testing.T) {
 	createForUpdate(t, h)
 	out := h.mustRun("service", "update", "--image", "hive-test/web:v2", "web")
 	full := "[==================================================>]"
-	want := "web\n1/2: running   " + full + "\n2/2: running   " + full + "\noverall progress: 2 out of 2 tasks\nverify: Service converged\n"
-	if out != want {
-		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	// The slots show the states they pass through, one slot after the
+	// other; each ends running.
+	if !strings.HasPrefix(out, "web\n") || !strings.Contains(out, "\n1/2: running   "+full+"\n") || !strings.Contains(out, "\n2/2: running   "+full+"\n") ||
+		!strings.HasSuffix(out, "running   "+full+"\noverall progress: 2 out of 2 tasks\nverify: Service converged\n") {
+		t.Errorf("stdout:\n%s\nwant web, each slot running, then convergence", out)
 	}
 	for _, tk := range h.b.TasksOf("web") {
 		if tk.DesiredState == types.TaskStateRunning && tk.Spec.Container.Image != "hive-test/web:v2" {
@@ -183,7 +284,7 @@ func TestRollbackCommand(t *testing.T) {
 	}
 	h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2", "web")
 	out := h.mustRun("service", "rollback", "web")
-	if !strings.HasPrefix(out, "web\nrollback: rollback completed\n") || !strings.Contains(out, "overall progress: rolling back update: 2 out of 2 tasks\nverify: Service converged\n") {
+	if !strings.HasPrefix(out, "web\nrollback: manually requested rollback\n") || !strings.HasSuffix(out, "overall progress: rolling back update: 2 out of 2 tasks\nverify: Service converged\n") {
 		t.Errorf("stdout:\n%s", out)
 	}
 	if img := h.b.Service("web").Spec.Task.Container.Image; img != "hive-test/web:v1" {
@@ -199,6 +300,10 @@ func TestInspectPrettyShowsTheUpdate(t *testing.T) {
 	h := newHarness(t)
 	createForUpdate(t, h)
 	h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2", "--update-delay", "2s", "web")
+	testutil.Eventually(t, 10*time.Second, "the update completes", func() bool {
+		st := h.b.Service("web").UpdateStatus
+		return st != nil && st.State == types.UpdateCompleted
+	})
 	out := h.mustRun("service", "inspect", "--pretty", "web")
 	for _, want := range []string{
 		"UpdateStatus:\n State:             completed\n Started:           ",

@@ -90,8 +90,8 @@ func (c *Client) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 }
 
 // UpdateService replaces a service's spec. version is the Meta.Version the
-// caller read; the call fails with errdefs.ErrConflict when the service
-// changed since.
+// caller read; the call fails with errdefs.ErrVersionConflict (an
+// errdefs.ErrConflict) when the service changed since.
 func (c *Client) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error) {
 	if ref == "" {
 		return nil, errors.New("update service: empty service name")

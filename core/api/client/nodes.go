@@ -11,7 +11,7 @@ import (
 )
 
 // UpdateNode replaces a node's spec; version is the node's Meta.Version
-// as read.
+// as read (errdefs.ErrVersionConflict when it changed since).
 func (c *Client) UpdateNode(ctx context.Context, ref string, version uint64, spec types.NodeSpec) (*types.Node, error) {
 	var out types.Node
 	q := url.Values{"version": {strconv.FormatUint(version, 10)}}

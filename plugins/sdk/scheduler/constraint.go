@@ -24,40 +24,54 @@ func (c Constraint) String() string {
 	return c.Key + op + c.Value
 }
 
+// ConstraintError is the error of a constraint that does not parse.
+type ConstraintError struct {
+	Expr string
+	// Reason says what is wrong and what to write instead.
+	Reason string
+}
+
+func (e *ConstraintError) Error() string {
+	return fmt.Sprintf("invalid constraint %q: %s", e.Expr, e.Reason)
+}
+
 var constraintKeys = []string{"node.id", "node.hostname", "node.role", "node.platform.os", "node.platform.arch"}
 
 // ParseConstraint parses "KEY==VALUE" or "KEY!=VALUE". Spaces around the
 // operator are allowed. An unknown key is an error that lists the known
-// ones.
+// ones. Its errors are *ConstraintError.
 func ParseConstraint(s string) (Constraint, error) {
 	var c Constraint
+	bad := func(format string, args ...any) (Constraint, error) {
+		return c, &ConstraintError{Expr: s, Reason: fmt.Sprintf(format, args...)}
+	}
 	var key, value string
 	if i := strings.Index(s, "=="); i >= 0 {
 		key, value, c.Equal = s[:i], s[i+2:], true
 	} else if i := strings.Index(s, "!="); i >= 0 {
 		key, value = s[:i], s[i+2:]
 	} else {
-		return c, fmt.Errorf("invalid constraint %q: want KEY==VALUE or KEY!=VALUE", s)
+		return bad("want KEY==VALUE or KEY!=VALUE")
 	}
 	c.Key, c.Value = strings.TrimSpace(key), strings.TrimSpace(value)
 	if c.Value == "" || strings.ContainsAny(c.Value, "=!") {
-		return c, fmt.Errorf("invalid constraint %q: the value must be non-empty and hold no '=' or '!'", s)
+		return bad("the value must be non-empty and hold no '=' or '!'")
 	}
 	if strings.HasPrefix(c.Key, "node.labels.") {
 		if len(c.Key) == len("node.labels.") {
-			return c, fmt.Errorf("invalid constraint %q: node.labels needs a label name, as in node.labels.zone==east", s)
+			return bad("node.labels needs a label name, as in node.labels.zone==east")
 		}
 		return c, nil
 	}
 	for _, k := range constraintKeys {
 		if c.Key == k {
 			if k == "node.role" && c.Value != "manager" && c.Value != "worker" {
-				return c, fmt.Errorf("invalid constraint %q: node.role is manager or worker", s)
+				return bad("node.role is manager or worker")
 			}
 			return c, nil
 		}
 	}
-	return c, fmt.Errorf("invalid constraint %q: unknown key %q (known: %s, node.labels.NAME)", s, c.Key, strings.Join(constraintKeys, ", "))
+	return bad("unknown key %q (known: %s, node.labels.NAME)", c.Key, strings.Join(constraintKeys, ", "))
 }
 
 // ParseConstraints parses every expression, stopping at the first error.
