@@ -86,7 +86,10 @@ type Agent struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
-	wg      sync.WaitGroup
+	// hostname is the node's, as it registered; container hostname
+	// templates may name it.
+	hostname string
+	wg       sync.WaitGroup
 }
 
 // New returns an agent.
@@ -105,6 +108,13 @@ func New(cfg Config) *Agent {
 		runners:  map[string]*runner{},
 		files:    &taskFiles{root: cfg.SecretsDir},
 	}
+}
+
+// host is what a task's container spec needs of this node.
+func (a *Agent) host() Host {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return Host{IP: a.hostIP, Hostname: a.hostname}
 }
 
 // startupGrace is how long after start the agent's waits (the runtime
@@ -179,9 +189,13 @@ func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, err
 // session registers the node and follows its assignments until the
 // session ends.
 func (a *Agent) session(ctx context.Context, existing map[string]*runtime.Container) error {
-	if err := a.mgr.Register(ctx, session.Registration{NodeID: a.nodeID, Addr: a.addr, Description: a.describe(ctx)}); err != nil {
+	desc := a.describe(ctx)
+	if err := a.mgr.Register(ctx, session.Registration{NodeID: a.nodeID, Addr: a.addr, Description: desc}); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
+	a.mu.Lock()
+	a.hostname = desc.Hostname
+	a.mu.Unlock()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sets, err := a.mgr.Assignments(sctx, a.nodeID)

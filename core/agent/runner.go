@@ -207,7 +207,10 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 			}
 			return r.reject(err)
 		}
-		spec := ContainerSpec(t, r.a.hostIP)
+		spec, err := ContainerSpec(t, r.a.host())
+		if err != nil {
+			return r.reject(err)
+		}
 		if len(files) > 0 {
 			mounts, err := r.a.files.materialize(t.ID, files)
 			if err != nil {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -21,10 +22,22 @@ const (
 	LabelSlot        = "hive.task.slot"
 )
 
-// ContainerSpec turns a task into the runtime's container spec. hostIP is
-// the address host-mode ports bind on ("" for all).
-func ContainerSpec(t *types.Task, hostIP string) *runtime.ContainerSpec {
+// Host is what a container spec takes from the node that runs it.
+type Host struct {
+	// IP is the address host-mode ports bind on ("" for all).
+	IP string
+	// Hostname is the node's, for hostname templates.
+	Hostname string
+}
+
+// ContainerSpec turns a task into the runtime's container spec, or fails
+// when the task's hostname template does not give a hostname here.
+func ContainerSpec(t *types.Task, host Host) (*runtime.ContainerSpec, error) {
 	c := t.Spec.Container
+	hostname, err := taskHostname(t, host)
+	if err != nil {
+		return nil, err
+	}
 	labels := map[string]string{}
 	for k, v := range c.Labels {
 		labels[k] = v
@@ -46,6 +59,7 @@ func ContainerSpec(t *types.Task, hostIP string) *runtime.ContainerSpec {
 		Labels:      labels,
 		WorkingDir:  c.Dir,
 		User:        c.User,
+		Hostname:    hostname,
 		StopSignal:  c.StopSignal,
 		StopTimeout: c.GracePeriod().D(),
 		Resources: runtime.Resources{
@@ -70,8 +84,25 @@ func ContainerSpec(t *types.Task, hostIP string) *runtime.ContainerSpec {
 			continue
 		}
 		spec.Ports = append(spec.Ports, runtime.PortBinding{
-			Protocol: string(p.Protocol), ContainerPort: p.TargetPort, HostPort: p.PublishedPort, HostIP: hostIP,
+			Protocol: string(p.Protocol), ContainerPort: p.TargetPort, HostPort: p.PublishedPort, HostIP: host.IP,
 		})
 	}
-	return spec
+	return spec, nil
+}
+
+// taskHostname expands the task's hostname template ("" when it has none).
+func taskHostname(t *types.Task, host Host) (string, error) {
+	tmpl := t.Spec.Container.Hostname
+	if tmpl == "" {
+		return "", nil
+	}
+	var d types.HostnameData
+	d.Service.ID, d.Service.Name = t.ServiceID, t.ServiceName
+	d.Task.ID, d.Task.Name, d.Task.Slot = t.ID, t.Name(), t.Slot
+	d.Node.ID, d.Node.Hostname = t.NodeID, host.Hostname
+	name, err := types.ExpandHostname(tmpl, d)
+	if err != nil {
+		return "", fmt.Errorf("container hostname: %w", err)
+	}
+	return name, nil
 }

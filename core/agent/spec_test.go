@@ -2,6 +2,7 @@ package agent
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,13 +12,13 @@ import (
 
 func TestContainerSpecCarriesTheHealthCheck(t *testing.T) {
 	task := &types.Task{ID: "t1", ServiceID: "s1", ServiceName: "web", Slot: 2, NodeID: "n1"}
-	if got := ContainerSpec(task, "").Healthcheck; got != nil {
+	if got := mustSpec(t, task, Host{}).Healthcheck; got != nil {
 		t.Errorf("no health check in the task: %+v, want nil (the image's applies)", got)
 	}
 	task.Spec.Container.Healthcheck = &types.HealthConfig{Test: []string{"CMD", "/web", "healthcheck"},
 		Interval: types.Duration(time.Second), Timeout: types.Duration(2 * time.Second), StartPeriod: types.Duration(3 * time.Second), Retries: 4}
 	want := &runtime.Healthcheck{Test: []string{"CMD", "/web", "healthcheck"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4}
-	if got := ContainerSpec(task, "").Healthcheck; !reflect.DeepEqual(got, want) {
+	if got := mustSpec(t, task, Host{}).Healthcheck; !reflect.DeepEqual(got, want) {
 		t.Errorf("health check %+v, want %+v", got, want)
 	}
 }
@@ -35,6 +36,40 @@ func TestRoutedTasksArePublishedThroughTheMesh(t *testing.T) {
 	for _, tt := range tests {
 		if got := routed(&types.Task{Ports: tt.ports}); got != tt.want {
 			t.Errorf("routed(%+v) = %v, want %v", tt.ports, got, tt.want)
+		}
+	}
+}
+
+func mustSpec(t *testing.T, task *types.Task, host Host) *runtime.ContainerSpec {
+	t.Helper()
+	spec, err := ContainerSpec(task, host)
+	if err != nil {
+		t.Fatalf("ContainerSpec: %v", err)
+	}
+	return spec
+}
+
+func TestContainerHostnameTemplates(t *testing.T) {
+	task := &types.Task{ID: "t1", ServiceID: "s1", ServiceName: "web", Slot: 2, NodeID: "n1"}
+	host := Host{Hostname: "laptop"}
+	for _, tc := range []struct{ tmpl, want, err string }{
+		{"", "", ""},
+		{"db", "db", ""},
+		{"{{.Service.Name}}-{{.Task.Slot}}", "web-2", ""},
+		{"{{.Node.Hostname}}.{{.Service.Name}}", "laptop.web", ""},
+		{"{{.Task.ID}}-{{.Node.ID}}-{{.Service.ID}}-{{.Task.Name}}", "t1-n1-s1-web.2", ""},
+		{"{{.Task.Nope}}", "", "invalid hostname template"},
+		{"{{.Service.Name}}_x", "", `invalid hostname "web_x"`},
+	} {
+		spec, err := ContainerSpec(&types.Task{ID: task.ID, ServiceID: task.ServiceID, ServiceName: task.ServiceName, Slot: task.Slot, NodeID: task.NodeID,
+			Spec: types.TaskSpec{Container: types.ContainerSpec{Hostname: tc.tmpl}}}, host)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one containing %q", tc.tmpl, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.tmpl, err)
+		case tc.err == "" && spec.Hostname != tc.want:
+			t.Errorf("%q: hostname %q, want %q", tc.tmpl, spec.Hostname, tc.want)
 		}
 	}
 }

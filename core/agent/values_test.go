@@ -269,7 +269,7 @@ func TestTheAgentSweepsTheSecretsOfTasksThatAreGone(t *testing.T) {
 	}
 	kept := secretTask("kept")
 	kept.Status.State = types.TaskStateRunning
-	spec := ContainerSpec(kept, "")
+	spec := mustSpec(t, kept, Host{})
 	spec.Mounts = append(spec.Mounts, runtime.Mount{Type: runtime.MountBind, Source: filepath.Join(dir, "kept", "secrets"), Target: SecretsTarget, ReadOnly: true})
 	id, err := fake.Create(context.Background(), spec)
 	if err != nil {

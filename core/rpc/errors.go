@@ -50,6 +50,7 @@ var errorKinds = []struct {
 	{"store_not_found", store.ErrNotFound, codes.NotFound},
 	{"invalid_argument", errdefs.ErrInvalidArgument, codes.InvalidArgument},
 	{"not_found", errdefs.ErrNotFound, codes.NotFound},
+	{"version_conflict", errdefs.ErrVersionConflict, codes.Aborted},
 	{"conflict", errdefs.ErrConflict, codes.Aborted},
 	{"unavailable", errdefs.ErrUnavailable, codes.Unavailable},
 	{"permission_denied", errdefs.ErrPermissionDenied, codes.PermissionDenied},

@@ -85,14 +85,18 @@ type ContainerSpec struct {
 	Command []string `json:"command,omitempty"`
 	// Args replaces the image's CMD when set: `hive service create IMAGE
 	// COMMAND ARG...` puts COMMAND and ARGs here, as Swarm does.
-	Args            []string          `json:"args,omitempty"`
-	Env             []string          `json:"env,omitempty"`
-	Labels          map[string]string `json:"labels,omitempty"`
-	Dir             string            `json:"dir,omitempty"`
-	User            string            `json:"user,omitempty"`
-	Mounts          []Mount           `json:"mounts,omitempty"`
-	StopSignal      string            `json:"stop_signal,omitempty"`
-	StopGracePeriod *Duration         `json:"stop_grace_period,omitempty"`
+	Args   []string          `json:"args,omitempty"`
+	Env    []string          `json:"env,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Dir    string            `json:"dir,omitempty"`
+	User   string            `json:"user,omitempty"`
+	// Hostname is the container's hostname, a template that may name
+	// the task, its service and its node (HostnameData); empty leaves
+	// the runtime's default.
+	Hostname        string    `json:"hostname,omitempty"`
+	Mounts          []Mount   `json:"mounts,omitempty"`
+	StopSignal      string    `json:"stop_signal,omitempty"`
+	StopGracePeriod *Duration `json:"stop_grace_period,omitempty"`
 	// Healthcheck replaces the image's HEALTHCHECK when set; nil keeps it.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
 	// Secrets and Configs are granted to the task: files in its container,

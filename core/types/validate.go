@@ -187,6 +187,11 @@ func (t *TaskSpec) validate() []error {
 	if c.Dir != "" && !path.IsAbs(c.Dir) {
 		add("invalid working directory %q: it must be an absolute path", c.Dir)
 	}
+	if c.Hostname != "" {
+		if err := ValidateHostname(c.Hostname); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.StopSignal != "" && !signalRE.MatchString(c.StopSignal) {
 		add("invalid stop signal %q: use a signal name such as SIGTERM or a number", c.StopSignal)
 	}

@@ -33,7 +33,7 @@ func changeNode(ctx context.Context, cl *client.Client, ref string, change func(
 			return nil, err
 		}
 		out, err := cl.UpdateNode(ctx, n.ID, n.Version, spec)
-		if err != nil && errors.Is(err, errdefs.ErrConflict) && attempt == 0 {
+		if err != nil && errors.Is(err, errdefs.ErrVersionConflict) && attempt == 0 {
 			continue
 		}
 		return out, err

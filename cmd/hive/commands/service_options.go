@@ -253,6 +253,15 @@ var specOptions = slices.Concat([]specOption{
 		e.ct().User = v
 		return nil
 	}},
+	{name: "hostname", help: "container `HOSTNAME`, which may name {{.Service.Name}}, {{.Task.Slot}}, {{.Node.Hostname}} and friends", set: func(e specEdit, v string) error {
+		if v != "" {
+			if err := types.ValidateHostname(v); err != nil {
+				return fmt.Errorf("%s: %w", e.flag, err)
+			}
+		}
+		e.ct().Hostname = v
+		return nil
+	}},
 	{name: "health-cmd", help: "check the task's health by running `COMMAND` with the container's shell (exit 0: healthy)", set: func(e specEdit, v string) error {
 		if v == "" {
 			return fmt.Errorf("invalid %s: it is empty; give the command to run, or use --no-healthcheck", e.flag)

@@ -116,7 +116,7 @@ func scaleService(ctx context.Context, cl *client.Client, t scaleTarget) (map[st
 		spec := svc.Spec.Copy()
 		spec.Replicas = t.replicas
 		updated, err := cl.UpdateService(ctx, svc.ID, svc.Version, spec)
-		if errors.Is(err, errdefs.ErrConflict) && attempt == 0 {
+		if errors.Is(err, errdefs.ErrVersionConflict) && attempt == 0 {
 			continue
 		}
 		if err != nil {

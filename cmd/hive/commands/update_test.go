@@ -84,7 +84,7 @@ func TestUpdateTakesEveryOptionOfCreate(t *testing.T) {
 	}
 	h.mustRun("secret", "create", "db_pw", file)
 	h.mustRun("config", "create", "app.conf", file)
-	h.mustRun("service", "update", "-d", "--workdir", "/srv", "--user", "1000:1000", "--entrypoint", "/bin/sh -c", "--args", "echo 'hi there'",
+	h.mustRun("service", "update", "-d", "--workdir", "/srv", "--user", "1000:1000", "--hostname", "{{.Service.Name}}-{{.Task.Slot}}", "--entrypoint", "/bin/sh -c", "--args", "echo 'hi there'",
 		"--stop-signal", "quit", "--stop-grace-period", "20s", "--container-label-add", "tier=front", "--container-label-add", "gone=x",
 		"--secret-add", "db_pw", "--config-add", "source=app.conf,target=/etc/app.conf",
 		"--health-cmd", "curl -f localhost", "--health-timeout", "3s", "--health-start-period", "1s",
@@ -99,6 +99,7 @@ func TestUpdateTakesEveryOptionOfCreate(t *testing.T) {
 	}{
 		{"workdir", ct.Dir, "/srv"},
 		{"user", ct.User, "1000:1000"},
+		{"hostname", ct.Hostname, "{{.Service.Name}}-{{.Task.Slot}}"},
 		{"entrypoint", ct.Command, []string{"/bin/sh", "-c"}},
 		{"args", ct.Args, []string{"echo", "hi there"}},
 		{"stop signal", ct.StopSignal, "SIGQUIT"},
