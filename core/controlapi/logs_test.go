@@ -96,12 +96,5 @@ func TestFollowedLogsAttachNewTasksAndEndWithTheService(t *testing.T) {
 	}
 
 	update(func(tx store.Tx) error { return tx.DeleteService("s1") })
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the follow ended with %v after the service was deleted, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the follow did not end when the service was deleted")
-	}
+	testutil.Returns(t, done, 5*time.Second, "the follow, after the service was deleted,")
 }

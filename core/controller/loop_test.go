@@ -444,12 +444,5 @@ func TestRunOnAMemoryStore(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run returned %v after the store closed, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after the store closed")
-	}
+	testutil.Returns(t, done, 5*time.Second, "Run, after the store closed,")
 }

@@ -119,7 +119,8 @@ func Run(ctx context.Context, opts Options) error {
 
 func runOnce(ctx context.Context, opts Options) (err error) {
 	cfg := opts.Config
-	d := &daemon{cfg: cfg, opts: opts, logger: opts.Logger, clock: clock.Real{}, started: time.Now(), fatal: make(chan error, 8)}
+	clk := clock.Real{}
+	d := &daemon{cfg: cfg, opts: opts, logger: opts.Logger, clock: clk, started: clk.Now(), fatal: make(chan error, 8)}
 	ctx, d.stop = context.WithCancel(ctx)
 	d.runCtx = ctx
 	defer d.stop()

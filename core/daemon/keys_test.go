@@ -155,12 +155,5 @@ func TestWatchKeysFollowsTheClusterRecord(t *testing.T) {
 	if err := d.store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("watchKeys returned %v after the store closed, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("watchKeys did not return after the store closed")
-	}
+	testutil.Returns(t, done, 5*time.Second, "watchKeys, after the store closed,")
 }

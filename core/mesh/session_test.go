@@ -20,18 +20,6 @@ func runRoutes(t *testing.T, m *Mesh, routes <-chan map[PortKey]Route) (context.
 	return cancel, done
 }
 
-func waitReturn(t *testing.T, done <-chan error) {
-	t.Helper()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("RunRoutes returned %v, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("RunRoutes did not return")
-	}
-}
-
 func TestRunRoutesAppliesEachTable(t *testing.T) {
 	a, b := newNameServer(t, "a"), newNameServer(t, "b")
 	m := newTestMesh(t)
@@ -64,7 +52,7 @@ func TestRunRoutesAppliesEachTable(t *testing.T) {
 	routes <- map[PortKey]Route{}
 	testutil.Eventually(t, 5*time.Second, "the port to close", func() bool { return backends() == -1 })
 	cancel()
-	waitReturn(t, done)
+	testutil.Returns(t, done, 5*time.Second, "RunRoutes")
 }
 
 func TestRunRoutesEndsWithTheNewestTableWhenClosed(t *testing.T) {
@@ -77,7 +65,7 @@ func TestRunRoutesEndsWithTheNewestTableWhenClosed(t *testing.T) {
 	}
 	close(routes)
 	_, done := runRoutes(t, m, routes)
-	waitReturn(t, done) // a closed channel ends it, after the last table
+	testutil.Returns(t, done, 5*time.Second, "RunRoutes") // a closed channel ends it, after the last table
 
 	st := m.Status()
 	if len(st) != 1 || st[0].Port != tcpKey(ports[2]) {

@@ -114,3 +114,18 @@ func RequireRoot(t testing.TB, why string) {
 		Unavailable(t, "%s needs root", why)
 	}
 }
+
+// Returns waits for the error a goroutine sends on done when it returns
+// (what names it: "Run"), and fails the test when it returned an error or
+// did not return within within.
+func Returns(t testing.TB, done <-chan error, within time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s returned %v, want nil", what, err)
+		}
+	case <-time.After(within):
+		t.Fatalf("%s did not return within %v", what, within)
+	}
+}
