@@ -102,7 +102,7 @@ func taskHostname(t *types.Task, host Host) (string, error) {
 	d.Node.ID, d.Node.Hostname = t.NodeID, host.Hostname
 	name, err := types.ExpandHostname(tmpl, d)
 	if err != nil {
-		return "", fmt.Errorf("container hostname: %w", err)
+		return "", fmt.Errorf("container hostname %q: %w", tmpl, err)
 	}
 	return name, nil
 }

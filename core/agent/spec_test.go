@@ -58,8 +58,8 @@ func TestContainerHostnameTemplates(t *testing.T) {
 		{"{{.Service.Name}}-{{.Task.Slot}}", "web-2", ""},
 		{"{{.Node.Hostname}}.{{.Service.Name}}", "laptop.web", ""},
 		{"{{.Task.ID}}-{{.Node.ID}}-{{.Service.ID}}-{{.Task.Name}}", "t1-n1-s1-web.2", ""},
-		{"{{.Task.Nope}}", "", "invalid hostname template"},
-		{"{{.Service.Name}}_x", "", `invalid hostname "web_x"`},
+		{"{{.Task.Nope}}", "", `container hostname "{{.Task.Nope}}": it names a field there is not`},
+		{"{{.Service.Name}}_x", "", `it gives "web_x", which is not a hostname`},
 	} {
 		spec, err := ContainerSpec(&types.Task{ID: task.ID, ServiceID: task.ServiceID, ServiceName: task.ServiceName, Slot: task.Slot, NodeID: task.NodeID,
 			Spec: types.TaskSpec{Container: types.ContainerSpec{Hostname: tc.tmpl}}}, host)

@@ -49,8 +49,8 @@ func TestValidateRejectsWithAMessageSayingWhatToFix(t *testing.T) {
 		{"bad env", func(s *ServiceSpec) { s.Task.Container.Env = []string{"=x"} }, "invalid environment variable"},
 		{"relative workdir", func(s *ServiceSpec) { s.Task.Container.Dir = "app" }, "absolute path"},
 		{"bad signal", func(s *ServiceSpec) { s.Task.Container.StopSignal = "sig term" }, "invalid stop signal"},
-		{"bad hostname", func(s *ServiceSpec) { s.Task.Container.Hostname = "web_1" }, "invalid hostname \"web_1\""},
-		{"unknown hostname field", func(s *ServiceSpec) { s.Task.Container.Hostname = "{{.Node.Name}}" }, "invalid hostname template"},
+		{"bad hostname", func(s *ServiceSpec) { s.Task.Container.Hostname = "web_1" }, `invalid hostname "web_1": it is not a hostname`},
+		{"unknown hostname field", func(s *ServiceSpec) { s.Task.Container.Hostname = "{{.Node.Name}}" }, `invalid hostname "{{.Node.Name}}": it names a field there is not`},
 		{"mount without target", func(s *ServiceSpec) { s.Task.Container.Mounts = []Mount{{Type: MountVolume, Source: "d"}} }, "invalid mount target"},
 		{"relative bind", func(s *ServiceSpec) {
 			s.Task.Container.Mounts = []Mount{{Type: MountBind, Source: "data", Target: "/d"}}

@@ -434,8 +434,8 @@ func TestSpecOptions(t *testing.T) {
 		{"update", []string{"--stop-signal", "NOPE"}, nil, `invalid --stop-signal "NOPE"`},
 		{"update", []string{"--workdir", "app"}, nil, `invalid --workdir "app"`},
 		{"update", []string{"--hostname", "{{.Node.Hostname}}-{{.Task.Slot}}"}, func(s *types.ServiceSpec) { s.Task.Container.Hostname = "{{.Node.Hostname}}-{{.Task.Slot}}" }, ""},
-		{"update", []string{"--hostname", "db_1"}, nil, `--hostname: invalid hostname "db_1"`},
-		{"update", []string{"--hostname", "{{.Node.Name}}"}, nil, `--hostname: invalid hostname template "{{.Node.Name}}"`},
+		{"update", []string{"--hostname", "db_1"}, nil, `invalid --hostname "db_1": it is not a hostname`},
+		{"update", []string{"--hostname", "{{.Node.Name}}"}, nil, `invalid --hostname "{{.Node.Name}}": it names a field there is not`},
 		{"update", []string{"--health-cmd", "curl x", "--health-interval", "1s", "--health-timeout", "2s", "--health-start-period", "3s", "--health-retries", "4"}, func(s *types.ServiceSpec) {
 			s.Task.Container.Healthcheck = &types.HealthConfig{Test: []string{"CMD-SHELL", "curl x"}, Interval: *d(time.Second), Timeout: *d(2 * time.Second), StartPeriod: *d(3 * time.Second), Retries: 4}
 		}, ""},

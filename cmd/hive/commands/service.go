@@ -193,6 +193,9 @@ func renderServicePretty(w io.Writer, s *types.Service, now time.Time) error {
 	if ct.User != "" {
 		kv(1, "User", ct.User)
 	}
+	if ct.Hostname != "" {
+		kv(1, "Hostname", ct.Hostname)
+	}
 	if ct.StopSignal != "" {
 		kv(1, "Stop Signal", ct.StopSignal)
 	}

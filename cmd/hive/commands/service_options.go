@@ -255,8 +255,8 @@ var specOptions = slices.Concat([]specOption{
 	}},
 	{name: "hostname", help: "container `HOSTNAME`, which may name {{.Service.Name}}, {{.Task.Slot}}, {{.Node.Hostname}} and friends", set: func(e specEdit, v string) error {
 		if v != "" {
-			if err := types.ValidateHostname(v); err != nil {
-				return fmt.Errorf("%s: %w", e.flag, err)
+			if _, err := types.ExpandHostname(v, types.SampleHostnameData()); err != nil {
+				return fmt.Errorf("invalid %s %q: %w", e.flag, v, err)
 			}
 		}
 		e.ct().Hostname = v
