@@ -20,7 +20,7 @@ import (
 // The only type today is CommandChanges, version 1, whose body is
 //
 //	{"changes":[{"op":"create|update|delete",
-//	             "kind":"cluster|node|service|task|secret|config",
+//	             "kind":"cluster|node|service|task|secret|config|network",
 //	             "id":"...","object":{...}}]}
 //
 // The changes apply in order, all or none. A create or update carries the
@@ -202,6 +202,25 @@ var (
 			}
 		},
 	}
+	// A network carries what the managers allocated for it (subnet,
+	// VXLAN ID); the FSM refuses one whose subnet or VXLAN ID another
+	// network has, so that two creates computed from the same state
+	// cannot both apply.
+	kindNetwork = &kind{
+		name:     "network",
+		table:    tableNetworks,
+		id:       func(o any) string { return o.(*types.Network).ID },
+		meta:     func(o any) *types.Meta { return &o.(*types.Network).Meta },
+		clone:    func(o any) any { return o.(*types.Network).Copy() },
+		decode:   decodeAs[types.Network],
+		conflict: networkConflict,
+		event: func(ev *Event, o, old any) {
+			ev.Network = o.(*types.Network)
+			if old != nil {
+				ev.OldNetwork = old.(*types.Network)
+			}
+		},
+	}
 	kinds = map[string]*kind{
 		kindCluster.name: kindCluster,
 		kindNode.name:    kindNode,
@@ -209,8 +228,32 @@ var (
 		kindTask.name:    kindTask,
 		kindSecret.name:  kindSecret,
 		kindConfig.name:  kindConfig,
+		kindNetwork.name: kindNetwork,
 	}
 )
+
+// networkConflict fails when another network has obj's name, a subnet
+// that overlaps obj's, or obj's VXLAN ID. A subnet overlap and a VXLAN ID
+// taken are errdefs.ErrConflict errors.
+func networkConflict(txn *memdb.Txn, obj any) error {
+	n := obj.(*types.Network)
+	if n.Spec.Name != "" {
+		other := first[*types.Network](txn, tableNetworks, indexName, n.Spec.Name)
+		if other != nil && other.ID != n.ID {
+			return fmt.Errorf("network name %q is used by network %s: %w", n.Spec.Name, other.ID, ErrNameConflict)
+		}
+	}
+	for _, other := range all[*types.Network](txn, tableNetworks, indexID) {
+		switch {
+		case other.ID == n.ID:
+		case n.Subnet.IsValid() && other.Subnet.IsValid() && n.Subnet.Overlaps(other.Subnet):
+			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of network %s: %w", n.Spec.Name, n.Subnet, other.Subnet, other.Spec.Name, errdefs.ErrConflict)
+		case n.VNI != 0 && n.VNI == other.VNI:
+			return fmt.Errorf("network %s: VXLAN ID %d is used by network %s: %w", n.Spec.Name, n.VNI, other.Spec.Name, errdefs.ErrConflict)
+		}
+	}
+	return nil
+}
 
 // secretNameConflict fails when another secret has obj's name.
 func secretNameConflict(txn *memdb.Txn, obj any) error {

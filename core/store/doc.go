@@ -2,14 +2,14 @@
 // and the in-memory indexed state it maintains.
 //
 // Two layers live here. The state is a go-memdb database with the tables
-// cluster, nodes, services, tasks, secrets and configs; objects are stored as *types.X
-// pointers and never changed after insert, so a read transaction is a
-// cheap, immutable snapshot (ReadTx). Changes travel as commands in the
-// Raft log: Update runs the caller's function on a scratch write
-// transaction (Tx), records what it changed, encodes it as one "changes"
-// command and proposes it through Raft; the FSM applies every committed
-// command on every manager, checking it again against the state, and
-// publishes one Event per change to the subscribers of ViewAndWatch.
+// cluster, nodes, services, tasks, secrets, configs and networks; objects
+// are stored as *types.X pointers and never changed after insert, so a
+// read transaction is a cheap, immutable snapshot (ReadTx). Changes
+// travel as commands in the Raft log: Update runs the caller's function on
+// a scratch write transaction (Tx), records what it changed, encodes it as
+// one "changes" command and proposes it through Raft; the FSM applies
+// every committed command on every manager, checking it again against the
+// state, and publishes one Event per change to the subscribers of ViewAndWatch.
 //
 // Open gives a Store backed by hashicorp/raft with a raft-boltdb log and
 // file snapshots; NewMemory gives one without Raft that applies commands

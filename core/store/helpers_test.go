@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -78,13 +79,21 @@ func newTask(id, serviceID string, slot uint64, nodeID string) *types.Task {
 	}
 }
 
+func newNetwork(id, name, subnet string, vni uint32) *types.Network {
+	p := netip.MustParsePrefix(subnet)
+	return &types.Network{
+		ID: id, Spec: types.NetworkSpec{Name: name, Driver: types.DriverOverlay},
+		Subnet: p, IPRange: p, Gateway: p.Addr().Next(), VNI: vni,
+	}
+}
+
 // stateJSON encodes everything a ReadTx holds, for comparing states.
 func stateJSON(t *testing.T, tx ReadTx) string {
 	t.Helper()
 	b, err := json.Marshal(snapshotDoc{
 		Version: snapshotVersion, Index: tx.Index(), Cluster: tx.Cluster(),
 		Nodes: tx.Nodes(), Services: tx.Services(), Tasks: tx.Tasks(),
-		Secrets: tx.Secrets(), Configs: tx.Configs(),
+		Secrets: tx.Secrets(), Configs: tx.Configs(), Networks: tx.Networks(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,9 @@ type snapshotDoc struct {
 	Services []*types.Service `json:"services"`
 	Tasks    []*types.Task    `json:"tasks"`
 	// Secrets hold their values sealed, as in the state.
-	Secrets []*types.Secret `json:"secrets,omitempty"`
-	Configs []*types.Config `json:"configs,omitempty"`
+	Secrets  []*types.Secret  `json:"secrets,omitempty"`
+	Configs  []*types.Config  `json:"configs,omitempty"`
+	Networks []*types.Network `json:"networks,omitempty"`
 }
 
 // fsmSnapshot is a point-in-time view of the state, written out by Persist
@@ -61,6 +62,7 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 		Tasks:    nonNil(s.tx.Tasks()),
 		Secrets:  s.tx.Secrets(),
 		Configs:  s.tx.Configs(),
+		Networks: s.tx.Networks(),
 	}
 	bw := bufio.NewWriter(w)
 	if err := json.NewEncoder(bw).Encode(doc); err != nil {
@@ -126,6 +128,11 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
 	}
 	for _, c := range doc.Configs {
 		if err := insert(tableConfigs, c); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, n := range doc.Networks {
+		if err := insert(tableNetworks, n); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -63,12 +64,16 @@ func fill(t *testing.T, s *Store) {
 		if err := tx.CreateSecret(&types.Secret{ID: "sec1", Spec: types.SecretSpec{Name: "db_pass"}, ValueVersion: 1, Sealed: []byte{1, 2, 3}}); err != nil {
 			return err
 		}
+		if err := tx.CreateNetwork(newNetwork("net1", "backend", "10.0.0.0/24", 4096)); err != nil {
+			return err
+		}
 		return tx.CreateConfig(&types.Config{ID: "cfg1", Spec: types.ConfigSpec{Name: "app.conf"}, ValueVersion: 1, Data: []byte("x=1")})
 	})
 	mustUpdate(t, s, func(tx Tx) error {
 		x := tx.Task("t1").Copy()
 		x.Status = types.TaskStatus{State: types.TaskStateRunning, Timestamp: clk.Now(), ContainerID: "c1",
 			Addresses: []string{"10.0.0.2"}, StartedAt: clk.Now()}
+		x.Networks = []types.NetworkAttachment{{NetworkID: "net1", Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.3/24")}}}
 		if err := tx.UpdateTask(x); err != nil {
 			return err
 		}
@@ -81,6 +86,8 @@ func fill(t *testing.T, s *Store) {
 		svc.Spec.Replicas = 3
 		svc.Spec.Labels = map[string]string{"tier": "front"}
 		svc.Endpoint.Ports = []types.PortConfig{{Protocol: types.ProtocolTCP, TargetPort: 80, PublishedPort: 8080}}
+		svc.Spec.Networks = []types.NetworkAttachmentConfig{{Target: "net1", Aliases: []string{"www"}}}
+		svc.Endpoint.VirtualIPs = []types.EndpointVirtualIP{{NetworkID: "net1", Addr: netip.MustParsePrefix("10.0.0.2/24")}}
 		return tx.UpdateService(svc)
 	})
 }
@@ -136,6 +143,12 @@ func TestSnapshotPersistRestore(t *testing.T) {
 	}
 	if svc := got.ServiceByName("web"); svc == nil || svc.ID != "s1" || svc.Spec.Replicas != 3 {
 		t.Fatalf("ServiceByName(web) after restore = %+v", svc)
+	}
+	if n := got.NetworkByName("backend"); n == nil || n.ID != "net1" || n.Subnet.String() != "10.0.0.0/24" || n.VNI != 4096 {
+		t.Fatalf("NetworkByName(backend) after restore = %+v", n)
+	}
+	if tk := got.Task("t1"); len(tk.Networks) != 1 || tk.Networks[0].Addresses[0].String() != "10.0.0.3/24" {
+		t.Fatalf("task t1's networks after restore = %+v", tk.Networks)
 	}
 	if ts := got.TasksBySlot("s1", 2); len(ts) != 1 || ts[0].ID != "t2" {
 		t.Fatalf("TasksBySlot after restore = %v", ts)

@@ -17,6 +17,7 @@ const (
 	tableTasks    = "tasks"
 	tableSecrets  = "secrets"
 	tableConfigs  = "configs"
+	tableNetworks = "networks"
 
 	indexID        = "id"
 	indexName      = "name"
@@ -32,6 +33,7 @@ const (
 //	                     does not reject duplicates of a unique index)
 //	secrets.name         Spec.Name, unique likewise
 //	configs.name         Spec.Name, unique likewise
+//	networks.name        Spec.Name, unique likewise
 //	tasks.service_id     ServiceID
 //	tasks.node_id        NodeID, tasks without a node are left out
 //	tasks.slot           (ServiceID, Slot)
@@ -75,6 +77,16 @@ func schema() *memdb.DBSchema {
 				indexName: {
 					Name: indexName, Unique: true, AllowMissing: true,
 					Indexer: stringIndex(func(o any) string { return o.(*types.Config).Spec.Name }),
+				},
+			},
+		},
+		tableNetworks: {
+			Name: tableNetworks,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: id(kindNetwork.id),
+				indexName: {
+					Name: indexName, Unique: true, AllowMissing: true,
+					Indexer: stringIndex(func(o any) string { return o.(*types.Network).Spec.Name }),
 				},
 			},
 		},
@@ -245,6 +257,18 @@ func (r readTx) ConfigByName(name string) *types.Config {
 
 func (r readTx) Configs() []*types.Config {
 	return all[*types.Config](r.txn, tableConfigs, indexID)
+}
+
+func (r readTx) Network(id string) *types.Network {
+	return first[*types.Network](r.txn, tableNetworks, indexID, id)
+}
+
+func (r readTx) NetworkByName(name string) *types.Network {
+	return first[*types.Network](r.txn, tableNetworks, indexName, name)
+}
+
+func (r readTx) Networks() []*types.Network {
+	return all[*types.Network](r.txn, tableNetworks, indexID)
 }
 
 // first returns the first object of table whose index matches args, or the

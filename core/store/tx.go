@@ -13,8 +13,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExist: an object with that ID already exists.
 	ErrExist = errors.New("already exists")
-	// ErrNameConflict: a service, secret or config with that name already
-	// exists.
+	// ErrNameConflict: a service, secret, config or network with that
+	// name already exists.
 	ErrNameConflict = errors.New("name conflicts with an existing object")
 	// ErrSequenceConflict: the object changed since it was read (its
 	// Version differs); read it again and retry.
@@ -56,6 +56,10 @@ type ReadTx interface {
 	Config(id string) *types.Config
 	ConfigByName(name string) *types.Config
 	Configs() []*types.Config
+
+	Network(id string) *types.Network
+	NetworkByName(name string) *types.Network
+	Networks() []*types.Network
 }
 
 // Tx is a read-write transaction: the changes made through it are proposed
@@ -97,6 +101,13 @@ type Tx interface {
 	CreateConfig(c *types.Config) error
 	UpdateConfig(c *types.Config) error
 	DeleteConfig(id string) error
+
+	// CreateNetwork fails with ErrNameConflict when the name is taken,
+	// and with an errdefs.ErrConflict error when another network has an
+	// overlapping subnet or the same VXLAN ID (UpdateNetwork likewise).
+	CreateNetwork(n *types.Network) error
+	UpdateNetwork(n *types.Network) error
+	DeleteNetwork(id string) error
 }
 
 // Action is what happened to an object.
@@ -139,11 +150,13 @@ type Event struct {
 	Task    *types.Task
 	Secret  *types.Secret
 	Config  *types.Config
-	// OldTask, OldService, OldNode, OldSecret and OldConfig are the values
-	// before an update.
+	Network *types.Network
+	// OldTask, OldService, OldNode, OldSecret, OldConfig and OldNetwork
+	// are the values before an update.
 	OldTask    *types.Task
 	OldService *types.Service
 	OldNode    *types.Node
 	OldSecret  *types.Secret
 	OldConfig  *types.Config
+	OldNetwork *types.Network
 }

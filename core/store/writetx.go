@@ -122,6 +122,22 @@ func (tx *writeTx) UpdateConfig(c *types.Config) error {
 
 func (tx *writeTx) DeleteConfig(id string) error { return tx.delete(kindConfig, id) }
 
+func (tx *writeTx) CreateNetwork(n *types.Network) error {
+	if n == nil {
+		return nilObject(opCreate, kindNetwork)
+	}
+	return tx.create(kindNetwork, n)
+}
+
+func (tx *writeTx) UpdateNetwork(n *types.Network) error {
+	if n == nil {
+		return nilObject(opUpdate, kindNetwork)
+	}
+	return tx.update(kindNetwork, n)
+}
+
+func (tx *writeTx) DeleteNetwork(id string) error { return tx.delete(kindNetwork, id) }
+
 func nilObject(o op, k *kind) error {
 	return fmt.Errorf("%s %s: nil object: %w", o, k.name, errdefs.ErrInvalidArgument)
 }

@@ -60,6 +60,9 @@ type ServiceSpec struct {
 	Replicas uint64       `json:"replicas"`
 	Task     TaskSpec     `json:"task"`
 	Endpoint EndpointSpec `json:"endpoint"`
+	// Networks are the networks the service's tasks attach to, each by
+	// its ID once stored; none leaves the service off every network.
+	Networks []NetworkAttachmentConfig `json:"networks,omitempty"`
 	// Update is how a change of the task spec is rolled out; Rollback is
 	// how a rollback is. Normalize fills either with the defaults when it
 	// is nil.
@@ -332,14 +335,19 @@ type PortConfig struct {
 	PublishMode   PublishMode `json:"publish_mode"`
 }
 
-// EndpointSpec is the ports a service asks to publish.
+// EndpointSpec is how a service is reached: the ports it asks to
+// publish, and on its networks by a virtual IP (mode vip, the default) or
+// by its tasks' addresses (dnsrr).
 type EndpointSpec struct {
+	Mode  EndpointMode `json:"mode,omitempty"`
 	Ports []PortConfig `json:"ports,omitempty"`
 }
 
-// Endpoint is the ports a service got.
+// Endpoint is what a service got: its ports, and in mode vip one virtual
+// IP on each of its networks.
 type Endpoint struct {
-	Ports []PortConfig `json:"ports,omitempty"`
+	Ports      []PortConfig        `json:"ports,omitempty"`
+	VirtualIPs []EndpointVirtualIP `json:"virtual_ips,omitempty"`
 }
 
 // Copy returns a deep copy of s.
@@ -354,6 +362,7 @@ func (s *Service) Copy() *Service {
 		c.PreviousSpec = &p
 	}
 	c.Endpoint.Ports = slices.Clone(s.Endpoint.Ports)
+	c.Endpoint.VirtualIPs = slices.Clone(s.Endpoint.VirtualIPs)
 	if s.UpdateStatus != nil {
 		u := *s.UpdateStatus
 		u.Failures = slices.Clone(u.Failures)
@@ -367,6 +376,7 @@ func (s ServiceSpec) Copy() ServiceSpec {
 	s.Labels = maps.Clone(s.Labels)
 	s.Task = s.Task.Copy()
 	s.Endpoint.Ports = slices.Clone(s.Endpoint.Ports)
+	s.Networks = copyAttachmentConfigs(s.Networks)
 	s.Update = s.Update.copy()
 	s.Rollback = s.Rollback.copy()
 	return s

@@ -26,9 +26,13 @@ type Task struct {
 	// SpecVersion is the service's SpecVersion the task was created from.
 	SpecVersion uint64 `json:"spec_version"`
 	// Ports are the service's published ports as allocated.
-	Ports        []PortConfig `json:"ports,omitempty"`
-	DesiredState TaskState    `json:"desired_state"`
-	Status       TaskStatus   `json:"status"`
+	Ports []PortConfig `json:"ports,omitempty"`
+	// Networks are the networks of the service the task was created
+	// for, with the task's address on each once allocated (see
+	// AwaitsAddresses).
+	Networks     []NetworkAttachment `json:"networks,omitempty"`
+	DesiredState TaskState           `json:"desired_state"`
+	Status       TaskStatus          `json:"status"`
 	// Restart counts replacements of this slot, for the restart policy.
 	Restart RestartCount `json:"restart"`
 	// NotBefore delays the start of a replacement by the restart delay:
@@ -87,6 +91,7 @@ func (t *Task) Copy() *Task {
 	c := *t
 	c.Spec = t.Spec.Copy()
 	c.Ports = slices.Clone(t.Ports)
+	c.Networks = copyAttachments(t.Networks)
 	c.Status.Addresses = slices.Clone(t.Status.Addresses)
 	return &c
 }

@@ -35,10 +35,14 @@ func ValidateServiceName(name string) error {
 }
 
 // Normalize fills the defaults a spec leaves out: mode replicated,
-// restart condition any, port protocol tcp and publish mode ingress.
+// restart condition any, endpoint mode vip, port protocol tcp and publish
+// mode ingress.
 func (s *ServiceSpec) Normalize() {
 	if s.Mode == "" {
 		s.Mode = ModeReplicated
+	}
+	if s.Endpoint.Mode == "" {
+		s.Endpoint.Mode = EndpointVIP
 	}
 	if s.Task.RestartPolicy.Condition == "" {
 		s.Task.RestartPolicy.Condition = RestartAny
@@ -118,6 +122,7 @@ func (s *ServiceSpec) Validate() error {
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, s.Task.validate()...)
 	errs = append(errs, validatePorts(s.Endpoint.Ports)...)
+	errs = append(errs, s.validateNetworks()...)
 	errs = append(errs, s.Update.validate("update", s.Endpoint.Ports)...)
 	errs = append(errs, s.Rollback.validate("rollback", s.Endpoint.Ports)...)
 	return errors.Join(errs...)
