@@ -15,6 +15,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,6 +47,7 @@ type Config struct {
 	Tasks         TasksConfig
 	Raft          RaftConfig
 	Mesh          MeshConfig
+	Networks      NetworksConfig
 	CA            CAConfig
 	File          string // the file that was read, "" if none
 
@@ -90,6 +92,15 @@ type RaftConfig struct {
 // MeshConfig holds the mesh.* keys.
 type MeshConfig struct {
 	BindAddr string // an IP address, or "" for all addresses
+}
+
+// NetworksConfig holds the networks.* keys.
+type NetworksConfig struct {
+	// DefaultPool is where the managers take the subnet of a network
+	// created without one: DefaultSize-bit subnets of it, the lowest free
+	// first.
+	DefaultPool netip.Prefix
+	DefaultSize int
 }
 
 // CAConfig holds the ca.* keys.

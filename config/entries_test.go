@@ -43,6 +43,8 @@ token_file = "/etc/vault-token"
 		{"raft.snapshot_threshold", "8192", "default", "HIVE_RAFT_SNAPSHOT_THRESHOLD"},
 		{"raft.snapshot_interval", "2m", "default", "HIVE_RAFT_SNAPSHOT_INTERVAL"},
 		{"mesh.bind_addr", "", "default", "HIVE_MESH_BIND_ADDR"},
+		{"networks.default_pool", "10.0.0.0/8", "default", "HIVE_NETWORKS_DEFAULT_POOL"},
+		{"networks.default_size", "24", "default", "HIVE_NETWORKS_DEFAULT_SIZE"},
 		{"ca.cert_expiry", "2160h", "default", "HIVE_CA_CERT_EXPIRY"},
 		{"plugins.config.runtime-docker.api_version", "1.41", "env HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION", "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION"},
 		{"plugins.config.runtime-docker.socket_path", "/run/docker.sock", "file " + path, "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_SOCKET_PATH"},
@@ -83,7 +85,8 @@ func TestKeysMatchTable(t *testing.T) {
 	want := []string{"data_dir", "host", "advertise_addr", "listen_addr", "log.level", "log.format",
 		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.secrets", "plugins.health_interval",
 		"tasks.history_limit", "raft.heartbeat_timeout", "raft.election_timeout",
-		"raft.snapshot_threshold", "raft.snapshot_interval", "mesh.bind_addr", "ca.cert_expiry"}
+		"raft.snapshot_threshold", "raft.snapshot_interval", "mesh.bind_addr",
+		"networks.default_pool", "networks.default_size", "ca.cert_expiry"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("Keys() = %v\nwant %v", names, want)
 	}

@@ -49,6 +49,8 @@ const (
 	keyPluginsSecrets  = "plugins.secrets"
 	keyHeartbeat       = "raft.heartbeat_timeout"
 	keyElection        = "raft.election_timeout"
+	keyNetworksPool    = "networks.default_pool"
+	keyNetworksSize    = "networks.default_size"
 	pluginKeyPrefix    = "plugins.config."
 	pluginEnvPrefix    = "HIVE_PLUGINS_CONFIG_"
 	derivedFromDataDir = "derived from data_dir"
@@ -56,6 +58,10 @@ const (
 
 // minRaftTimeout is the shortest raft heartbeat or election timeout.
 const minRaftTimeout = 10 * time.Millisecond
+
+// maxNetworkSize is the longest prefix of a pooled subnet: a /29 holds
+// five addresses besides the network, broadcast and gateway ones.
+const maxNetworkSize = 29
 
 // minCertExpiry is the shortest certificate lifetime: a node renews at two
 // thirds of it, and needs the last third to retry.
@@ -240,6 +246,33 @@ var keyTable = func() []keyDef {
 		"empty: all addresses", "",
 		"Local address the routing mesh binds published ports to.",
 		false, set, show)
+
+	add(keyNetworksPool, "IPv4 network (CIDR)",
+		"10.0.0.0/8", "10.0.0.0/8",
+		"Address pool the managers take the subnet of a network created without one from: subnets of networks.default_size bits, the lowest free first.",
+		false,
+		func(c *Config, v valueCtx) error {
+			p, err := parsePool(v)
+			c.Networks.DefaultPool = p
+			return err
+		},
+		func(c *Config) string {
+			if !c.Networks.DefaultPool.IsValid() {
+				return ""
+			}
+			return c.Networks.DefaultPool.String()
+		})
+
+	add(keyNetworksSize, "prefix length, from networks.default_pool's to 29",
+		"24", "24",
+		"Prefix length of the subnets taken from networks.default_pool (24: 254 addresses for a network's tasks and virtual IPs).",
+		false,
+		func(c *Config, v valueCtx) error {
+			n, err := parsePrefixLen(v)
+			c.Networks.DefaultSize = n
+			return err
+		},
+		func(c *Config) string { return strconv.Itoa(c.Networks.DefaultSize) })
 
 	set, show = durKey(func(c *Config) *time.Duration { return &c.CA.CertExpiry }, minCertExpiry)
 	add("ca.cert_expiry", "duration >= 1h",

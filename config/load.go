@@ -432,6 +432,10 @@ func (l *loader) resolve() *Config {
 		l.errorf("config: %s (%s from %s) must not be shorter than %s (%s from %s): raise the one or lower the other",
 			keyElection, formatDuration(el), cfg.sources[keyElection], keyHeartbeat, formatDuration(hb), cfg.sources[keyHeartbeat])
 	}
+	if pool, size := cfg.Networks.DefaultPool, cfg.Networks.DefaultSize; pool.IsValid() && size > 0 && (size < pool.Bits() || size > maxNetworkSize) {
+		l.errorf("config: %s (%d from %s) must be from the prefix length of %s (%s from %s) to %d: give a size from /%d to /%d, or change the pool",
+			keyNetworksSize, size, cfg.sources[keyNetworksSize], keyNetworksPool, pool, cfg.sources[keyNetworksPool], maxNetworkSize, pool.Bits(), maxNetworkSize)
+	}
 	l.resolvePlugins(cfg)
 	return cfg
 }

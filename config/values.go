@@ -189,6 +189,37 @@ func parseIP(v valueCtx) (string, error) {
 	return ip.String(), nil
 }
 
+// parsePool parses an IPv4 network in CIDR form with no host bits set.
+func parsePool(v valueCtx) (netip.Prefix, error) {
+	const w = `an IPv4 network in CIDR form such as "10.0.0.0/8"`
+	s, err := v.str(wantError(w))
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return netip.Prefix{}, wantError(w)
+	case p.Masked() != p:
+		return netip.Prefix{}, want("%s (%s has host bits set: write %s)", w, p, p.Masked())
+	}
+	return p, nil
+}
+
+// parsePrefixLen parses a prefix length from 1 to 32, written 24 or /24.
+func parsePrefixLen(v valueCtx) (int, error) {
+	const w = "a prefix length from 1 to 32, such as 24"
+	raw := v.raw
+	if s, ok := raw.(string); ok {
+		raw = strings.TrimPrefix(strings.TrimSpace(s), "/")
+	}
+	u, ok := toUint64(raw)
+	if !ok || u < 1 || u > 32 {
+		return 0, wantError(w)
+	}
+	return int(u), nil
+}
+
 // oneOf returns a parser accepting one of the given words (any case).
 func oneOf(words ...string) func(valueCtx) (string, error) {
 	w := "one of " + strings.Join(words, ", ")
