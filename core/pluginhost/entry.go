@@ -310,7 +310,7 @@ func (e *entry) probeKind(ctx context.Context, inst *instance) (sdk.Kind, bool) 
 	if inst.describeAs == nil {
 		return "", false
 	}
-	for _, kind := range []sdk.Kind{sdk.KindRuntime, sdk.KindScheduler, sdk.KindSecrets} {
+	for _, kind := range slices.Sorted(maps.Keys(kindClients)) {
 		if kind == e.kind {
 			continue
 		}

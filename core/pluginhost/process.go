@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
 	"github.com/hiveorch/hive/plugins/sdk/secrets"
@@ -51,6 +52,14 @@ var kindClients = map[sdk.Kind]kindClient{
 		plugin: func() plugin.GRPCPlugin { return &secrets.Plugin{} },
 		as: func(v any) (sdk.Base, bool) {
 			d, ok := v.(secrets.Driver)
+			return d, ok
+		},
+	},
+	sdk.KindNetwork: {
+		key:    sdk.PluginSetNetwork,
+		plugin: func() plugin.GRPCPlugin { return &network.Plugin{} },
+		as: func(v any) (sdk.Base, bool) {
+			d, ok := v.(network.Driver)
 			return d, ok
 		},
 	},

@@ -4,10 +4,11 @@
 // code served by the hive binary itself (`hive plugin serve NAME`).
 //
 // Each plugin kind has its own package: runtime (runs containers),
-// scheduler (places tasks on nodes) and secrets (reads secret values from
-// an external store such as Vault). Every kind shares the Base methods
-// defined here: Describe, Configure and Health. This package and its
-// children never import hive's core.
+// scheduler (places tasks on nodes), secrets (reads secret values from
+// an external store such as Vault) and network (programs a node's part of
+// hive's networks). Every kind shares the Base methods defined here:
+// Describe, Configure and Health. This package and its children never
+// import hive's core.
 //
 // To write a plugin: implement the kind's interface, call its Serve from
 // main, and run the kind's conformance suite against your implementation in

@@ -19,4 +19,5 @@ const (
 	PluginSetRuntime   = string(KindRuntime)
 	PluginSetScheduler = string(KindScheduler)
 	PluginSetSecrets   = string(KindSecrets)
+	PluginSetNetwork   = string(KindNetwork)
 )

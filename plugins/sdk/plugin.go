@@ -12,6 +12,7 @@ const (
 	KindRuntime   Kind = "runtime"
 	KindScheduler Kind = "scheduler"
 	KindSecrets   Kind = "secrets"
+	KindNetwork   Kind = "network"
 )
 
 // ProtocolVersion is the plugin protocol version. hive refuses a plugin

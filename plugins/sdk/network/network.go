@@ -33,9 +33,10 @@ type Driver interface {
 	// EnsureNetwork creates the node's part of the network, or brings an
 	// existing one in line with n (its peers and attachments are kept).
 	//
-	// Errors: a network the driver cannot make as asked (an option it does
-	// not know, a VXLAN port another network of this node uses differently)
-	// wraps sdk.ErrInvalidArgument and says what to change.
+	// Errors: a network the driver cannot make as asked (no ID, no subnet,
+	// a gateway outside the subnet, an option it does not know, a VXLAN
+	// port another network of this node uses differently) wraps
+	// sdk.ErrInvalidArgument, says what to change, and makes nothing.
 	EnsureNetwork(ctx context.Context, n Network) error
 	// RemoveNetwork removes the node's part of the network, with every
 	// attachment and peer it still has. Removing one that is not there
@@ -46,7 +47,9 @@ type Driver interface {
 	// The task keeps its own default route. It returns what it made.
 	//
 	// Errors: a network that EnsureNetwork has not made wraps
-	// sdk.ErrNotFound; a namespace that is gone wraps sdk.ErrNotFound too.
+	// sdk.ErrNotFound; a namespace that is gone wraps sdk.ErrNotFound too;
+	// an attachment the driver cannot make (no task ID, an address outside
+	// the network's subnet) wraps sdk.ErrInvalidArgument.
 	Attach(ctx context.Context, a Attachment) (AttachResult, error)
 	// Detach removes the task's interface on the network. Detaching one
 	// that is not there succeeds.
@@ -60,7 +63,12 @@ type Driver interface {
 	SetPeers(ctx context.Context, networkID string, peers []Peer) error
 	// List returns every network the driver has on this node, with its
 	// attachments and peers, as the kernel (or whatever the driver
-	// programs) has them now.
+	// programs) has them now: each network as EnsureNetwork last gave it
+	// (with the MTU the driver chose when it was given zero), each
+	// attachment as Attach was given it with the MAC Attach returned, each
+	// peer as SetPeers last gave it (with the port used when NodePort was
+	// zero). Order does not matter. A new instance of the driver (after a
+	// restart of the plugin) lists what the old one made.
 	List(ctx context.Context) ([]NetworkState, error)
 }
 
