@@ -7,10 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hiveorch/hive/plugins/network-overlay/overlay"
 	"github.com/hiveorch/hive/plugins/runtime-containerd/containerd"
 	"github.com/hiveorch/hive/plugins/runtime-docker/docker"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
 	"github.com/hiveorch/hive/plugins/sdk/secrets"
@@ -24,6 +26,7 @@ var builtins = map[string]func(){
 	"runtime-containerd": containerd.Main,
 	"scheduler-spread":   func() { scheduler.Serve(spread.New(sdk.Logger("scheduler-spread"))) },
 	vault.Name:           func() { secrets.Serve(vault.New(sdk.Logger(vault.Name))) },
+	overlay.Name:         func() { network.Serve(overlay.New(sdk.Logger(overlay.Name))) },
 }
 
 // BuiltinNames lists the built-in plugins, sorted.
