@@ -1,6 +1,7 @@
 // Package controlapi is the managers' control logic behind the HTTP API:
 // it resolves references (IDs, ID prefixes, names), validates and
-// normalizes service specs, allocates published ports, seals secret values
+// normalizes service specs, allocates published ports (and, through
+// core/allocator, network subnets and virtual IPs), seals secret values
 // (SetDataKey) before they enter a store transaction, and turns API calls
 // into store transactions. It implements the service, node, task and log
 // parts of api.Backend, and on managers (SetCA) the join tokens and client
@@ -22,6 +23,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/identity"
+	"github.com/hiveorch/hive/core/ipam"
 	"github.com/hiveorch/hive/core/seal"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -54,6 +56,9 @@ type Server struct {
 	// checkDriver vets a new secret's driver and options; set by
 	// SetSecretDriverCheck (see secrets.go).
 	checkDriver atomic.Pointer[DriverCheck]
+	// pool is where networks get their subnets; set by SetNetworkPool
+	// (see networks.go).
+	pool atomic.Pointer[ipam.Pool]
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hiveorch/hive/core/allocator"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/orchestrator"
 	"github.com/hiveorch/hive/core/orchestrator/update"
@@ -24,8 +25,9 @@ func invalid(err error) error {
 	return fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 }
 
-// CreateService validates spec, allocates its published ports and stores
-// the service. Nothing is stored when anything is wrong.
+// CreateService validates spec, allocates its published ports and its
+// virtual IPs on its networks and stores the service. Nothing is stored
+// when anything is wrong.
 func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*types.Service, error) {
 	spec = spec.Copy()
 	if spec.Name == "" {
@@ -50,7 +52,11 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 		if err != nil {
 			return err
 		}
-		svc.Endpoint.Ports = ports
+		vips, err := allocator.AllocateVIPs(tx, svc.ID, spec, nil)
+		if err != nil {
+			return err
+		}
+		svc.Endpoint.Ports, svc.Endpoint.VirtualIPs = ports, vips
 		return tx.CreateService(svc)
 	})
 	if err != nil {
@@ -97,11 +103,15 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		if err != nil {
 			return err
 		}
+		vips, err := allocator.AllocateVIPs(tx, cur.ID, spec, cur.Endpoint.VirtualIPs)
+		if err != nil {
+			return err
+		}
 		svc := cur.Copy()
 		prev := cur.Spec.Copy()
 		svc.PreviousSpec = &prev
 		svc.Spec = spec
-		svc.Endpoint.Ports = ports
+		svc.Endpoint.Ports, svc.Endpoint.VirtualIPs = ports, vips
 		svc.SpecVersion++
 		if rolls(cur, svc) || cur.UpdateStatus.Active() && !cur.UpdateStatus.Running() {
 			// A new rolling update, or a paused one resumed: the update
@@ -118,23 +128,29 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 }
 
 // resolveRefs fills the IDs and names of the secrets and configs spec
-// references, before the spec is normalized (a secret's file defaults to
-// its name) and validated.
+// references, and the IDs of its networks, before the spec is normalized
+// (a secret's file defaults to its name) and validated.
 func (s *Server) resolveRefs(ctx context.Context, spec *types.ServiceSpec) error {
 	c := &spec.Task.Container
-	if len(c.Secrets) == 0 && len(c.Configs) == 0 {
+	if len(c.Secrets) == 0 && len(c.Configs) == 0 && len(spec.Networks) == 0 {
 		return nil
 	}
 	var err error
-	s.view(ctx, func(tx store.ReadTx) { err = resolveRefs(tx, c) })
+	s.view(ctx, func(tx store.ReadTx) {
+		if err = resolveRefs(tx, c); err == nil {
+			err = resolveNetworks(tx, spec.Networks)
+		}
+	})
 	return err
 }
 
 // rolls reports whether a change of cur into next changes what its tasks
-// run (the task spec or the ports), so that its tasks are to be replaced.
-// A change of the replicas, the labels or the update policy does not.
+// run (the task spec, the ports or the networks), so that its tasks are to
+// be replaced. A change of the replicas, the labels, the update policy or
+// the network aliases does not.
 func rolls(cur, next *types.Service) bool {
-	return !next.Spec.Task.Equal(cur.Spec.Task) || !slices.Equal(next.Endpoint.Ports, cur.Endpoint.Ports)
+	return !next.Spec.Task.Equal(cur.Spec.Task) || !slices.Equal(next.Endpoint.Ports, cur.Endpoint.Ports) ||
+		!slices.Equal(next.Spec.NetworkIDs(), cur.Spec.NetworkIDs())
 }
 
 // RollbackService puts a service back on its previous spec, which becomes
@@ -157,11 +173,15 @@ func (s *Server) RollbackService(ctx context.Context, ref string) (*types.Servic
 		if err != nil {
 			return err
 		}
+		vips, err := allocator.AllocateVIPs(tx, cur.ID, prev, cur.Endpoint.VirtualIPs)
+		if err != nil {
+			return err
+		}
 		svc := cur.Copy()
 		was := cur.Spec.Copy()
 		svc.PreviousSpec = &was
 		svc.Spec = prev
-		svc.Endpoint.Ports = ports
+		svc.Endpoint.Ports, svc.Endpoint.VirtualIPs = ports, vips
 		svc.SpecVersion++
 		svc.UpdateStatus = &types.UpdateStatus{State: types.UpdateRollbackStarted, StartedAt: s.clock.Now(),
 			SpecVersion: svc.SpecVersion, Message: update.MsgManualRollback}

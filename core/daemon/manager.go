@@ -19,6 +19,7 @@ import (
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/identity"
+	"github.com/hiveorch/hive/core/ipam"
 	"github.com/hiveorch/hive/core/join"
 	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/rpc"
@@ -67,6 +68,12 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 	d.control.SetCA(d.id.Root(), d.addr)
 	if d.dek != nil {
 		d.control.SetDataKey(d.dek)
+	}
+	if p := cfg.Networks.DefaultPool; p.IsValid() {
+		if err := d.control.SetNetworkPool(ipam.Pool{Prefix: p, Size: cfg.Networks.DefaultSize}); err != nil {
+			closeStore()
+			return nil, fmt.Errorf("networks.default_pool: %w", err)
+		}
 	}
 	d.opener = secrets.NewOpener(d.store, d.dek)
 	// Driver-backed secrets (hive secret create --driver NAME) are read,

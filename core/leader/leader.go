@@ -1,6 +1,7 @@
 // Package leader is the one list of the controllers that run on the
 // leader only: the replicated and global orchestrators, the task reaper,
-// the update controller, the scheduler driver and node health. The daemon
+// the update controller, the network address allocator, the scheduler
+// driver and node health. The daemon
 // (core/daemon, leader.go) runs them for each term of leadership, beside
 // what only a real manager has (Raft membership); the simulator
 // (core/sim) runs the same list, so a scenario exercises what the daemon
@@ -11,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/hiveorch/hive/core/allocator"
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/identity"
 	"github.com/hiveorch/hive/core/nodehealth"
@@ -65,6 +67,7 @@ func Controllers(d Deps) []Controller {
 		{"global", g.Run},
 		{"taskreaper", taskreaper.New(d.Store, d.Clock, orch).Run},
 		{"update", u.Run},
+		{"allocator", allocator.New(d.Store, d.Clock, d.Logger.With("component", "allocator")).Run},
 		{"scheduler", scheduler.New(d.Store, d.Scheduler, d.Clock, d.Logger.With("component", "scheduler")).Run},
 		{"nodehealth", nodehealth.New(d.Store, d.Heartbeats, d.Clock, d.Logger.With("component", "nodehealth")).Run},
 	}

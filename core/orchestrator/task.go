@@ -8,8 +8,14 @@ import (
 )
 
 // NewTask returns a new task of svc for a slot (replicated) or a node
-// (global, slot 0), desired running, in state new.
+// (global, slot 0), desired running, in state new. It is attached to the
+// service's networks without an address: core/allocator gives it one on
+// each before the scheduler places it.
 func NewTask(id string, svc *types.Service, slot uint64, nodeID string, now time.Time) *types.Task {
+	var networks []types.NetworkAttachment
+	for _, n := range svc.Spec.Networks {
+		networks = append(networks, types.NetworkAttachment{NetworkID: n.Target})
+	}
 	return &types.Task{
 		ID:           id,
 		ServiceID:    svc.ID,
@@ -19,6 +25,7 @@ func NewTask(id string, svc *types.Service, slot uint64, nodeID string, now time
 		Spec:         svc.Spec.Task.Copy(),
 		SpecVersion:  svc.SpecVersion,
 		Ports:        slices.Clone(svc.Endpoint.Ports),
+		Networks:     networks,
 		DesiredState: types.TaskStateRunning,
 		Status:       types.TaskStatus{State: types.TaskStateNew, Timestamp: now, Message: "created"},
 	}
@@ -70,15 +77,17 @@ func Earliest(a, b time.Time) time.Time {
 	return b
 }
 
-// UpToDate reports whether t runs svc's current task spec and ports: a
-// task that is not is replaced by a rolling update. A change of the
-// service that leaves the task spec alone (replicas, labels, the update
-// policy) leaves its tasks up to date.
+// UpToDate reports whether t runs svc's current task spec and ports, on
+// its current networks: a task that is not is replaced by a rolling
+// update. A change of the service that leaves those alone (replicas,
+// labels, the update policy, network aliases) leaves its tasks up to
+// date.
 func UpToDate(svc *types.Service, t *types.Task) bool {
 	if t.SpecVersion == svc.SpecVersion {
 		return true
 	}
-	return t.Spec.Equal(svc.Spec.Task) && samePorts(t.Ports, svc.Endpoint.Ports)
+	return t.Spec.Equal(svc.Spec.Task) && samePorts(t.Ports, svc.Endpoint.Ports) &&
+		slices.Equal(t.NetworkIDs(), svc.Spec.NetworkIDs())
 }
 
 func samePorts(a, b []types.PortConfig) bool {

@@ -59,9 +59,10 @@ func relevant(ev store.Event) bool {
 	return false
 }
 
-// needsNode reports whether t waits for the scheduler.
+// needsNode reports whether t waits for the scheduler. A task waiting
+// for its network addresses (core/allocator) waits for them first.
 func needsNode(t *types.Task) bool {
-	return t.Status.State <= types.TaskStatePending && orchestrator.Occupies(t)
+	return t.Status.State <= types.TaskStatePending && orchestrator.Occupies(t) && !t.AwaitsAddresses()
 }
 
 // holdsResources reports whether t counts against its node's capacity.

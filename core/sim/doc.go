@@ -105,7 +105,9 @@
 //	       [constraint=node.labels.zone==eu] [restart=on-failure]
 //	       [restart-delay=1s] [max-attempts=2] [parallelism=1] [delay=3s]
 //	       [monitor=2s] [order=start-first] [failure-action=rollback]
+//	       [network=(back, front)]
 //	update web [the same arguments]     scale web replicas=10
+//	network back [subnet=10.5.0.0/29]   (prints its subnet and VXLAN ID)
 //	rollback web     remove web
 //	kill-task web.2 [exit=0]            (waits until the store has it ended)
 //	lose-node node-2     start-node node-2     add-node
@@ -121,6 +123,8 @@
 //	tasks [web …]       the tasks by service, slot or node, newest first:
 //	                    name, node, desired and observed state, image tag,
 //	                    creation time, env, error
+//	addresses [web …]   the services' virtual IPs, then their tasks'
+//	                    addresses by network, newest first
 //	nodes     service web     slots web     containers
 //
 // An image is written as its tag: image=v2 is hive-test/web:v2. A command

@@ -99,6 +99,16 @@ func (s *script) do(t *testing.T, d *datadriven.TestData) (string, error) {
 	case "rollback":
 		_, err := s.c.control.RollbackService(s.c.ctx, arg0(t, d))
 		return "", err
+	case "network":
+		spec := types.NetworkSpec{Name: arg0(t, d)}
+		d.MaybeScanArgs(t, "subnet", &spec.Subnet)
+		n, err := s.c.control.CreateNetwork(s.c.ctx, spec)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s %s vni=%d\n", n.Spec.Name, n.Subnet, n.VNI), nil
+	case "addresses":
+		return s.c.addressTable(d.CmdArgs), nil
 	case "remove":
 		return "", s.c.control.RemoveService(s.c.ctx, arg0(t, d))
 	case "kill-task":
@@ -268,6 +278,11 @@ func specArgs(t *testing.T, d *datadriven.TestData, spec *types.ServiceSpec) {
 			up().Order = types.UpdateOrder(v)
 		case "failure-action":
 			up().FailureAction = types.FailureAction(v)
+		case "network":
+			spec.Networks = nil
+			for _, n := range a.Vals {
+				spec.Networks = append(spec.Networks, types.NetworkAttachmentConfig{Target: n})
+			}
 		default:
 			d.Fatalf(t, "unknown argument %s", a.Key)
 		}
@@ -335,6 +350,55 @@ func (c *Cluster) taskTable(names []datadriven.CmdArg) string {
 		}
 		b.WriteByte('\n')
 	}
+	return b.String()
+}
+
+// addressTable lists the named services' virtual IPs and their tasks'
+// addresses (of every service when none is named), by service and slot,
+// newest first: name, desired and observed state, addresses by network
+// name ("-" while the task has none), and its error.
+func (c *Cluster) addressTable(names []datadriven.CmdArg) string {
+	var b strings.Builder
+	named := func(service string) bool {
+		return len(names) == 0 || slices.ContainsFunc(names, func(a datadriven.CmdArg) bool { return a.Key == service })
+	}
+	c.store.View(func(tx store.ReadTx) {
+		netName := func(id string) string {
+			if n := tx.Network(id); n != nil {
+				return n.Spec.Name
+			}
+			return id
+		}
+		services := tx.Services()
+		slices.SortFunc(services, func(a, b *types.Service) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
+		for _, svc := range services {
+			if !named(svc.Spec.Name) {
+				continue
+			}
+			var vips []string
+			for _, v := range svc.Endpoint.VirtualIPs {
+				vips = append(vips, netName(v.NetworkID)+"="+v.Addr.String())
+			}
+			fmt.Fprintf(&b, "%-14s vip %s\n", svc.Spec.Name, strings.Join(vips, " "))
+		}
+		tasks := slices.DeleteFunc(tx.Tasks(), func(tk *types.Task) bool { return !named(tk.ServiceName) })
+		sortTasks(tasks)
+		for _, tk := range tasks {
+			var addrs []string
+			for _, a := range tk.Networks {
+				addr := "-"
+				if len(a.Addresses) > 0 {
+					addr = a.Addresses[0].String()
+				}
+				addrs = append(addrs, netName(a.NetworkID)+"="+addr)
+			}
+			fmt.Fprintf(&b, "%-14s %-8s %-9s %s", tk.Name(), tk.DesiredState, tk.Status.State, strings.Join(addrs, " "))
+			if tk.Status.Err != "" {
+				fmt.Fprintf(&b, " %q", redact(tk.Status.Err))
+			}
+			b.WriteByte('\n')
+		}
+	})
 	return b.String()
 }
 

@@ -42,14 +42,19 @@ func TestValidateNetworkSpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.spec
 			s.Normalize()
-			err := s.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
+			checkValid(t, s.Validate(), tt.want)
 		})
+	}
+}
+
+// checkValid fails unless err is nil (want "") or contains want.
+func checkValid(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("Validate() = %v, want nil", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("Validate() = %v, want an error containing %q", err, want)
 	}
 }
 
@@ -91,13 +96,7 @@ func TestValidateServiceNetworks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := validSpec()
 			tt.mutate(&s)
-			err := s.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
+			checkValid(t, s.Validate(), tt.want)
 		})
 	}
 	if s := validSpec(); s.Endpoint.Mode != EndpointVIP {

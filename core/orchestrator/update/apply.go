@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hiveorch/hive/core/allocator"
 	"github.com/hiveorch/hive/core/orchestrator"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -14,8 +15,8 @@ import (
 // changes (with orchestrator.Apply's guards). The status change applies
 // only if the service still has the SpecVersion and update state the plan
 // was computed from; when it does not, nothing is written and the next
-// pass decides again. A rollback whose ports cannot be had again pauses
-// the update instead, saying why.
+// pass decides again. A rollback whose ports or virtual IPs cannot be had
+// again pauses the update instead, saying why.
 func Apply(ctx context.Context, s *store.Store, now time.Time, p Plan) error {
 	if p.Status != nil {
 		applied := false
@@ -49,8 +50,8 @@ func Apply(ctx context.Context, s *store.Store, now time.Time, p Plan) error {
 
 // rollback puts svc back on its previous spec, which becomes the previous
 // one in turn, and makes st the status of a rollback of the new
-// SpecVersion; when the previous spec's ports are taken by now, it pauses
-// st instead.
+// SpecVersion; when the previous spec's ports are taken by now, or its
+// networks have no virtual IP left, it pauses st instead.
 func rollback(tx store.ReadTx, svc *types.Service, st *types.UpdateStatus) {
 	if svc.PreviousSpec == nil {
 		st.State, st.Message = types.UpdatePaused, st.Message+"; it cannot roll back: the service has no previous spec"
@@ -62,10 +63,16 @@ func rollback(tx store.ReadTx, svc *types.Service, st *types.UpdateStatus) {
 		st.State, st.Message = types.UpdatePaused, fmt.Sprintf("%s; it cannot roll back: %v", st.Message, err)
 		return
 	}
+	vips, err := allocator.AllocateVIPs(tx, svc.ID, prev, svc.Endpoint.VirtualIPs)
+	if err != nil {
+		st.State, st.Message = types.UpdatePaused, fmt.Sprintf("%s; it cannot roll back: %v", st.Message, err)
+		return
+	}
 	cur := svc.Spec.Copy()
 	svc.PreviousSpec = &cur
 	svc.Spec = prev
 	svc.Endpoint.Ports = ports
+	svc.Endpoint.VirtualIPs = vips
 	svc.SpecVersion++
 	st.SpecVersion = svc.SpecVersion
 	st.Failures = nil
