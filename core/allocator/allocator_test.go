@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -202,4 +203,42 @@ func TestAllocatorReactsToNewTasks(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "task t2 gets an address", func() bool { return addresses(st, "t2") == "n1=10.0.0.3/24" })
 	cancel()
 	testutil.Returns(t, done, 10*time.Second, "the allocator")
+}
+
+// TestAllocateBoundsOneCommand gives at most 200 tasks their addresses in
+// one transaction and says when more wait.
+func TestAllocateBoundsOneCommand(t *testing.T) {
+	st, clk := newStore(t)
+	network(t, st, "n1", "10.8.0.0/22")
+	update(t, st, func(tx store.Tx) error {
+		for i := range 250 {
+			tk := &types.Task{ID: fmt.Sprintf("t%03d", i), ServiceID: "svc", ServiceName: "web", Slot: uint64(i + 1),
+				DesiredState: types.TaskStateRunning, Networks: []types.NetworkAttachment{{NetworkID: "n1"}}}
+			if err := tx.CreateTask(tk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var given []string
+	var more bool
+	update(t, st, func(tx store.Tx) error {
+		var err error
+		given, more, err = Allocate(tx, clk.Now())
+		return err
+	})
+	if len(given) != 200 || !more {
+		t.Fatalf("first command gave %d tasks, more %t: want 200 and more", len(given), more)
+	}
+	update(t, st, func(tx store.Tx) error {
+		var err error
+		given, more, err = Allocate(tx, clk.Now())
+		return err
+	})
+	if len(given) != 50 || more {
+		t.Fatalf("second command gave %d tasks, more %t: want the last 50", len(given), more)
+	}
+	if got := addresses(st, "t249"); got != "n1=10.8.0.251/22" {
+		t.Errorf("last task: %s", got)
+	}
 }

@@ -2,6 +2,8 @@ package update
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -161,5 +163,37 @@ func TestRelevantEvents(t *testing.T) {
 		if got := relevant(tt.ev); got != tt.want {
 			t.Errorf("%s: relevant = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestApplyRollsBackTheVirtualIPs: a rollback to a spec on other
+// networks gives the service VIPs on those, and releases the others.
+func TestApplyRollsBackTheVirtualIPs(t *testing.T) {
+	v := svc(1, types.UpdateConfig{Parallelism: 1, FailureAction: types.FailureRollback})
+	v.Spec.Networks = []types.NetworkAttachmentConfig{{Target: "n2"}}
+	v.Endpoint.VirtualIPs = []types.EndpointVirtualIP{{NetworkID: "n2", Addr: netip.MustParsePrefix("10.0.1.2/24")}}
+	v.PreviousSpec.Networks = []types.NetworkAttachmentConfig{{Target: "n1"}}
+	s := memStore(t, nil, nil)
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		for i, id := range []string{"n1", "n2"} {
+			p := netip.MustParsePrefix(fmt.Sprintf("10.0.%d.0/24", i))
+			n := &types.Network{ID: id, Spec: types.NetworkSpec{Name: id}, Subnet: p, IPRange: p, Gateway: p.Addr().Next(), VNI: uint32(4096 + i)}
+			if err := tx.CreateNetwork(n); err != nil {
+				return err
+			}
+		}
+		return tx.CreateService(v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Plan{ServiceID: "svc", SpecVersion: 2, State: types.UpdateUpdating, Rollback: true,
+		Status: &types.UpdateStatus{State: types.UpdateRollbackStarted, Message: "update rolled back due to failure"}}
+	if err := Apply(context.Background(), s, t0, p); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := read(s, "svc")
+	if vips := after.Endpoint.VirtualIPs; len(vips) != 1 || vips[0].NetworkID != "n1" || vips[0].Addr.String() != "10.0.0.2/24" {
+		t.Errorf("VIPs after the rollback = %v, want n1's 10.0.0.2/24 only", vips)
 	}
 }
