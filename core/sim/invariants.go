@@ -3,12 +3,14 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/hiveorch/hive/core/agent"
+	"github.com/hiveorch/hive/core/allocator"
 	"github.com/hiveorch/hive/core/orchestrator"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -18,7 +20,8 @@ import (
 
 // The invariants come in two kinds. Safety invariants hold in every state
 // the cluster passes through, so Settle checks them at every step:
-// CheckSlots, CheckGlobalNodes, CheckContainers and the StateTracker.
+// CheckSlots, CheckGlobalNodes, CheckContainers, CheckAddresses and the
+// StateTracker.
 // Convergence invariants hold once a scenario has settled: CheckDrained
 // and CheckConverged.
 //
@@ -53,6 +56,43 @@ func describeTasks(ts []*types.Task) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
+}
+
+// CheckAddresses checks that no address of a network is held twice: by
+// two services' virtual IPs, two tasks that hold their addresses
+// (allocator.HoldsAddresses), or a virtual IP and a task, and that none is
+// the network's gateway.
+func CheckAddresses(tx store.ReadTx) error {
+	holder := map[string]string{} // network ID + address → who holds it
+	var msgs []string
+	hold := func(networkID string, addr netip.Prefix, who string) {
+		n := tx.Network(networkID)
+		if n != nil && addr.Addr() == n.Gateway {
+			msgs = append(msgs, fmt.Sprintf("%s holds the gateway %s of network %s", who, addr.Addr(), n.Spec.Name))
+		}
+		k := networkID + " " + addr.Addr().String()
+		if prev, ok := holder[k]; ok {
+			msgs = append(msgs, fmt.Sprintf("address %s of network %s is held by %s and by %s", addr.Addr(), networkID, prev, who))
+			return
+		}
+		holder[k] = who
+	}
+	for _, svc := range tx.Services() {
+		for _, v := range svc.Endpoint.VirtualIPs {
+			hold(v.NetworkID, v.Addr, "the virtual IP of service "+svc.Spec.Name)
+		}
+	}
+	for _, t := range tx.Tasks() {
+		if !allocator.HoldsAddresses(t) {
+			continue
+		}
+		for _, a := range t.Networks {
+			for _, addr := range a.Addresses {
+				hold(a.NetworkID, addr, "task "+taskName(t))
+			}
+		}
+	}
+	return joinSorted(msgs)
 }
 
 // CheckSlots checks that no slot of a replicated service has more than one

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -227,6 +228,53 @@ func TestStateTrackerCatchesAStateGoingBack(t *testing.T) {
 				tr.Observe(store.Event{Action: action, Index: uint64(i + 1), Task: at(s)})
 			}
 			checkErr(t, tr.Err(), tt.want)
+		})
+	}
+}
+
+func TestCheckAddressesFindsAnAddressHeldTwice(t *testing.T) {
+	p := netip.MustParsePrefix
+	net := &types.Network{ID: "n1", Spec: types.NetworkSpec{Name: "backend", Driver: "overlay"},
+		Subnet: p("10.0.9.0/24"), Gateway: netip.MustParseAddr("10.0.9.1"), IPRange: p("10.0.9.0/24"), VNI: 4096}
+	on := func(tk *types.Task, addr string) *types.Task {
+		tk.Networks = []types.NetworkAttachment{{NetworkID: "n1", Addresses: []netip.Prefix{p(addr)}}}
+		return tk
+	}
+	web := svcReplicated("web", 2)
+	web.Endpoint.VirtualIPs = []types.EndpointVirtualIP{{NetworkID: "n1", Addr: p("10.0.9.2/24")}}
+	tests := []struct {
+		name  string
+		tasks []*types.Task
+		want  string
+	}{
+		{"distinct", []*types.Task{on(tk("a", "web", 1, "n1", running, running), "10.0.9.3/24"), on(tk("b", "web", 2, "n1", running, running), "10.0.9.4/24")}, ""},
+		{"two tasks", []*types.Task{on(tk("a", "web", 1, "n1", running, running), "10.0.9.3/24"), on(tk("b", "web", 2, "n1", running, running), "10.0.9.3/24")}, "is held by task"},
+		{"a task on the VIP", []*types.Task{on(tk("a", "web", 1, "n1", running, running), "10.0.9.2/24")}, "held by the virtual IP of service web and by task"},
+		{"the gateway", []*types.Task{on(tk("a", "web", 1, "n1", running, running), "10.0.9.1/24")}, "holds the gateway"},
+		{"an ended task frees its address", []*types.Task{on(tk("a", "web", 1, "n1", shutdown, shutdown), "10.0.9.3/24"), on(tk("b", "web", 2, "n1", running, running), "10.0.9.3/24")}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := store.NewMemory(clock.NewFake(Epoch))
+			defer s.Close()
+			err := s.Update(context.Background(), func(tx store.Tx) error {
+				if err := tx.CreateNetwork(net.Copy()); err != nil {
+					return err
+				}
+				if err := tx.CreateService(web.Copy()); err != nil {
+					return err
+				}
+				for _, x := range tt.tasks {
+					if err := tx.CreateTask(x.Copy()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.View(func(tx store.ReadTx) { checkErr(t, CheckAddresses(tx), tt.want) })
 		})
 	}
 }

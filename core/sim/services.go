@@ -106,7 +106,7 @@ func (c *Cluster) CheckSafety() error {
 	containers := c.Containers()
 	var err error
 	c.store.View(func(tx store.ReadTx) {
-		err = errors.Join(CheckSlots(tx), CheckGlobalNodes(tx), CheckContainers(tx, containers))
+		err = errors.Join(CheckSlots(tx), CheckGlobalNodes(tx), CheckContainers(tx, containers), CheckAddresses(tx))
 	})
 	return errors.Join(err, c.tracker.Err())
 }
