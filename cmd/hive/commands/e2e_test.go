@@ -152,7 +152,7 @@ func TestCreateDetachedSendsTheSpec(t *testing.T) {
 			RestartPolicy: types.RestartPolicy{Condition: types.RestartOnFailure, Delay: d(2 * time.Second), MaxAttempts: 4, Window: d(time.Minute)},
 			Placement:     types.Placement{Constraints: []string{"node.role==manager"}},
 		},
-		Endpoint: types.EndpointSpec{Ports: []types.PortConfig{
+		Endpoint: types.EndpointSpec{Mode: types.EndpointVIP, Ports: []types.PortConfig{
 			{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"},
 			{Protocol: "tcp", TargetPort: 443, PublishedPort: 9443, PublishMode: "host"},
 		}},
@@ -172,8 +172,9 @@ func TestCreateDefaults(t *testing.T) {
 	h.mustRun("service", "create", "-d", "--name", "plain", "busybox")
 	got := h.b.Service("plain").Spec
 	want := types.ServiceSpec{Name: "plain", Mode: types.ModeReplicated, Replicas: 1,
-		Task:   types.TaskSpec{Container: types.ContainerSpec{Image: "busybox"}, RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}},
-		Update: types.DefaultUpdateConfig(), Rollback: types.DefaultUpdateConfig()}
+		Task:     types.TaskSpec{Container: types.ContainerSpec{Image: "busybox"}, RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}},
+		Endpoint: types.EndpointSpec{Mode: types.EndpointVIP},
+		Update:   types.DefaultUpdateConfig(), Rollback: types.DefaultUpdateConfig()}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("spec = %+v, want %+v", got, want)
 	}

@@ -56,7 +56,7 @@ func TestUpdateAppliesEveryFlagToTheSpec(t *testing.T) {
 			Placement:     types.Placement{Constraints: []string{"node.role==manager"}},
 			ForceUpdate:   1,
 		},
-		Endpoint: types.EndpointSpec{Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 90, PublishedPort: 9090, PublishMode: "ingress"}}},
+		Endpoint: types.EndpointSpec{Mode: types.EndpointVIP, Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 90, PublishedPort: 9090, PublishMode: "ingress"}}},
 		Update: &types.UpdateConfig{Parallelism: 2, Delay: types.Duration(time.Second), FailureAction: types.FailureRollback,
 			Monitor: d(10 * time.Second), MaxFailureRatio: 0.25, Order: types.OrderStartFirst},
 		Rollback: &types.UpdateConfig{Parallelism: 0, FailureAction: types.FailurePause, Monitor: d(5 * time.Second), Order: types.OrderStartFirst},
