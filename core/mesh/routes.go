@@ -129,12 +129,18 @@ func ClusterRoutes(services []*types.Service, tasks []*types.Task, nodes []*type
 	return table
 }
 
-// Routable reports whether t may receive new connections: the tasks
-// Routes lists as backends.
+// Serving reports whether t may receive new connections at all: desired
+// and observed running (healthy, when it has a health check: the agent
+// keeps such a task starting until it is), and not told to stop. The
+// routing mesh, the VIP rules and the DNS resolver all ask this.
+func Serving(t *types.Task) bool {
+	return t.DesiredState == types.TaskStateRunning && t.Status.State == types.TaskStateRunning
+}
+
+// Routable reports whether the mesh may route to t: it is Serving and has
+// an address of its runtime's (the tasks Routes lists as backends).
 func Routable(t *types.Task) bool {
-	return t.DesiredState == types.TaskStateRunning &&
-		t.Status.State == types.TaskStateRunning &&
-		len(t.Status.Addresses) > 0 && t.Status.Addresses[0] != ""
+	return Serving(t) && len(t.Status.Addresses) > 0 && t.Status.Addresses[0] != ""
 }
 
 // RouteEvent reports whether ev can change the table ClusterRoutes

@@ -28,7 +28,7 @@
 //
 // Names are case-insensitive and may end with a dot. A service the task
 // shares no network with is unknown to it. A task counts as running when
-// mesh.Routable says so, the rule the routing mesh uses: desired and
+// mesh.Serving says so, the rule the routing mesh uses: desired and
 // observed state running (the agent keeps a task whose container has a
 // health check in "starting" until the check passes, and fails it when it
 // turns unhealthy, so a running task is a healthy one).

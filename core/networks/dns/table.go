@@ -57,7 +57,7 @@ func Build(services []*types.Service, tasks []*types.Task, networks []*types.Net
 	// running tasks on the network.
 	running := make(map[string]map[string][]netip.Addr)
 	for _, t := range tasks {
-		if t == nil || !mesh.Routable(t) {
+		if t == nil || !mesh.Serving(t) {
 			continue
 		}
 		for _, a := range t.Networks {

@@ -58,7 +58,7 @@ func (r Rules) keys() []Key {
 // ports, or its spec's while none is allocated; TCP when no protocol is
 // given) is a Key, and a service that publishes no port has one Key for
 // its VIP on every port. The backends are the addresses on that network
-// of the service's tasks that mesh.Routable says may get new connections:
+// of the service's tasks that mesh.Serving says may get new connections:
 // desired and observed state running, which the agent only reports once a
 // health check passes. A task told to stop is out at once, before its
 // container stops, so that a rolling update sends no new connection to a
@@ -79,7 +79,7 @@ func Build(asker *types.Task, services []*types.Service, tasks []*types.Task, ne
 	type place struct{ service, network string }
 	backends := make(map[place][]netip.Addr)
 	for _, t := range tasks {
-		if t == nil || !mesh.Routable(t) {
+		if t == nil || !mesh.Serving(t) {
 			continue
 		}
 		for _, a := range t.Networks {
