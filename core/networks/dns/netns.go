@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hiveorch/hive/plugins/sdk/network/nsthread"
 )
 
 // Where a task finds its resolver, inside its network namespace, as with
@@ -93,42 +94,10 @@ func loopbackUp(ns netns.NsHandle) error {
 // inNetns runs fn on an OS thread moved into the namespace ns, then moves
 // the thread back.
 func inNetns(ns netns.NsHandle, fn func() error) error {
-	return onThread(func() error {
+	return nsthread.Run(func() error {
 		if err := netns.Set(ns); err != nil {
 			return fmt.Errorf("enter network namespace: %w", err)
 		}
 		return nil
 	}, fn)
-}
-
-// onThread runs fn on a locked OS thread after enter has moved the thread
-// into a namespace, then moves it back to its own. It runs them in a
-// goroutine of its own: a thread that cannot go back is never handed back
-// to the Go scheduler, and ends with that goroutine.
-func onThread(enter, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := enter(); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		fnErr := fn()
-		if err := netns.Set(orig); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			done <- errors.Join(fnErr, fmt.Errorf("return to the original network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- fnErr
-	}()
-	return <-done
 }

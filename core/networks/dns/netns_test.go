@@ -13,6 +13,7 @@ import (
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/internal/testutil"
+	"github.com/hiveorch/hive/plugins/sdk/network/nsthread"
 )
 
 // testNetns makes a network namespace named hivet-dns-…, removed when the
@@ -29,7 +30,7 @@ func testNetns(t *testing.T) string {
 		}
 	})
 	// NewNamed moves the calling thread into the new namespace.
-	err := onThread(func() error {
+	err := nsthread.Run(func() error {
 		ns, err := netns.NewNamed(name)
 		if err == nil {
 			ns.Close()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk/network"
+	"github.com/hiveorch/hive/plugins/sdk/network/nsthread"
 )
 
 // testPrefix starts the name of every kernel object a test makes.
@@ -184,7 +185,7 @@ func inNetns(path string, fn func() error) error {
 		return err
 	}
 	defer ns.Close()
-	return onThread(func() error { return netns.Set(ns) }, fn)
+	return nsthread.Run(func() error { return netns.Set(ns) }, fn)
 }
 
 // serve listens on addr:port in the namespace at path and answers every

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/network/nsthread"
 )
 
 // nsDir is where the networks' namespaces are bind-mounted, as `ip netns`
@@ -124,7 +124,7 @@ func createNetns(name string) (bool, error) {
 		return false, fmt.Errorf("create %s: %w", path, err)
 	}
 	f.Close()
-	err = onThread(func() error { return unix.Unshare(unix.CLONE_NEWNET) }, func() error {
+	err = nsthread.Run(func() error { return unix.Unshare(unix.CLONE_NEWNET) }, func() error {
 		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		return unix.Mount(self, path, "none", unix.MS_BIND, "")
 	})
@@ -133,36 +133,6 @@ func createNetns(name string) (bool, error) {
 		return false, fmt.Errorf("create network namespace %s: %w", name, err)
 	}
 	return true, nil
-}
-
-// onThread runs fn on a locked thread after enter has moved the thread
-// into a namespace, then moves it back. A thread that cannot go back is
-// never handed back to the Go scheduler: it ends with its goroutine.
-func onThread(enter, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("current namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := enter(); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		fnErr := fn()
-		if err := netns.Set(orig); err != nil {
-			done <- errors.Join(fnErr, fmt.Errorf("return to the original namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- fnErr
-	}()
-	return <-done
 }
 
 // deleteNetns unmounts and removes nsDir/name; one that is not there is no
