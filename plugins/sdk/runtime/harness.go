@@ -3,9 +3,8 @@ package runtime
 import (
 	"testing"
 
-	plugin "github.com/hashicorp/go-plugin"
-
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/internal/harness"
 )
 
 // NewHarness serves impl over gRPC in this process, as a plugin process
@@ -16,16 +15,5 @@ import (
 // the same runtime (as after a restart of hive).
 func NewHarness(t testing.TB, impl Runtime) Runtime {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginSetRuntime: &Plugin{Impl: impl},
-	})
-	t.Cleanup(func() {
-		server.Stop()
-		_ = client.Close()
-	})
-	raw, err := client.Dispense(sdk.PluginSetRuntime)
-	if err != nil {
-		t.Fatalf("runtime harness: dispense: %v", err)
-	}
-	return raw.(Runtime)
+	return harness.Dispense[Runtime](t, sdk.PluginSetRuntime, &Plugin{Impl: impl})
 }

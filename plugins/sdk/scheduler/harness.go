@@ -3,9 +3,8 @@ package scheduler
 import (
 	"testing"
 
-	plugin "github.com/hashicorp/go-plugin"
-
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/internal/harness"
 )
 
 // NewHarness serves impl over gRPC in this process, as a plugin process
@@ -14,16 +13,5 @@ import (
 // sees exactly what hive sees. The connection closes in t.Cleanup.
 func NewHarness(t testing.TB, impl Scheduler) Scheduler {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginSetScheduler: &Plugin{Impl: impl},
-	})
-	t.Cleanup(func() {
-		server.Stop()
-		_ = client.Close()
-	})
-	raw, err := client.Dispense(sdk.PluginSetScheduler)
-	if err != nil {
-		t.Fatalf("scheduler harness: dispense: %v", err)
-	}
-	return raw.(Scheduler)
+	return harness.Dispense[Scheduler](t, sdk.PluginSetScheduler, &Plugin{Impl: impl})
 }
