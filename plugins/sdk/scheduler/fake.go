@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/internal/fakebase"
 )
 
 // Fake is a trivial, deterministic Scheduler for hive's core tests: each
@@ -32,12 +33,11 @@ import (
 // Settings. A Fake is safe for concurrent use; the zero value is not
 // usable, call NewFake.
 type Fake struct {
+	// Controls gives the Fake its Base calls and test controls.
+	*fakebase.Controls
+
 	mu       sync.Mutex
-	calls    []string
-	failNext map[string][]error
-	down     bool
 	requests []*Request
-	settings map[string]string
 }
 
 var _ Scheduler = (*Fake)(nil)
@@ -47,30 +47,7 @@ const FakeVersion = "1.0.0"
 
 // NewFake returns a Fake.
 func NewFake() *Fake {
-	return &Fake{failNext: map[string][]error{}}
-}
-
-// FailNext makes the next call of method ("Schedule", "Describe", ...)
-// return err. Several calls queue errors for as many calls.
-func (f *Fake) FailNext(method string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failNext[method] = append(f.failNext[method], err)
-}
-
-// SetDown makes every call fail with an error wrapping sdk.ErrUnavailable
-// (down), or work again.
-func (f *Fake) SetDown(down bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.down = down
-}
-
-// Calls returns the names of the methods called so far, in order.
-func (f *Fake) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
+	return &Fake{Controls: fakebase.New(sdk.Info{Name: "scheduler-fake", Kind: sdk.KindScheduler, Version: FakeVersion})}
 }
 
 // Requests returns copies of the requests Schedule received, in order.
@@ -84,54 +61,9 @@ func (f *Fake) Requests() []*Request {
 	return out
 }
 
-// Settings returns the settings of the last Configure.
-func (f *Fake) Settings() map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return maps.Clone(f.settings)
-}
-
-func (f *Fake) begin(method string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, method)
-	if f.down {
-		return fmt.Errorf("%s: fake scheduler is down: %w", method, sdk.ErrUnavailable)
-	}
-	if q := f.failNext[method]; len(q) > 0 {
-		f.failNext[method] = q[1:]
-		return q[0]
-	}
-	return nil
-}
-
-// Describe reports the Fake as "scheduler-fake".
-func (f *Fake) Describe(ctx context.Context) (sdk.Info, error) {
-	if err := f.begin("Describe"); err != nil {
-		return sdk.Info{}, err
-	}
-	return sdk.Info{Name: "scheduler-fake", Kind: sdk.KindScheduler, Version: FakeVersion}, nil
-}
-
-// Configure records settings (see Settings); it accepts any.
-func (f *Fake) Configure(ctx context.Context, settings map[string]string) error {
-	if err := f.begin("Configure"); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.settings = maps.Clone(settings)
-	return nil
-}
-
-// Health is nil unless the Fake is down or FailNext says otherwise.
-func (f *Fake) Health(ctx context.Context) error {
-	return f.begin("Health")
-}
-
 // Schedule places each task of req, in order (see Fake).
 func (f *Fake) Schedule(ctx context.Context, req *Request) (*Response, error) {
-	if err := f.begin("Schedule"); err != nil {
+	if err := f.Begin("Schedule"); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
