@@ -61,6 +61,7 @@ type Backend interface {
 
 	NodeManager
 	SecretManager
+	NetworkManager
 	KeyManager
 }
 

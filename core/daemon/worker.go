@@ -124,6 +124,19 @@ func (b *workerBackend) RemoveConfig(context.Context, string) error { return b.n
 func (b *workerBackend) UpdateConfig(context.Context, string, []byte) (*types.Config, error) {
 	return nil, b.notManager()
 }
+func (b *workerBackend) CreateNetwork(context.Context, types.NetworkSpec) (*types.Network, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) ListNetworks(context.Context) ([]*types.Network, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) GetNetwork(context.Context, string) (*types.Network, error) {
+	return nil, b.notManager()
+}
+func (b *workerBackend) RemoveNetwork(context.Context, string) error { return b.notManager() }
+func (b *workerBackend) PruneNetworks(context.Context) ([]string, error) {
+	return nil, b.notManager()
+}
 func (b *workerBackend) SetAutolock(context.Context, bool) (*api.UnlockKey, error) {
 	return nil, b.notManager()
 }
