@@ -10,13 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/api/client"
 )
 
-// storedKind describes secrets or configs to the ls, inspect and rm
-// commands they share.
+// storedKind describes secrets, configs or networks to the ls, inspect
+// and rm commands they share.
 type storedKind[T any] struct {
-	noun string // "secret", "config"
+	noun string // "secret", "config", "network"
 	// list, get and remove are the client's methods for the kind, as
 	// method expressions: (*client.Client).ListSecrets.
 	list   func(*client.Client, context.Context) ([]T, error)
@@ -25,9 +26,42 @@ type storedKind[T any] struct {
 	meta   func(T) storedMeta
 	// driverColumn adds ls's DRIVER column (secrets).
 	driverColumn bool
+	// columns, when set, are ls's table instead of ID, NAME, [DRIVER,]
+	// CREATED and UPDATED.
+	columns []storedColumn[T]
+	// noValue kinds (networks) hold no value: inspect --pretty shows no
+	// value version.
+	noValue bool
 	// prettyBefore and prettyAfter print what inspect --pretty shows
 	// beside the common fields: after the labels, and at the end.
 	prettyBefore, prettyAfter func(io.Writer, T)
+	// usedBy, when set, names the services that use an object, for an
+	// "In use by:" line of inspect --pretty.
+	usedBy func(T, []api.ServiceSummary) []string
+}
+
+// storedColumn is a column of ls's table.
+type storedColumn[T any] struct {
+	header string
+	value  func(o T, now time.Time) string
+}
+
+// lsColumns returns ls's table: the kind's columns, or ID, NAME,
+// [DRIVER,] CREATED and UPDATED.
+func (k storedKind[T]) lsColumns() []storedColumn[T] {
+	if k.columns != nil {
+		return k.columns
+	}
+	cols := []storedColumn[T]{
+		{"ID", func(o T, _ time.Time) string { return truncID(k.meta(o).ID) }},
+		{"NAME", func(o T, _ time.Time) string { return k.meta(o).Name }},
+	}
+	if k.driverColumn {
+		cols = append(cols, storedColumn[T]{"DRIVER", func(o T, _ time.Time) string { return k.meta(o).Driver }})
+	}
+	return append(cols,
+		storedColumn[T]{"CREATED", func(o T, now time.Time) string { return ago(now, k.meta(o).CreatedAt) }},
+		storedColumn[T]{"UPDATED", func(o T, now time.Time) string { return ago(now, k.meta(o).UpdatedAt) }})
 }
 
 // storedMeta is what every secret and config has.
@@ -38,7 +72,7 @@ type storedMeta struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-// lsCommand is `hive secret ls` or `hive config ls`.
+// lsCommand is `hive secret ls`, `hive config ls` or `hive network ls`.
 func (k storedKind[T]) lsCommand(c *cli, long, example string) *cobra.Command {
 	var (
 		format string
@@ -78,16 +112,16 @@ func (k storedKind[T]) lsCommand(c *cli, long, example string) *cobra.Command {
 				return nil
 			}
 			now := c.now()
-			cols := []string{"ID", "NAME", "CREATED", "UPDATED"}
-			if k.driverColumn {
-				cols = []string{"ID", "NAME", "DRIVER", "CREATED", "UPDATED"}
+			cols := k.lsColumns()
+			headers := make([]string, len(cols))
+			for i, col := range cols {
+				headers[i] = col.header
 			}
-			t := newTable(out, cols...)
+			t := newTable(out, headers...)
 			for _, o := range list {
-				m := k.meta(o)
-				row := []string{truncID(m.ID), m.Name, ago(now, m.CreatedAt), ago(now, m.UpdatedAt)}
-				if k.driverColumn {
-					row = []string{truncID(m.ID), m.Name, m.Driver, ago(now, m.CreatedAt), ago(now, m.UpdatedAt)}
+				row := make([]string, len(cols))
+				for i, col := range cols {
+					row[i] = col.value(o, now)
 				}
 				t.row(row...)
 			}
@@ -99,7 +133,8 @@ func (k storedKind[T]) lsCommand(c *cli, long, example string) *cobra.Command {
 	return cmd
 }
 
-// inspectCommand is `hive secret inspect` or `hive config inspect`.
+// inspectCommand is `hive secret inspect`, `hive config inspect` or
+// `hive network inspect`.
 func (k storedKind[T]) inspectCommand(c *cli, cmd *cobra.Command, prettyUsage string) *cobra.Command {
 	var (
 		pretty bool
@@ -134,6 +169,12 @@ func (k storedKind[T]) inspectCommand(c *cli, cmd *cobra.Command, prettyUsage st
 			}
 			return errorOf(errs)
 		}
+		var services []api.ServiceSummary
+		if k.usedBy != nil && len(list) > 0 {
+			if services, err = cl.ListServices(cmd.Context()); err != nil {
+				return err
+			}
+		}
 		for i, o := range list {
 			if i > 0 {
 				fmt.Fprintln(out)
@@ -144,8 +185,14 @@ func (k storedKind[T]) inspectCommand(c *cli, cmd *cobra.Command, prettyUsage st
 			if k.prettyBefore != nil {
 				k.prettyBefore(out, o)
 			}
-			fmt.Fprintf(out, "Value version:   %d\nCreated at:      %s\nUpdated at:      %s\n",
-				m.ValueVersion, m.CreatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"), m.UpdatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"))
+			if !k.noValue {
+				fmt.Fprintf(out, "Value version:   %d\n", m.ValueVersion)
+			}
+			fmt.Fprintf(out, "Created at:      %s\nUpdated at:      %s\n",
+				m.CreatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"), m.UpdatedAt.Local().Format("2006-01-02 15:04:05 -0700 MST"))
+			if k.usedBy != nil {
+				fmt.Fprintf(out, "In use by:       %s\n", orDefault(strings.Join(k.usedBy(o, services), ", "), "no service"))
+			}
 			if k.prettyAfter != nil {
 				k.prettyAfter(out, o)
 			}
@@ -157,7 +204,7 @@ func (k storedKind[T]) inspectCommand(c *cli, cmd *cobra.Command, prettyUsage st
 	return cmd
 }
 
-// rmCommand is `hive secret rm` or `hive config rm`.
+// rmCommand is `hive secret rm`, `hive config rm` or `hive network rm`.
 func (k storedKind[T]) rmCommand(c *cli, long, example string) *cobra.Command {
 	return &cobra.Command{
 		Use:     fmt.Sprintf("rm %s [%s...]", strings.ToUpper(k.noun), strings.ToUpper(k.noun)),
