@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -228,4 +229,60 @@ func confirmed(r io.Reader) bool {
 		return true
 	}
 	return false
+}
+
+// parseNetworkAttachment reads a --network value (flag names the flag as
+// given): NAME, or the long form name=NAME,alias=A,alias=B (target= is
+// name='s other spelling, as in Docker).
+func parseNetworkAttachment(flag, value string) (types.NetworkAttachmentConfig, error) {
+	var att types.NetworkAttachmentConfig
+	bad := func(format string, args ...any) (types.NetworkAttachmentConfig, error) {
+		return types.NetworkAttachmentConfig{}, fmt.Errorf("invalid %s %q: %s", flag, value, fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(value) == "" {
+		return bad("give a network name, or name=NETWORK,alias=ALIAS")
+	}
+	if !strings.ContainsAny(value, "=,") {
+		att.Target = value
+		return att, nil
+	}
+	fields, err := csvFields(value)
+	if err != nil {
+		return bad("%v", err)
+	}
+	known := []string{"name", "target", "alias"}
+	for _, field := range fields {
+		key, val, ok := strings.Cut(field, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if !ok || val == "" {
+			return bad("field %q has no value: write KEY=VALUE, as in name=NETWORK", field)
+		}
+		switch key {
+		case "name", "target":
+			if att.Target != "" {
+				return bad("it names two networks (%s and %s): give one --network per network", att.Target, val)
+			}
+			att.Target = val
+		case "alias":
+			att.Aliases = append(att.Aliases, val)
+		default:
+			return bad("unknown field %q%s (known: name/target, alias)", key, suggest(key, known...))
+		}
+	}
+	if att.Target == "" {
+		return bad("name the network with name=NETWORK")
+	}
+	return att, nil
+}
+
+// networkResolver resolves a network's name, ID or ID prefix to its ID
+// through cl, for applySpecFlagsResolving.
+func networkResolver(ctx context.Context, cl *client.Client) func(string) (string, error) {
+	return func(ref string) (string, error) {
+		n, err := cl.GetNetwork(ctx, ref)
+		if err != nil {
+			return "", err
+		}
+		return n.ID, nil
+	}
 }

@@ -338,7 +338,8 @@ func TestSpecOptions(t *testing.T) {
 				Resources:     types.Requirements{Limits: types.Resources{NanoCPUs: 2e9}},
 				RestartPolicy: types.RestartPolicy{Condition: types.RestartAny},
 				Placement:     types.Placement{Constraints: []string{"node.role==worker"}}},
-			Endpoint: types.EndpointSpec{Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"}}}}
+			Endpoint: types.EndpointSpec{Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"}}},
+			Networks: []types.NetworkAttachmentConfig{{Target: "net1aaaaaaaaaaaaaaaaaaaaa"}}}
 	}
 	created := func() types.ServiceSpec {
 		return types.ServiceSpec{Mode: types.ModeReplicated, Replicas: 1, Task: types.TaskSpec{RestartPolicy: types.RestartPolicy{Condition: types.RestartAny}}}
@@ -468,6 +469,16 @@ func TestSpecOptions(t *testing.T) {
 		{"update", []string{"--update-order", "x"}, nil, `invalid --update-order "x"`},
 		{"update", []string{"--rollback-order", "x"}, nil, `invalid --rollback-order "x"`},
 		{"update", []string{"--force", "--force"}, func(s *types.ServiceSpec) { s.Task.ForceUpdate = 1 }, ""},
+		{"create", []string{"--network", "front", "--network", "name=back,alias=db,alias=cache"}, func(s *types.ServiceSpec) {
+			s.Networks = []types.NetworkAttachmentConfig{{Target: "front"}, {Target: "back", Aliases: []string{"db", "cache"}}}
+		}, ""},
+		{"create", []string{"--network", "front", "--network", "target=front,alias=www"}, nil, `invalid --network "target=front,alias=www": network front is given twice`},
+		{"create", []string{"--network", "alias=db"}, nil, `invalid --network "alias=db": name the network with name=NETWORK`},
+		{"update", []string{"--network-rm", "net1aaa", "--network-add", "target=back"}, func(s *types.ServiceSpec) { s.Networks = []types.NetworkAttachmentConfig{{Target: "back"}} }, ""},
+		{"update", []string{"--network-rm", "back"}, nil, "invalid --network-rm back: the service is not attached to that network (give its ID"},
+		{"create", []string{"--endpoint-mode", "dnsrr"}, func(s *types.ServiceSpec) { s.Endpoint.Mode = types.EndpointDNSRR }, ""},
+		{"update", []string{"--endpoint-mode", "vip"}, func(s *types.ServiceSpec) { s.Endpoint.Mode = types.EndpointVIP }, ""},
+		{"update", []string{"--endpoint-mode", "rr"}, nil, `invalid --endpoint-mode "rr": want vip or dnsrr`},
 	}
 	used := map[string]map[string]bool{"create": {}, "update": {}}
 	for _, tt := range tests {

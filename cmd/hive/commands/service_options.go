@@ -50,6 +50,11 @@ type specEdit struct {
 	flag string
 	// lookup reads the CLI's environment, for --env KEY.
 	lookup func(string) (string, bool)
+	// networkID resolves a network's name, ID or ID prefix to its ID, so
+	// that update's --network-add and --network-rm match the IDs a stored
+	// spec holds; nil where no cluster is asked (create: the managers
+	// resolve the names they get).
+	networkID func(ref string) (string, error)
 }
 
 func (e specEdit) ct() *types.ContainerSpec { return &e.s.Task.Container }
@@ -197,6 +202,53 @@ var specOptions = slices.Concat([]specOption{
 				}
 			}
 			return nil
+		}},
+	{name: "network", help: "attach the tasks to a network: `NETWORK` is NAME, or name=NAME,alias=ALIAS[,alias=ALIAS...]",
+		rmHelp: "detach the tasks from the network `NETWORK`: its name or ID",
+		add: func(e specEdit, vs []string) error {
+			var err error
+			e.s.Networks, err = addKeyed(e.s.Networks, vs, func(v string) (types.NetworkAttachmentConfig, error) {
+				att, err := parseNetworkAttachment(e.flag, v)
+				if err == nil && e.networkID != nil {
+					att.Target, err = e.networkID(att.Target)
+				}
+				return att, err
+			}, func(a types.NetworkAttachmentConfig) string { return a.Target },
+				func(v, target string) error {
+					return fmt.Errorf("invalid %s %q: network %s is given twice; attach the service to it once", e.flag, v, target)
+				})
+			return err
+		},
+		rm: func(e specEdit, refs []string) error {
+			for _, ref := range refs {
+				id, hint := ref, " (give its ID, as hive network ls shows it)"
+				if e.networkID != nil {
+					var err error
+					if id, err = e.networkID(ref); err != nil {
+						return err
+					}
+					hint = ""
+				}
+				var err error
+				e.s.Networks, err = rmKeyed(e.s.Networks, []string{id}, func(a types.NetworkAttachmentConfig, id string) bool {
+					return a.Target == id || (e.networkID == nil && strings.HasPrefix(a.Target, id))
+				}, func(string) error {
+					return fmt.Errorf("invalid %s %s: the service is not attached to that network%s", e.flag, ref, hint)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	{name: "endpoint-mode", help: "reach the service by `MODE`: vip (its name resolves to a virtual IP balanced across its tasks) or dnsrr (to its tasks' addresses) (default vip)",
+		set: func(e specEdit, v string) error {
+			switch m := types.EndpointMode(v); m {
+			case types.EndpointVIP, types.EndpointDNSRR:
+				e.s.Endpoint.Mode = m
+				return nil
+			}
+			return fmt.Errorf("invalid %s %q: want vip or dnsrr", e.flag, v)
 		}},
 	{name: "constraint", help: "placement `CONSTRAINT`, as in node.role==manager or node.labels.zone!=east", rmHelp: "remove the placement `CONSTRAINT`",
 		add: func(e specEdit, vs []string) error {
@@ -531,8 +583,17 @@ func addSpecFlags(fs *pflag.FlagSet, command string) {
 // applySpecFlags applies the options given on fs (registered by
 // addSpecFlags for command) to s in the table's order, a list's removals
 // before its additions; on create, an option not given takes its default.
-// It then refuses a reservation above its limit.
+// It then refuses a reservation above its limit. It resolves no network
+// name: see applySpecFlagsResolving.
 func applySpecFlags(fs *pflag.FlagSet, command string, s *types.ServiceSpec, lookup func(string) (string, bool)) error {
+	return applySpecFlagsResolving(fs, command, s, lookup, nil)
+}
+
+// applySpecFlagsResolving is applySpecFlags with networkID to resolve the
+// networks update's --network-add and --network-rm name (see
+// networkResolver); without it --network-rm takes only IDs and ID
+// prefixes.
+func applySpecFlagsResolving(fs *pflag.FlagSet, command string, s *types.ServiceSpec, lookup func(string) (string, bool), networkID func(string) (string, error)) error {
 	for _, o := range specOptions {
 		if o.only != "" && o.only != command {
 			continue
@@ -547,7 +608,7 @@ func applySpecFlags(fs *pflag.FlagSet, command string, s *types.ServiceSpec, loo
 			if f == nil || !f.Changed {
 				return nil
 			}
-			return fn(specEdit{s: s, flag: "--" + name, lookup: lookup}, f.Value.(pflag.SliceValue).GetSlice())
+			return fn(specEdit{s: s, flag: "--" + name, lookup: lookup, networkID: networkID}, f.Value.(pflag.SliceValue).GetSlice())
 		}
 		var err error
 		switch {
@@ -558,7 +619,7 @@ func applySpecFlags(fs *pflag.FlagSet, command string, s *types.ServiceSpec, loo
 			} else if command != "create" || v == "" {
 				continue
 			}
-			err = o.set(specEdit{s: s, flag: "--" + o.name, lookup: lookup}, v)
+			err = o.set(specEdit{s: s, flag: "--" + o.name, lookup: lookup, networkID: networkID}, v)
 		case command == "create":
 			err = apply(o.name, o.add)
 		default:
