@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,9 +78,21 @@ func (h *harness) run(args ...string) (string, string, int) {
 
 func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIInput(t, env, "", args...)
+}
+
+// runInput is run with stdin as the CLI's standard input.
+func (h *harness) runInput(stdin string, args ...string) (string, string, int) {
+	h.t.Helper()
+	return runCLIInput(h.t, h.env, stdin, args...)
+}
+
+func runCLIInput(t *testing.T, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	c := &cli{opts: RootOptions{Env: env}, now: time.Now, progress: fastProgress, isTerminal: func(io.Writer) bool { return false }}
 	root := newRoot(c)
 	var out, errOut bytes.Buffer
+	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetArgs(args)
@@ -477,5 +490,159 @@ func TestHostFromConfigFile(t *testing.T) {
 	out, errOut, code := runCLI(t, []string{"HOME=" + t.TempDir()}, "--config", cfg, "plugin", "ls")
 	if code != 0 || !strings.Contains(out, "runtime-docker") {
 		t.Errorf("host from --config: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestNetworkCommands(t *testing.T) {
+	h := newHarness(t)
+	out := h.mustRun("network", "create", "--subnet", "10.20.0.0/24", "--gateway", "10.20.0.254", "--ip-range", "10.20.0.0/25",
+		"--attachable", "--label", "team=web", "--opt", "mtu=1400", "front")
+	front, err := h.b.GetNetwork(context.Background(), "front")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != front.ID {
+		t.Errorf("create printed %q, want the network ID %s", out, front.ID)
+	}
+	want := types.NetworkSpec{Name: "front", Driver: "overlay", Subnet: "10.20.0.0/24", Gateway: "10.20.0.254", IPRange: "10.20.0.0/25",
+		Attachable: true, Labels: map[string]string{"team": "web"}, Options: map[string]string{"mtu": "1400"}}
+	if !reflect.DeepEqual(front.Spec, want) {
+		t.Errorf("stored spec %+v, want %+v", front.Spec, want)
+	}
+	h.mustRun("network", "create", "--internal", "back")
+	back, err := h.b.GetNetwork(context.Background(), "back")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out = h.mustRun("network", "ls")
+	wantLs := fmt.Sprintf("NETWORK ID     NAME    DRIVER    SCOPE   SUBNET\n%-12s   back    overlay   swarm   %s\n%-12s   front   overlay   swarm   10.20.0.0/24\n",
+		truncID(back.ID), back.Subnet, truncID(front.ID))
+	if out != wantLs {
+		t.Errorf("network ls:\n%s\nwant:\n%s", out, wantLs)
+	}
+	if out := h.mustRun("network", "ls", "-q"); out != truncID(back.ID)+"\n"+truncID(front.ID)+"\n" {
+		t.Errorf("network ls -q = %q", out)
+	}
+	if out := h.mustRun("network", "ls", "--format", "json"); !strings.Contains(out, `"subnet": "10.20.0.0/24"`) || !strings.Contains(out, `"vni": `) {
+		t.Errorf("network ls --format json:\n%s", out)
+	}
+	if out := h.mustRun("network", "inspect", "front"); !strings.HasPrefix(out, "[\n    {\n        \"id\": \""+front.ID) || !strings.Contains(out, `"ip_range": "10.20.0.0/25"`) {
+		t.Errorf("network inspect front:\n%s", out)
+	}
+
+	h.mustRun("service", "create", "-d", "--name", "web", "--network", "name=front,alias=www", "--endpoint-mode", "vip", "nginx:alpine")
+	svc := h.b.Service("web")
+	if svc == nil || len(svc.Spec.Networks) != 1 || svc.Spec.Networks[0].Target != front.ID || len(svc.Endpoint.VirtualIPs) != 1 {
+		t.Fatalf("service web: %+v", svc)
+	}
+	vip := svc.Endpoint.VirtualIPs[0].Addr
+	out = h.mustRun("service", "inspect", "web")
+	for _, want := range []string{`"virtual_ips": [`, `"network_id": "` + front.ID + `"`, `"addr": "` + vip.String() + `"`, `"mode": "vip"`, `"aliases": [`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("service inspect lacks %s:\n%s", want, out)
+		}
+	}
+	if !front.IPRange.Contains(vip.Addr()) {
+		t.Errorf("virtual IP %s is outside front's ip range %s", vip, front.IPRange)
+	}
+
+	out = h.mustRun("network", "inspect", "--pretty", "front")
+	for _, want := range []string{"Name:            front\n", "Labels:\n - team=web\n", "Driver:          overlay\n", "Scope:           swarm\n",
+		"Subnet:          10.20.0.0/24\n", "Gateway:         10.20.0.254\n", "IP range:        10.20.0.0/25\n", fmt.Sprintf("VXLAN ID:        %d\n", front.VNI),
+		"Attachable:      true\n", "Internal:        false\n", "Options:\n - mtu=1400\n", "In use by:       web\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("network inspect --pretty lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Value version") {
+		t.Errorf("network inspect --pretty shows a value version:\n%s", out)
+	}
+
+	_, errOut, code := h.run("network", "rm", "front")
+	if code != 1 || !strings.Contains(errOut, "web") || !strings.Contains(errOut, "--network-rm") {
+		t.Errorf("rm of a network in use: exit %d, %q: want a refusal naming web", code, errOut)
+	}
+	if _, err := h.b.GetNetwork(context.Background(), "front"); err != nil {
+		t.Errorf("front was removed: %v", err)
+	}
+
+	_, errOut, code = h.runInput("n\n", "network", "prune")
+	if code != 1 || !strings.Contains(errOut, "Are you sure you want to continue? [y/N]") || !strings.Contains(errOut, "network prune cancelled") {
+		t.Errorf("prune answered no: exit %d, %q", code, errOut)
+	}
+	if _, err := h.b.GetNetwork(context.Background(), "back"); err != nil {
+		t.Errorf("a prune answered no removed back: %v", err)
+	}
+	if out, _, code := h.runInput("y\n", "network", "prune"); code != 0 || out != "Deleted Networks:\nback\n" {
+		t.Errorf("prune answered yes: exit %d, %q; want back removed, front kept", code, out)
+	}
+	if out := h.mustRun("network", "prune", "-f"); out != "" {
+		t.Errorf("a prune with nothing to remove printed %q", out)
+	}
+
+	h.mustRun("service", "update", "-d", "--network-rm", front.ID, "web")
+	if svc := h.b.Service("web"); len(svc.Spec.Networks) != 0 || len(svc.Endpoint.VirtualIPs) != 0 {
+		t.Errorf("after --network-rm: networks %+v, virtual IPs %+v", svc.Spec.Networks, svc.Endpoint.VirtualIPs)
+	}
+	// The managers refuse the removal while web's old tasks still hold
+	// addresses of front; it succeeds once they stopped.
+	testutil.Eventually(t, 10*time.Second, "network rm front succeeds", func() bool {
+		out, _, code := h.run("network", "rm", "front")
+		return code == 0 && out == "front\n"
+	})
+	if out := h.mustRun("network", "ls", "-q"); out != "" {
+		t.Errorf("networks left: %q", out)
+	}
+}
+
+func TestNetworkBadInputCreatesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("network", "create", "--subnet", "10.40.0.0/16", "front")
+	for _, tt := range []struct {
+		args  []string
+		err   string
+		local bool // refused by the CLI before it sends anything
+	}{
+		{[]string{"network", "create", "--subnet", "10.40.3.0/24", "n"}, "subnet 10.40.3.0/24 overlaps subnet 10.40.0.0/16 of network front: choose a subnet outside it", false},
+		{[]string{"network", "create", "--subnet", "10.50.0.0/33", "n"}, `invalid subnet "10.50.0.0/33": give a CIDR such as 10.20.0.0/16`, true},
+		{[]string{"network", "create", "--subnet", "10.50.0.9/24", "n"}, "invalid subnet 10.50.0.9/24: it has host bits set: use 10.50.0.0/24", true},
+		{[]string{"network", "create", "--driver", "bridge", "n"}, `unknown network driver "bridge": use overlay`, true},
+		{[]string{"network", "create", "--gateway", "10.50.0.1", "n"}, "a gateway needs a subnet: give --subnet too", true},
+		{[]string{"network", "create", "--opt", "mtu", "n"}, `invalid --opt "mtu": use KEY=VALUE`, true},
+		{[]string{"network", "create", "front"}, `network name "front" is already in use`, false},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			before := len(h.b.Calls())
+			out, errOut, code := h.run(tt.args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, tt.err) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want an error containing %q", code, out, errOut, tt.err)
+			}
+			if sent := slices.Contains(h.b.Calls()[before:], "CreateNetwork"); sent == tt.local {
+				t.Errorf("the CLI sent the spec: %v, want %v", sent, !tt.local)
+			}
+			if out := h.mustRun("network", "ls", "-q"); strings.Count(out, "\n") != 1 {
+				t.Errorf("networks after the refusal: %q, want front alone", out)
+			}
+		})
+	}
+	_, errOut, code := h.run("network", "inspect", "front", "nope")
+	if code != 1 || !strings.Contains(errOut, `network "nope" not found`) {
+		t.Errorf("inspect of a missing network: exit %d, %q", code, errOut)
+	}
+}
+
+func TestServiceOnUnknownNetworkCreatesNothing(t *testing.T) {
+	h := newHarness(t)
+	out, errOut, code := h.run("service", "create", "-d", "--name", "api", "--network", "nowhere", "nginx:alpine")
+	if code != 1 || out != "" || !strings.Contains(errOut, `network "nowhere" not found: create it first, or leave it out`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if h.b.Service("api") != nil {
+		t.Error("service api was created")
+	}
+	_, errOut, code = h.run("service", "create", "-d", "--name", "api", "--endpoint-mode", "rr", "nginx:alpine")
+	if code != 1 || !strings.Contains(errOut, `invalid --endpoint-mode "rr": want vip or dnsrr`) || h.b.Service("api") != nil {
+		t.Errorf("bad --endpoint-mode: exit %d, %q", code, errOut)
 	}
 }

@@ -286,3 +286,17 @@ func networkResolver(ctx context.Context, cl *client.Client) func(string) (strin
 		return n.ID, nil
 	}
 }
+
+// networkNames maps the ID of every network to its name, for showing the
+// networks a service is attached to.
+func networkNames(ctx context.Context, cl *client.Client) (map[string]string, error) {
+	list, err := cl.ListNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(list))
+	for _, n := range list {
+		names[n.ID] = n.Spec.Name
+	}
+	return names, nil
+}

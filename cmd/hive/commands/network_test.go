@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,5 +77,35 @@ func TestNetworkFlagsResolveNames(t *testing.T) {
 				t.Errorf("networks %+v, want %+v", s.Networks, tt.want)
 			}
 		})
+	}
+}
+
+func TestPrettyEndpoint(t *testing.T) {
+	render := func(s *types.Service, names map[string]string) string {
+		var b strings.Builder
+		kv := func(indent int, key string, value any) {
+			fmt.Fprintf(&b, "%-*s%v\n", 20, strings.Repeat(" ", indent)+key+":", value)
+		}
+		prettyEndpoint(kv, &b, s, names)
+		return b.String()
+	}
+	if got := render(&types.Service{}, nil); got != "Endpoint Mode:      vip\n" {
+		t.Errorf("a service on no network:\n%s", got)
+	}
+	s := &types.Service{
+		Spec: types.ServiceSpec{Endpoint: types.EndpointSpec{Mode: types.EndpointVIP},
+			Networks: []types.NetworkAttachmentConfig{{Target: "id-front-0123456789", Aliases: []string{"www", "web"}}, {Target: "id-back-0123456789"}}},
+		Endpoint: types.Endpoint{VirtualIPs: []types.EndpointVirtualIP{
+			{NetworkID: "id-front-0123456789", Addr: netip.MustParsePrefix("10.20.0.2/24")},
+			{NetworkID: "id-back-0123456789", Addr: netip.MustParsePrefix("10.0.1.2/24")}}},
+	}
+	want := `Endpoint Mode:      vip
+Networks:           front (aliases: www, web), id-back-0123
+Virtual IPs:
+ front:             10.20.0.2/24
+ id-back-0123:      10.0.1.2/24
+`
+	if got := render(s, map[string]string{"id-front-0123456789": "front"}); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -107,3 +107,29 @@ func prettyPreviousSpec(kv keyValue, b *strings.Builder, s *types.Service) {
 		kv(1, "Changes", "none to the image, replicas, env, args, ports or tasks")
 	}
 }
+
+// prettyEndpoint shows how the service is reached: its endpoint mode, the
+// networks it is attached to with their aliases, and its virtual IP on
+// each. names maps network IDs to names; a network it lacks shows as its
+// short ID.
+func prettyEndpoint(kv keyValue, b *strings.Builder, s *types.Service, names map[string]string) {
+	name := func(id string) string { return orDefault(names[id], truncID(id)) }
+	kv(0, "Endpoint Mode", orDefault(string(s.Spec.Endpoint.Mode), string(types.EndpointVIP)))
+	if len(s.Spec.Networks) == 0 {
+		return
+	}
+	nets := make([]string, len(s.Spec.Networks))
+	for i, att := range s.Spec.Networks {
+		nets[i] = name(att.Target)
+		if len(att.Aliases) > 0 {
+			nets[i] += " (aliases: " + strings.Join(att.Aliases, ", ") + ")"
+		}
+	}
+	kv(0, "Networks", strings.Join(nets, ", "))
+	if len(s.Endpoint.VirtualIPs) > 0 {
+		b.WriteString("Virtual IPs:\n")
+		for _, vip := range s.Endpoint.VirtualIPs {
+			kv(1, name(vip.NetworkID), vip.Addr)
+		}
+	}
+}
