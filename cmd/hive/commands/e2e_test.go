@@ -646,3 +646,33 @@ func TestServiceOnUnknownNetworkCreatesNothing(t *testing.T) {
 		t.Errorf("bad --endpoint-mode: exit %d, %q", code, errOut)
 	}
 }
+
+func TestServiceNetworksByName(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("network", "create", "--subnet", "10.20.0.0/24", "front")
+	h.mustRun("network", "create", "--subnet", "10.30.0.0/24", "back")
+	h.mustRun("service", "create", "-d", "--name", "web", "--network", "name=front,alias=www", "--network", "back", "nginx:alpine")
+	svc := h.b.Service("web")
+	out := h.mustRun("service", "inspect", "--pretty", "web")
+	want := fmt.Sprintf("Endpoint Mode:      vip\nNetworks:           front (aliases: www), back\nVirtual IPs:\n front:             %s\n back:              %s\n",
+		svc.Endpoint.VirtualIPs[0].Addr, svc.Endpoint.VirtualIPs[1].Addr)
+	if !strings.Contains(out, want) {
+		t.Errorf("service inspect --pretty lacks\n%s\nin:\n%s", want, out)
+	}
+	// update resolves the names: --network-add replaces the attachment to
+	// the same network (new aliases), --network-rm takes a name.
+	h.mustRun("service", "update", "-d", "--network-rm", "back", "--network-add", "name=front,alias=api", "web")
+	svc = h.b.Service("web")
+	front, _ := h.b.GetNetwork(context.Background(), "front")
+	if len(svc.Spec.Networks) != 1 || svc.Spec.Networks[0].Target != front.ID || !slices.Equal(svc.Spec.Networks[0].Aliases, []string{"api"}) {
+		t.Errorf("after the update the networks are %+v", svc.Spec.Networks)
+	}
+	_, errOut, code := h.run("service", "update", "-d", "--network-rm", "nowhere", "web")
+	if code != 1 || !strings.Contains(errOut, `network "nowhere" not found`) {
+		t.Errorf("--network-rm of an unknown network: exit %d, %q", code, errOut)
+	}
+	_, errOut, code = h.run("service", "update", "-d", "--network-rm", "back", "web")
+	if code != 1 || !strings.Contains(errOut, "invalid --network-rm back: the service is not attached to that network") {
+		t.Errorf("--network-rm of a network the service is not on: exit %d, %q", code, errOut)
+	}
+}

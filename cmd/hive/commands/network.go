@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -272,4 +273,30 @@ func parseNetworkAttachment(flag, value string) (types.NetworkAttachmentConfig, 
 		return bad("name the network with name=NETWORK")
 	}
 	return att, nil
+}
+
+// networkResolver resolves a network's name, ID or ID prefix to its ID
+// through cl, for applySpecFlagsResolving.
+func networkResolver(ctx context.Context, cl *client.Client) func(string) (string, error) {
+	return func(ref string) (string, error) {
+		n, err := cl.GetNetwork(ctx, ref)
+		if err != nil {
+			return "", err
+		}
+		return n.ID, nil
+	}
+}
+
+// networkNames maps the ID of every network to its name, for showing the
+// networks a service is attached to.
+func networkNames(ctx context.Context, cl *client.Client) (map[string]string, error) {
+	list, err := cl.ListNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(list))
+	for _, n := range list {
+		names[n.ID] = n.Spec.Name
+	}
+	return names, nil
 }

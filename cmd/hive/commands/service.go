@@ -122,11 +122,15 @@ service is named by its name, ID or a unique prefix of its ID.`,
 			}
 			out := cmd.OutOrStdout()
 			if pretty {
+				names, err := networkNames(cmd.Context(), cl)
+				if err != nil {
+					return err
+				}
 				for i, s := range services {
 					if i > 0 {
 						fmt.Fprintln(out)
 					}
-					if err := renderServicePretty(out, s, c.now()); err != nil {
+					if err := renderServicePretty(out, s, names, c.now()); err != nil {
 						return err
 					}
 				}
@@ -142,8 +146,8 @@ service is named by its name, ID or a unique prefix of its ID.`,
 }
 
 // renderServicePretty prints a service the way docker service inspect
-// --pretty does.
-func renderServicePretty(w io.Writer, s *types.Service, now time.Time) error {
+// --pretty does; networks maps network IDs to names.
+func renderServicePretty(w io.Writer, s *types.Service, networks map[string]string, now time.Time) error {
 	var b strings.Builder
 	kv := func(indent int, key string, value any) {
 		fmt.Fprintf(&b, "%-*s%v\n", 20, strings.Repeat(" ", indent)+key+":", value)
@@ -247,6 +251,7 @@ func renderServicePretty(w io.Writer, s *types.Service, now time.Time) error {
 			}
 		}
 	}
+	prettyEndpoint(kv, &b, s, networks)
 	if ports := servicePorts(s); len(ports) > 0 {
 		b.WriteString("Ports:\n")
 		for _, p := range ports {

@@ -58,7 +58,7 @@ paused update resumes with any change, or --force.`,
 				return err
 			}
 			svc, err := updateWithRetry(cmd.Context(), cl, args[0], func(spec *types.ServiceSpec) error {
-				return applySpecFlags(cmd.Flags(), "update", spec, c.lookupEnv)
+				return applySpecFlagsResolving(cmd.Flags(), "update", spec, c.lookupEnv, networkResolver(cmd.Context(), cl))
 			})
 			if err != nil {
 				return err
