@@ -65,6 +65,9 @@ type PluginsConfig struct {
 	Dir       string
 	Runtime   string // a plugin name, or an absolute path to a plugin executable
 	Scheduler string // a plugin name, or an absolute path to a plugin executable
+	// Network is the network plugin every node runs for the overlay
+	// networks: a plugin name or an absolute path.
+	Network string
 	// Secrets are the secrets plugins a manager runs, one per secret
 	// driver: a plugin name ("secrets-vault" for the driver "vault") or an
 	// absolute path to a plugin executable (/opt/hive/secrets-aws for the
@@ -101,6 +104,10 @@ type NetworksConfig struct {
 	// first.
 	DefaultPool netip.Prefix
 	DefaultSize int
+	// VXLANPort is this node's VXLAN UDP port: other nodes send its
+	// tasks' overlay traffic there. Nodes sharing a host (and one network
+	// namespace) need different ones.
+	VXLANPort uint16
 }
 
 // CAConfig holds the ca.* keys.

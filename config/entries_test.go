@@ -35,6 +35,7 @@ token_file = "/etc/vault-token"
 		{"plugins.dir", "/srv/hive/plugins", "derived from data_dir", "HIVE_PLUGINS_DIR"},
 		{"plugins.runtime", "runtime-docker", "default", "HIVE_PLUGINS_RUNTIME"},
 		{"plugins.scheduler", "scheduler-spread", "default", "HIVE_PLUGINS_SCHEDULER"},
+		{"plugins.network", "network-overlay", "default", "HIVE_PLUGINS_NETWORK"},
 		{"plugins.secrets", "", "default", "HIVE_PLUGINS_SECRETS"},
 		{"plugins.health_interval", "5s", "default", "HIVE_PLUGINS_HEALTH_INTERVAL"},
 		{"tasks.history_limit", "5", "default", "HIVE_TASKS_HISTORY_LIMIT"},
@@ -45,6 +46,7 @@ token_file = "/etc/vault-token"
 		{"mesh.bind_addr", "", "default", "HIVE_MESH_BIND_ADDR"},
 		{"networks.default_pool", "10.0.0.0/8", "default", "HIVE_NETWORKS_DEFAULT_POOL"},
 		{"networks.default_size", "24", "default", "HIVE_NETWORKS_DEFAULT_SIZE"},
+		{"networks.vxlan_port", "4789", "default", "HIVE_NETWORKS_VXLAN_PORT"},
 		{"ca.cert_expiry", "2160h", "default", "HIVE_CA_CERT_EXPIRY"},
 		{"plugins.config.runtime-docker.api_version", "1.41", "env HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION", "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION"},
 		{"plugins.config.runtime-docker.socket_path", "/run/docker.sock", "file " + path, "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_SOCKET_PATH"},
@@ -83,10 +85,10 @@ func TestKeysMatchTable(t *testing.T) {
 		}
 	}
 	want := []string{"data_dir", "host", "advertise_addr", "listen_addr", "log.level", "log.format",
-		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.secrets", "plugins.health_interval",
+		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.network", "plugins.secrets", "plugins.health_interval",
 		"tasks.history_limit", "raft.heartbeat_timeout", "raft.election_timeout",
 		"raft.snapshot_threshold", "raft.snapshot_interval", "mesh.bind_addr",
-		"networks.default_pool", "networks.default_size", "ca.cert_expiry"}
+		"networks.default_pool", "networks.default_size", "networks.vxlan_port", "ca.cert_expiry"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("Keys() = %v\nwant %v", names, want)
 	}

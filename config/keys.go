@@ -47,6 +47,8 @@ const (
 	keyPluginsRuntime  = "plugins.runtime"
 	keyPluginsSched    = "plugins.scheduler"
 	keyPluginsSecrets  = "plugins.secrets"
+	keyPluginsNetwork  = "plugins.network"
+	keyVXLANPort       = "networks.vxlan_port"
 	keyHeartbeat       = "raft.heartbeat_timeout"
 	keyElection        = "raft.election_timeout"
 	keyNetworksPool    = "networks.default_pool"
@@ -184,6 +186,12 @@ var keyTable = func() []keyDef {
 		"Scheduler plugin: a built-in name (scheduler-spread), a name found in plugins.dir, or a path to an executable.",
 		false, set, show)
 
+	set, show = strKey(func(c *Config) *string { return &c.Plugins.Network }, parsePluginRef)
+	add(keyPluginsNetwork, "plugin name or path",
+		"network-overlay", "network-overlay",
+		"Network plugin every node runs for the overlay networks: a built-in name (network-overlay), a name found in plugins.dir, or a path to an executable.",
+		false, set, show)
+
 	add(keyPluginsSecrets, "list of secrets drivers",
 		"empty: none", "",
 		"Secrets plugins a manager runs, one per secret driver (hive secret create --driver NAME): vault is the built-in secrets-vault, any other NAME the plugin secrets-NAME in plugins.dir; a path names an executable. A list in a file, comma-separated in the environment.",
@@ -273,6 +281,17 @@ var keyTable = func() []keyDef {
 			return err
 		},
 		func(c *Config) string { return strconv.Itoa(c.Networks.DefaultSize) })
+
+	add(keyVXLANPort, "UDP port, 1 to 65535",
+		"4789", "4789",
+		"UDP port this node receives its tasks' overlay (VXLAN) traffic on, from the other nodes' advertise addresses. Nodes sharing a host and its network namespace need different ones.",
+		false,
+		func(c *Config, v valueCtx) error {
+			n, err := parsePort(v)
+			c.Networks.VXLANPort = n
+			return err
+		},
+		func(c *Config) string { return strconv.Itoa(int(c.Networks.VXLANPort)) })
 
 	set, show = durKey(func(c *Config) *time.Duration { return &c.CA.CertExpiry }, minCertExpiry)
 	add("ca.cert_expiry", "duration >= 1h",

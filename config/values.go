@@ -369,6 +369,16 @@ func parsePositiveInt(v valueCtx) (int, error) {
 	return int(u), nil
 }
 
+// parsePort parses a TCP or UDP port number.
+func parsePort(v valueCtx) (uint16, error) {
+	const w = "a port number from 1 to 65535"
+	u, ok := toUint64(v.raw)
+	if !ok || u < 1 || u > math.MaxUint16 {
+		return 0, wantError(w)
+	}
+	return uint16(u), nil
+}
+
 // parsePositiveUint parses a whole number >= 1.
 func parsePositiveUint(v valueCtx) (uint64, error) {
 	const w = "a whole number >= 1"

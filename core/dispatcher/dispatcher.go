@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controller"
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/networks"
 	"github.com/hiveorch/hive/core/nodehealth"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
@@ -182,7 +184,8 @@ func Assigned(t *types.Task, nodeID string) bool {
 }
 
 // Assignments streams the node's assignment: its task set, sent again
-// when it changes, with the values of the secrets and configs those tasks
+// when it changes, with the view of its tasks' networks (sent again when
+// it changes), and the values of the secrets and configs those tasks
 // reference, sent again when one has a new version in the store. Values
 // that could not be read are tried again every ValueRefresh. A set the
 // receiver has not taken yet is replaced by the newer one. The channel
@@ -192,15 +195,20 @@ func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan *se
 	var last *session.Assignment
 	pass := func(ctx context.Context) (time.Time, error) {
 		var set []*types.Task
+		var view *networks.NodeView
 		d.store.View(func(tx store.ReadTx) {
 			for _, t := range tx.TasksByNode(nodeID) {
 				if Assigned(t, nodeID) {
 					set = append(set, t)
 				}
 			}
+			view = networks.ComputeNodeView(nodeID, tx.Services(), tx.Tasks(), tx.Nodes(), tx.Networks())
 		})
 		a := d.values.collect(ctx, nodeID, set)
-		if last != nil && slices.Equal(a.Tasks, last.Tasks) && sameValues(a, last) {
+		if len(view.Networks) > 0 {
+			a.Networks = view
+		}
+		if last != nil && slices.Equal(a.Tasks, last.Tasks) && sameValues(a, last) && reflect.DeepEqual(a.Networks, last.Networks) {
 			return time.Time{}, nil
 		}
 		last = a
@@ -219,6 +227,9 @@ func (d *Dispatcher) Assignments(ctx context.Context, nodeID string) (<-chan *se
 			Filter: func(ev store.Event) bool {
 				if ev.Secret != nil || ev.Config != nil {
 					return true // a value may have a new version
+				}
+				if networks.Event(ev) {
+					return true // the node's view of its networks may change
 				}
 				return ev.Task != nil && (ev.Task.NodeID == nodeID || (ev.OldTask != nil && ev.OldTask.NodeID == nodeID))
 			},

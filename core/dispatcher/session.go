@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/mesh"
+	"github.com/hiveorch/hive/core/networks"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -31,6 +33,9 @@ type SessionMessage struct {
 	// the node's tasks reference; the first message of a session carries
 	// them all.
 	Values *Values `json:"values,omitempty"`
+	// Networks is the node's view of its tasks' networks, when it
+	// changed (its View nil when none of its tasks is on one any more).
+	Networks *NetworkUpdate `json:"networks,omitempty"`
 	// Routes is the routing table of the whole cluster, for the node's
 	// mesh: every published port leads to its service's running tasks
 	// wherever they run.
@@ -46,7 +51,7 @@ type SessionMessage struct {
 }
 
 func (m *SessionMessage) empty() bool {
-	return m.Assignments == nil && m.Values == nil && m.Routes == nil && m.Managers == nil && m.HeartbeatPeriod == 0 && m.Role == ""
+	return m.Assignments == nil && m.Values == nil && m.Networks == nil && m.Routes == nil && m.Managers == nil && m.HeartbeatPeriod == 0 && m.Role == ""
 }
 
 // nodeRole returns the role the store gives a node ("" if it has none).
@@ -63,6 +68,11 @@ func (d *Dispatcher) nodeRole(nodeID string) types.NodeRole {
 // Assignments is a node's assignment set.
 type Assignments struct {
 	Tasks []*types.Task `json:"tasks"`
+}
+
+// NetworkUpdate carries a new view of a node's networks.
+type NetworkUpdate struct {
+	View *networks.NodeView `json:"view"`
 }
 
 // RouteTable is a routing table as mesh.Routes computes it. It travels as
@@ -179,14 +189,15 @@ func (d *Dispatcher) Session(ctx context.Context, reg session.Registration, send
 	}
 	var sent sentValues
 	err = send(&SessionMessage{
-		Assignments: &Assignments{Tasks: first.Tasks}, Values: sent.diff(first), Routes: &RouteTable{Routes: table},
+		Assignments: &Assignments{Tasks: first.Tasks}, Values: sent.diff(first), Networks: &NetworkUpdate{View: first.Networks},
+		Routes:   &RouteTable{Routes: table},
 		Managers: managers, HeartbeatPeriod: period, Role: role,
 	})
 	if err != nil {
 		return fmt.Errorf("send session message to node %s: %w", reg.NodeID, err)
 	}
 	d.logger.Debug("session opened", "node_id", reg.NodeID, "routes", len(table), "managers", len(managers))
-	last := first.Tasks
+	last, lastView := first.Tasks, first.Networks
 	for {
 		msg := &SessionMessage{}
 		select {
@@ -211,6 +222,10 @@ func (d *Dispatcher) Session(ctx context.Context, reg session.Registration, send
 				msg.Assignments = &Assignments{Tasks: a.Tasks}
 			}
 			msg.Values = sent.diff(a)
+			if !reflect.DeepEqual(a.Networks, lastView) {
+				lastView = a.Networks
+				msg.Networks = &NetworkUpdate{View: a.Networks}
+			}
 		case <-routesChanged:
 			var t map[mesh.PortKey]mesh.Route
 			var v uint64

@@ -18,6 +18,7 @@ import (
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/mesh"
+	"github.com/hiveorch/hive/core/networks"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/types"
 )
@@ -122,6 +123,8 @@ type clientSession struct {
 	configs map[string]session.ConfigData
 	// secretErrors say why the managers cannot get a secret, by ID.
 	secretErrors map[string]string
+	// networks is the node's latest view of its tasks' networks.
+	networks *networks.NodeView
 }
 
 // NewSessionClient returns a client; it connects on Register.
@@ -321,14 +324,17 @@ func (c *SessionClient) receive(s *clientSession) {
 
 // apply takes in one session message.
 func (c *SessionClient) apply(s *clientSession, msg *dispatcher.SessionMessage) {
-	if msg.Assignments != nil || msg.Values != nil {
+	if msg.Assignments != nil || msg.Values != nil || msg.Networks != nil {
 		if msg.Assignments != nil {
 			s.tasks = msg.Assignments.Tasks
+		}
+		if msg.Networks != nil {
+			s.networks = msg.Networks.View
 		}
 		if msg.Values != nil {
 			msg.Values.Apply(s.secrets, s.configs, s.secretErrors)
 		}
-		a := &session.Assignment{Tasks: s.tasks, Secrets: maps.Clone(s.secrets), Configs: maps.Clone(s.configs)}
+		a := &session.Assignment{Tasks: s.tasks, Secrets: maps.Clone(s.secrets), Configs: maps.Clone(s.configs), Networks: s.networks}
 		if len(s.secretErrors) > 0 {
 			a.SecretErrors = maps.Clone(s.secretErrors)
 		}

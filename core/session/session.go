@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hiveorch/hive/core/networks"
 	"github.com/hiveorch/hive/core/types"
 )
 
@@ -64,6 +65,9 @@ type Assignment struct {
 	// secret's value (its driver's store is down, say): the tasks that
 	// need it wait, showing the reason. Never holds a value.
 	SecretErrors map[string]string
+	// Networks is what the node needs of the overlay networks of its
+	// tasks (nil: none of its tasks is on one).
+	Networks *networks.NodeView
 }
 
 // SecretData is one version of a secret's value. Value redacts itself

@@ -58,6 +58,18 @@ type NodeDescription struct {
 	Resources Resources `json:"resources"`
 	Runtime   Plugin    `json:"runtime"`
 	Version   string    `json:"version"`
+	// DataPath is where the node takes its tasks' overlay traffic.
+	DataPath DataPath `json:"data_path,omitzero"`
+}
+
+// DataPath is where a node receives the overlay (VXLAN) traffic of its
+// tasks from the other nodes.
+type DataPath struct {
+	// Addr is the node's underlay address: the host of its advertise
+	// address.
+	Addr string `json:"addr,omitempty"`
+	// Port is its VXLAN UDP port.
+	Port uint16 `json:"port,omitempty"`
 }
 
 // Platform is a node's operating system and architecture.

@@ -25,6 +25,7 @@ var flagKeys = map[string]string{
 	"log-level":      "log.level",
 	"log-format":     "log.format",
 	"runtime":        "plugins.runtime",
+	"data-path-port": "networks.vxlan_port",
 }
 
 // loadConfig reads the configuration the way the daemon does: defaults,
@@ -46,6 +47,7 @@ func addDaemonFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", "", "log level: debug, info, warn or error (default info)")
 	fs.String("log-format", "", "log format: text or json (default text)")
 	fs.String("runtime", "", "container runtime plugin: docker, containerd, or a plugin name or path (default runtime-docker)")
+	fs.String("data-path-port", "", "UDP port of this node's overlay (VXLAN) traffic; nodes sharing a host need different ones (default 4789)")
 }
 
 // newLogger makes the daemon's logger.

@@ -71,19 +71,13 @@ func checkAttachment(a network.Attachment) (net.HardwareAddr, error) {
 		return nil, invalid("task %s: ID or namespace path too long for an interface alias", a.TaskID)
 	}
 	if a.MAC == "" {
-		return macFor(a.Address.Addr().AsSlice()), nil
+		return net.ParseMAC(network.MACFor(a.Address.Addr()))
 	}
 	mac, err := net.ParseMAC(a.MAC)
 	if err != nil || len(mac) != 6 {
 		return nil, invalid("task %s: MAC %q is no Ethernet address", a.TaskID, a.MAC)
 	}
 	return mac, nil
-}
-
-// macFor derives a MAC from an address as Docker does: 02:42 and the
-// address's last four bytes.
-func macFor(ip []byte) net.HardwareAddr {
-	return append(net.HardwareAddr{0x02, 0x42}, ip[len(ip)-4:]...)
 }
 
 func (d *Driver) attach(cfg config, a network.Attachment, mac net.HardwareAddr) (network.AttachResult, error) {

@@ -66,7 +66,7 @@ func TestBadNetworksAreRefused(t *testing.T) {
 }
 
 func TestMACsAreDerivedAsDockersAre(t *testing.T) {
-	if got := macFor(netip.MustParseAddr("10.200.0.2").AsSlice()).String(); got != "02:42:0a:c8:00:02" {
-		t.Errorf("macFor(10.200.0.2) = %s", got)
+	if got := network.MACFor(netip.MustParseAddr("10.200.0.2")); got != "02:42:0a:c8:00:02" {
+		t.Errorf("MACFor(10.200.0.2) = %s", got)
 	}
 }
