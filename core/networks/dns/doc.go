@@ -38,8 +38,10 @@
 // A known name gets its IPv4 addresses in an A answer with a TTL of TTL
 // (2 s: a client sees a scale-down or a replaced task within seconds, and
 // a busy client does not ask for every request), and an empty NOERROR
-// answer to AAAA (the address pools are IPv4) and to every other type. A
-// name the table does not know is forwarded to the upstream resolvers,
+// answer to AAAA (the address pools are IPv4) and to every other type. An
+// unknown name of the shape of hive's (one label, or tasks. and one label)
+// is NXDOMAIN at once: no upstream could know it. Any other name the table
+// does not know is forwarded to the upstream resolvers,
 // whose answer (NXDOMAIN for a name nobody knows) goes back as it came;
 // with no upstream it is NXDOMAIN, and SERVFAIL when no upstream answers.
 // Forwarding goes out from the host process's namespace, where the node's

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -138,6 +139,13 @@ func (s *Server) answer(ctx context.Context, r *dns.Msg, tcp bool) *dns.Msg {
 	}
 	q := r.Question[0]
 	addrs, found := s.lookup(q.Name)
+	if !found && serviceShaped(q.Name) {
+		// A service's name, or tasks.NAME, that no network of the task
+		// knows: no upstream resolver could know it either.
+		m.SetRcode(r, dns.RcodeNameError)
+		m.Authoritative, m.RecursionAvailable = true, true
+		return m
+	}
 	if !found || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) {
 		return s.forward(ctx, r, tcp)
 	}
@@ -165,6 +173,14 @@ func (s *Server) answer(ctx context.Context, r *dns.Msg, tcp bool) *dns.Msg {
 	}
 	m.Truncate(size) // over UDP, sets TC for the client to ask again over TCP
 	return m
+}
+
+// serviceShaped reports whether name has the shape of the names hive
+// answers: one label (a service or an alias), or tasks. and one label.
+func serviceShaped(name string) bool {
+	n := normalize(name)
+	n = strings.TrimPrefix(n, tasksPrefix)
+	return n != "" && !strings.Contains(n, ".")
 }
 
 // forward asks the upstream resolvers in turn, over the protocol the
