@@ -30,6 +30,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -56,7 +57,15 @@ type Config struct {
 	// directory (/run/hive/<node-id>/secrets), never the data directory.
 	// Empty rejects tasks that reference secrets or configs.
 	SecretsDir string
-	Clock      clock.Clock
+	// Network is the node's network plugin; nil rejects tasks on
+	// networks.
+	Network network.Driver
+	// Dataplane programs the tasks' namespaces; nil is KernelDataplane.
+	Dataplane Dataplane
+	// Resolvers are where the tasks' resolvers forward the names that are
+	// not hive's: the node's nameservers (NodeResolvers).
+	Resolvers []string
+	Clock     clock.Clock
 	Logger     *slog.Logger
 }
 
@@ -80,6 +89,8 @@ type Agent struct {
 	// memory only; files writes them to each task's tmpfs.
 	values values
 	files  *taskFiles
+	// nets keeps the tasks' networks, resolvers and virtual IPs.
+	nets *netAgent
 
 	// started is when Run began.
 	started time.Time
@@ -101,13 +112,19 @@ func New(cfg Config) *Agent {
 		cfg.DrainDelay = DefaultDrainDelay
 	}
 	logger := cfg.Logger
-	return &Agent{
+	a := &Agent{
 		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe,
 		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, drain: cfg.DrainDelay, clock: cfg.Clock, logger: logger,
 		reporter: newReporter(cfg.NodeID, cfg.Manager, cfg.Clock, logger),
 		runners:  map[string]*runner{},
 		files:    &taskFiles{root: cfg.SecretsDir},
 	}
+	dp := cfg.Dataplane
+	if dp == nil {
+		dp = KernelDataplane{}
+	}
+	a.nets = newNetAgent(a, cfg.Network, dp, cfg.Resolvers)
+	return a
 }
 
 // host is what a task's container spec needs of this node.
@@ -140,10 +157,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil // ctx done
 	}
 	a.logger.Info("agent started", "adoptable_containers", len(existing))
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
 		a.reporter.run(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.nets.run(ctx)
 	}()
 	backoff := minBackoff
 	for ctx.Err() == nil {
@@ -218,6 +239,7 @@ func (a *Agent) session(ctx context.Context, existing map[string]*runtime.Contai
 				return fmt.Errorf("assignment stream closed")
 			}
 			a.values.set(as)
+			a.nets.setView(as.Networks)
 			a.apply(ctx, as.Tasks, existing)
 			if first {
 				first = false
@@ -324,6 +346,14 @@ func (a *Agent) sweepFiles() {
 		}
 		a.logger.Info("removed the secrets and configs of a task that is gone", "task_id", id)
 	}
+}
+
+// hasRunner reports whether the agent runs the task.
+func (a *Agent) hasRunner(taskID string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.runners[taskID]
+	return ok
 }
 
 // findContainer returns the container of a task, or nil.

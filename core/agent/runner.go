@@ -40,6 +40,9 @@ type runner struct {
 	drained bool
 	// filesUp is set while the task's secrets and configs are mounted.
 	filesUp bool
+	// netUp is set once the running container is attached to the task's
+	// networks (with its resolver and virtual IP rules).
+	netUp bool
 	// received is a version of the task a step took from updates while it
 	// waited; run takes it before anything newer on updates. (Putting it
 	// back on updates instead could overwrite a newer version the agent
@@ -90,6 +93,7 @@ func (r *runner) run(ctx context.Context, t *types.Task) {
 		case <-r.gone:
 			r.cleanup(ctx)
 			r.releaseFiles()
+			r.releaseNet()
 			return
 		case nt := <-r.updates:
 			t = nt
@@ -97,8 +101,10 @@ func (r *runner) run(ctx context.Context, t *types.Task) {
 		}
 		act := r.step(ctx, t)
 		if r.status.State.Terminal() {
-			// Its container no longer runs: its values are not needed.
+			// Its container no longer runs: its values are not needed,
+			// nor its resolver and interfaces.
 			r.releaseFiles()
+			r.releaseNet()
 		}
 		switch act {
 		case next:
@@ -298,10 +304,16 @@ func (r *runner) start(ctx context.Context, t *types.Task) action {
 		return r.fail(fmt.Sprintf("inspect container: %v", err), 0)
 	}
 	r.container = c
-	r.backoff = minBackoff
 	if !c.Running() {
+		r.backoff = minBackoff
 		return r.exited(&runtime.ExitStatus{ExitCode: c.ExitCode, Error: c.Error})
 	}
+	// On its networks before anyone may send it traffic: before it is
+	// reported running (and so a backend of the virtual IPs).
+	if act, ok := r.connect(ctx, t, c.PID); !ok {
+		return act
+	}
+	r.backoff = minBackoff
 	switch c.Health {
 	case runtime.HealthStarting:
 		return r.awaitHealthy(ctx, t)
@@ -332,6 +344,17 @@ func (r *runner) wait(ctx context.Context, t *types.Task) action {
 			st := r.status
 			st.PID, st.Addresses, st.StartedAt = c.PID, c.Addresses, c.StartedAt
 			r.set(st)
+		}
+	}
+	if !r.netUp && len(t.Networks) > 0 {
+		// Adopted after a restart: its resolver and rules are to be
+		// served again, and its attachments repaired.
+		pid := r.status.PID
+		if r.container.PID != 0 {
+			pid = r.container.PID
+		}
+		if act, ok := r.connect(ctx, t, pid); !ok {
+			return act
 		}
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -435,6 +458,39 @@ func routed(t *types.Task) bool {
 		}
 	}
 	return false
+}
+
+// connect attaches the task's running container (process pid) to its
+// networks. It returns ok, or what the runner does next: retry when the
+// plugin or the managers' view is not there yet; otherwise the container
+// is killed and the task fails with the reason.
+func (r *runner) connect(ctx context.Context, t *types.Task, pid int) (action, bool) {
+	err := r.a.nets.attach(ctx, t, pid)
+	switch {
+	case err == nil:
+		r.netUp = true
+		return next, true
+	case ctx.Err() != nil:
+		return waitChange, false
+	case transient(err):
+		r.a.logger.Debug("cannot attach the task to its networks yet", "task_id", t.ID, "error", err)
+		return retry, false
+	}
+	r.a.nets.release(t.ID)
+	if kerr := r.a.rt.Kill(ctx, r.container.ID, ""); kerr != nil && !errors.Is(kerr, sdk.ErrNotFound) {
+		r.a.logger.Warn("kill the container of a task that cannot join its networks", "task_id", t.ID, "error", kerr)
+	}
+	return r.fail(fmt.Sprintf("connect to the task's networks: %v", err), 0), false
+}
+
+// releaseNet stops the task's resolver and detaches it from its
+// networks, if it was attached.
+func (r *runner) releaseNet() {
+	if !r.netUp {
+		return
+	}
+	r.a.nets.release(r.taskID)
+	r.netUp = false
 }
 
 // releaseFiles unmounts the task's secrets and configs, if mounted. A

@@ -20,9 +20,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -79,6 +82,7 @@ type daemon struct {
 	pool      *rpc.Pool
 	plugins   *pluginhost.Host
 	runtime   *pluginhost.Runtime
+	network   *pluginhost.Network
 	scheduler *pluginhost.Scheduler
 	session   *rpc.SessionClient
 	mesh      *mesh.Mesh
@@ -169,6 +173,9 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 	defer d.plugins.Close()
 	if d.runtime, err = d.plugins.Runtime(ctx, d.pluginSpec(cfg.Plugins.Runtime)); err != nil {
 		return fmt.Errorf("runtime plugin: %w", err)
+	}
+	if d.network, err = d.plugins.Network(ctx, d.networkSpec()); err != nil {
+		return fmt.Errorf("network plugin: %w", err)
 	}
 
 	rpcSrv := rpc.NewServer(d.logger.With("component", "rpc"))
@@ -266,6 +273,7 @@ func (d *daemon) startNode(ctx context.Context) {
 		return agent.New(agent.Config{
 			NodeID: d.state.NodeID, Addr: d.addr, Runtime: d.runtime, Manager: d.session, Describe: d.describe,
 			HostIP: d.bindAddr(), SecretsDir: filepath.Join(RunDir, d.state.NodeID, "secrets"),
+			Network: d.network, Resolvers: agent.NodeResolvers(),
 			Clock: d.clock, Logger: d.logger.With("component", "agent"),
 		}).Run(ctx)
 	})
@@ -327,6 +335,37 @@ func (d *daemon) pluginSpec(name string) pluginhost.Spec {
 		spec.Settings = s
 	}
 	return spec
+}
+
+// networkSpec is the network plugin's spec: its settings from the
+// configuration, with the node's own (its ID, its underlay address and
+// its VXLAN port), which the configuration cannot override.
+func (d *daemon) networkSpec() pluginhost.Spec {
+	spec := d.pluginSpec(d.cfg.Plugins.Network)
+	settings := maps.Clone(spec.Settings)
+	if settings == nil {
+		settings = map[string]string{}
+	}
+	settings["node_id"] = d.state.NodeID
+	settings["vxlan_port"] = strconv.Itoa(int(d.cfg.Networks.VXLANPort))
+	if host := d.dataPathAddr(); host != "" {
+		settings["local_addr"] = host
+	}
+	spec.Settings = settings
+	return spec
+}
+
+// dataPathAddr is the node's underlay address: the host of its advertise
+// address, when it is an IP address.
+func (d *daemon) dataPathAddr() string {
+	host, _, err := net.SplitHostPort(d.addr)
+	if err != nil {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return ""
+	}
+	return host
 }
 
 func (d *daemon) listenAPI() (net.Listener, error) {

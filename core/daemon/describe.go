@@ -24,6 +24,7 @@ func (d *daemon) describe(ctx context.Context) types.NodeDescription {
 		Resources: types.Resources{NanoCPUs: int64(goruntime.NumCPU()) * 1e9, MemoryBytes: mem},
 		Runtime:   types.Plugin{Name: d.cfg.Plugins.Runtime},
 		Version:   version.Version,
+		DataPath:  types.DataPath{Addr: d.dataPathAddr(), Port: d.cfg.Networks.VXLANPort},
 	}
 	if info, err := d.runtime.Describe(ctx); err == nil {
 		desc.Runtime = types.Plugin{Name: info.Name, Version: info.Version}

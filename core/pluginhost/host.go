@@ -127,6 +127,15 @@ func (h *Host) Scheduler(ctx context.Context, spec Spec) (*Scheduler, error) {
 	return &Scheduler{base{e}}, nil
 }
 
+// Network is Runtime for a network plugin.
+func (h *Host) Network(ctx context.Context, spec Spec) (*Network, error) {
+	e, err := h.load(ctx, spec, sdk.KindNetwork)
+	if err != nil {
+		return nil, err
+	}
+	return &Network{base{e}}, nil
+}
+
 // Secrets is Runtime for a secrets plugin. The daemon does not call it
 // directly: SecretDrivers starts the plugins of plugins.secrets.
 func (h *Host) Secrets(ctx context.Context, spec Spec) (*Secrets, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	"github.com/hiveorch/hive/plugins/sdk/scheduler"
 	"github.com/hiveorch/hive/plugins/sdk/secrets"
@@ -156,4 +157,43 @@ func (s *Secrets) Get(ctx context.Context, ref secrets.Ref) (secrets.Value, erro
 	return call(ctx, s.e, func(b sdk.Base) (secrets.Value, error) {
 		return b.(secrets.Driver).Get(ctx, ref)
 	})
+}
+
+// Network is a stable handle on a network plugin. It survives the
+// plugin's restarts: each call goes to the process running at that moment.
+// Safe for concurrent use.
+type Network struct{ base }
+
+var _ network.Driver = (*Network)(nil)
+
+func nd(b sdk.Base) network.Driver { return b.(network.Driver) }
+
+// EnsureNetwork calls the plugin's EnsureNetwork.
+func (n *Network) EnsureNetwork(ctx context.Context, nw network.Network) error {
+	return call0(ctx, n.e, func(b sdk.Base) error { return nd(b).EnsureNetwork(ctx, nw) })
+}
+
+// RemoveNetwork calls the plugin's RemoveNetwork.
+func (n *Network) RemoveNetwork(ctx context.Context, networkID string) error {
+	return call0(ctx, n.e, func(b sdk.Base) error { return nd(b).RemoveNetwork(ctx, networkID) })
+}
+
+// Attach calls the plugin's Attach.
+func (n *Network) Attach(ctx context.Context, a network.Attachment) (network.AttachResult, error) {
+	return call(ctx, n.e, func(b sdk.Base) (network.AttachResult, error) { return nd(b).Attach(ctx, a) })
+}
+
+// Detach calls the plugin's Detach.
+func (n *Network) Detach(ctx context.Context, networkID, taskID string) error {
+	return call0(ctx, n.e, func(b sdk.Base) error { return nd(b).Detach(ctx, networkID, taskID) })
+}
+
+// SetPeers calls the plugin's SetPeers.
+func (n *Network) SetPeers(ctx context.Context, networkID string, peers []network.Peer) error {
+	return call0(ctx, n.e, func(b sdk.Base) error { return nd(b).SetPeers(ctx, networkID, peers) })
+}
+
+// List calls the plugin's List.
+func (n *Network) List(ctx context.Context) ([]network.NetworkState, error) {
+	return call(ctx, n.e, func(b sdk.Base) ([]network.NetworkState, error) { return nd(b).List(ctx) })
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 	sdksched "github.com/hiveorch/hive/plugins/sdk/scheduler"
 )
@@ -108,6 +109,11 @@ type Node struct {
 	// Runtime is the node's fake container runtime. It outlives the agent:
 	// StopNode leaves its containers running and StartNode adopts them.
 	Runtime *runtime.Fake
+	// Network is the node's fake network plugin, and Dataplane what the
+	// agent programs in its tasks' namespaces: both outlive the agent, as
+	// the kernel's objects do.
+	Network   *network.Fake
+	Dataplane *agent.MemoryDataplane
 
 	link   *link
 	cancel context.CancelFunc
@@ -166,7 +172,8 @@ func (c *Cluster) addNode() *Node {
 	rt := runtime.NewFake()
 	rt.AllowAnyImage(true)
 	rt.SetClock(c.clock.Now)
-	n := &Node{ID: nodeID(len(c.nodes)), Runtime: rt, link: newLink(c.dispatcher)}
+	n := &Node{ID: nodeID(len(c.nodes)), Runtime: rt, Network: network.NewFake(), Dataplane: agent.NewMemoryDataplane(),
+		link: newLink(c.dispatcher)}
 	c.nodes = append(c.nodes, n)
 	return n
 }
@@ -376,8 +383,10 @@ func (c *Cluster) StartNode(i int) {
 				Version:   "sim",
 			}
 		},
-		Clock:  c.clock,
-		Logger: log,
+		Network:   n.Network,
+		Dataplane: n.Dataplane,
+		Clock:     c.clock,
+		Logger:    log,
 	})
 	done := n.done
 	go func() {

@@ -109,6 +109,13 @@ func (s *script) do(t *testing.T, d *datadriven.TestData) (string, error) {
 		return fmt.Sprintf("%s %s vni=%d\n", n.Spec.Name, n.Subnet, n.VNI), nil
 	case "addresses":
 		return s.c.addressTable(d.CmdArgs), nil
+	case "dataplane":
+		return s.c.stableDataplane(), nil
+	case "resolve":
+		if len(d.CmdArgs) != 2 {
+			d.Fatalf(t, "usage: resolve TASK NAME")
+		}
+		return s.c.resolve(d.CmdArgs[0].Key, d.CmdArgs[1].Key)
 	case "remove":
 		return "", s.c.control.RemoveService(s.c.ctx, arg0(t, d))
 	case "kill-task":

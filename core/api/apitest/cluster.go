@@ -17,6 +17,7 @@ import (
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
+	"github.com/hiveorch/hive/plugins/sdk/network"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -152,7 +153,8 @@ func (b *Backend) startCluster() *cluster {
 		run("agent", agent.New(agent.Config{
 			NodeID: n.ID, Addr: fmt.Sprintf("10.0.0.%d:4242", i+1), Runtime: rt, Manager: disp,
 			Describe: func(context.Context) types.NodeDescription { return desc },
-			Clock:    clk, Logger: log.With("node_id", n.ID),
+			Network:  network.NewFake(), Dataplane: agent.NewMemoryDataplane(),
+			Clock: clk, Logger: log.With("node_id", n.ID),
 		}).Run)
 	}
 	return c
