@@ -66,7 +66,7 @@ type Config struct {
 	// not hive's: the node's nameservers (NodeResolvers).
 	Resolvers []string
 	Clock     clock.Clock
-	Logger     *slog.Logger
+	Logger    *slog.Logger
 }
 
 // DefaultDrainDelay is the DrainDelay of an agent configured with none.
