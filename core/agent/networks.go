@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -368,6 +369,9 @@ func (n *netAgent) reconcile(ctx context.Context) error {
 	}
 	n.drvMu.Unlock()
 	for id, tn := range attached {
+		if _, err := os.Stat(tn.netns); errors.Is(err, fs.ErrNotExist) {
+			continue // its container just ended: its runner releases it
+		}
 		if err := n.syncRules(tn); err != nil {
 			errs = append(errs, fmt.Errorf("virtual IPs of task %s: %w", id, err))
 		}
