@@ -117,11 +117,18 @@ func (n *netAgent) current() (*networks.NodeView, *dns.Table) {
 // or does not hold a network of the task yet. The caller tries again.
 var errNoView = fmt.Errorf("the managers have not sent this node the task's networks yet: %w", sdk.ErrUnavailable)
 
-// driverNetwork is what the driver is told of a network.
+// driverNetwork is what the driver is told of a network: the options
+// hive knows (the MTU) become fields, so a driver sees only its own.
 func driverNetwork(nw *types.Network) network.Network {
+	opts := maps.Clone(nw.Spec.Options)
+	delete(opts, types.OptionMTU)
+	delete(opts, types.OptionDockerMTU)
+	if len(opts) == 0 {
+		opts = nil
+	}
 	return network.Network{
 		ID: nw.ID, Name: nw.Spec.Name, VNI: nw.VNI, Subnet: nw.Subnet, Gateway: nw.Gateway,
-		Internal: nw.Spec.Internal, Options: maps.Clone(nw.Spec.Options),
+		MTU: nw.Spec.MTU(), Internal: nw.Spec.Internal, Options: opts,
 	}
 }
 

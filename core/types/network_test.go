@@ -37,6 +37,9 @@ func TestValidateNetworkSpec(t *testing.T) {
 		{"ip range without subnet", NetworkSpec{Name: "n", IPRange: "10.20.0.0/24"}, "an ip range needs a subnet: give --subnet too"},
 		{"bad label", NetworkSpec{Name: "n", Labels: map[string]string{"a b": ""}}, `invalid label key "a b"`},
 		{"bad option", NetworkSpec{Name: "n", Options: map[string]string{"": "x"}}, `invalid option key ""`},
+		{"Docker's mtu", NetworkSpec{Name: "n", Options: map[string]string{"com.docker.network.driver.mtu": "1400"}}, ""},
+		{"bad mtu", NetworkSpec{Name: "n", Options: map[string]string{"mtu": "big"}}, `option mtu="big": give an MTU from 576 to 9000`},
+		{"unknown option", NetworkSpec{Name: "n", Options: map[string]string{"encrypted": ""}}, `unknown option "encrypted" for driver overlay: it takes mtu`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,11 @@ package types
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -78,6 +80,7 @@ func (s NetworkSpec) Validate() error {
 	}
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, validateLabels("option", s.Options)...)
+	errs = append(errs, s.validateOptions()...)
 	subnet, ipRange, gateway, err := s.Addresses()
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -106,6 +109,51 @@ func (s NetworkSpec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Options of the overlay driver.
+const (
+	// OptionMTU sets the MTU of the network's interfaces (default: the
+	// underlay's minus the VXLAN overhead); OptionDockerMTU is Docker's
+	// name for it.
+	OptionMTU       = "mtu"
+	OptionDockerMTU = "com.docker.network.driver.mtu"
+)
+
+// MTU returns the MTU the spec's options ask for (0 for none).
+func (s NetworkSpec) MTU() int {
+	for _, k := range []string{OptionMTU, OptionDockerMTU} {
+		if v, ok := s.Options[k]; ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// validateOptions checks the driver options against what the overlay
+// driver takes.
+func (s NetworkSpec) validateOptions() []error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(s.Options)) {
+		v := s.Options[k]
+		switch k {
+		case OptionMTU, OptionDockerMTU:
+			if n, err := strconv.Atoi(v); err != nil || n < 576 || n > 9000 {
+				errs = append(errs, fmt.Errorf("option %s=%q: give an MTU from 576 to 9000", k, v))
+			}
+		default:
+			if k != "" {
+				errs = append(errs, fmt.Errorf("unknown option %q for driver overlay: it takes %s (or %s)", k, OptionMTU, OptionDockerMTU))
+			}
+		}
+	}
+	if _, a := s.Options[OptionMTU]; a {
+		if _, b := s.Options[OptionDockerMTU]; b {
+			errs = append(errs, fmt.Errorf("options %s and %s are the same: give one", OptionMTU, OptionDockerMTU))
+		}
+	}
+	return errs
 }
 
 // broadcast is the last address of an IPv4 subnet.
