@@ -67,6 +67,7 @@ func specToPB(s *ContainerSpec) *pb.ContainerSpec {
 		StopSignal:       s.StopSignal,
 		StopTimeoutNanos: int64(s.StopTimeout),
 		Healthcheck:      healthcheckToPB(s.Healthcheck),
+		Dns:              s.DNS,
 	}
 	for _, m := range s.Mounts {
 		out.Mounts = append(out.Mounts, &pb.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
@@ -96,6 +97,7 @@ func specFromPB(s *pb.ContainerSpec) *ContainerSpec {
 		StopSignal:  s.GetStopSignal(),
 		StopTimeout: time.Duration(s.GetStopTimeoutNanos()),
 		Healthcheck: healthcheckFromPB(s.GetHealthcheck()),
+		DNS:         s.GetDns(),
 	}
 	for _, m := range s.GetMounts() {
 		out.Mounts = append(out.Mounts, Mount{Type: m.GetType(), Source: m.GetSource(), Target: m.GetTarget(), ReadOnly: m.GetReadOnly()})

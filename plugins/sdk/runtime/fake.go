@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,7 +52,10 @@ import (
 // them, a tmpfs is private and emptied at each start, a bind mount reads
 // and writes the host path for real, and a read-only mount refuses writes.
 // Elsewhere a container may write at the root, in its working directory or
-// beside a mount, and reads back only what it wrote.
+// beside a mount, and reads back only what it wrote; a container whose spec
+// sets DNS also has an /etc/resolv.conf listing those nameservers, one
+// "nameserver ADDR" line each, in order (the Fake has no node's search
+// domains or options to add).
 //
 // Signals: Stop sends StopOptions.Signal, else the spec's StopSignal, else
 // SIGTERM. A container exits with 0 on SIGTERM or SIGINT (but ignore-term
@@ -76,7 +80,8 @@ import (
 // listed; SetHealth overrides the result for the current run.
 //
 // Test controls: AddImage, AllowAnyImage, AddLog, Exit, IgnoreStop,
-// SetImageHealthcheck, SetHealth,
+// SetImageHealthcheck, SetHealth, Spec (the spec a container was created
+// with),
 // SetDown (every call fails wrapping sdk.ErrUnavailable and in-flight
 // Waits and Logs return that error), FailNext (the next call of a method
 // returns a given error), Calls (the methods called, in order),
@@ -424,6 +429,9 @@ func (f *Fake) Create(ctx context.Context, spec *ContainerSpec) (string, error) 
 		exited:  make(chan struct{}),
 	}
 	c.spec.Name = name
+	if len(spec.DNS) > 0 {
+		c.files["/etc/resolv.conf"] = fakeResolvConf(spec.DNS)
+	}
 	c.state = Container{
 		ID:        id,
 		Name:      name,
@@ -469,7 +477,22 @@ func validateSpec(spec *ContainerSpec) error {
 			return errorf(sdk.ErrInvalidArgument, "create %s: stop signal: %v", spec.Name, err)
 		}
 	}
+	for _, s := range spec.DNS {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return errorf(sdk.ErrInvalidArgument, "create %s: DNS server %q is not an IP address", spec.Name, s)
+		}
+	}
 	return nil
+}
+
+// fakeResolvConf is the /etc/resolv.conf of a container whose spec sets
+// DNS: one nameserver line per server, in order.
+func fakeResolvConf(servers []string) []byte {
+	var b []byte
+	for _, s := range servers {
+		b = append(b, "nameserver "+s+"\n"...)
+	}
+	return b
 }
 
 func cloneSpec(s *ContainerSpec) ContainerSpec {
@@ -481,7 +504,21 @@ func cloneSpec(s *ContainerSpec) ContainerSpec {
 	out.Ports = slices.Clone(s.Ports)
 	out.Mounts = slices.Clone(s.Mounts)
 	out.Healthcheck = cloneCheck(s.Healthcheck)
+	out.DNS = slices.Clone(s.DNS)
 	return out
+}
+
+// Spec returns a copy of the spec a container (by ID or name) was created
+// with, its Name filled in when the spec left it empty.
+func (f *Fake) Spec(id string) (*ContainerSpec, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookupLocked("spec", id)
+	if err != nil {
+		return nil, err
+	}
+	out := cloneSpec(&c.spec)
+	return &out, nil
 }
 
 func (c *fakeContainer) running() bool { return c.state.State == StateRunning }

@@ -354,3 +354,41 @@ func TestFakeConcurrentUse(t *testing.T) {
 		t.Errorf("%d containers left", n)
 	}
 }
+
+func TestFakeRecordsSpecAndDNS(t *testing.T) {
+	f := newFake(t)
+	// Through the harness, so the DNS servers cross the wire.
+	rt := runtime.NewHarness(t, f)
+	ctx := ctxFor(t)
+	dns := []string{"127.0.0.11", "fd00::53"}
+	id, err := rt.Create(ctx, &runtime.ContainerSpec{Name: "web.1", Image: testImage, Args: []string{"cat", "/etc/resolv.conf"}, DNS: dns})
+	if err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	spec, err := f.Spec("web.1")
+	if err != nil {
+		t.Fatalf("Spec(web.1) = %v", err)
+	}
+	if !slices.Equal(spec.DNS, dns) {
+		t.Errorf("Spec(web.1).DNS = %q, want %q", spec.DNS, dns)
+	}
+	spec.DNS[0] = "10.9.9.9"
+	if again, _ := f.Spec(id); again.DNS[0] != dns[0] {
+		t.Errorf("changing the spec Spec returned changed the Fake's: DNS %q", again.DNS)
+	}
+	if err := rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"stdout: nameserver 127.0.0.11", "stdout: nameserver fd00::53"}
+	if got := lines(t, f, id); !slices.Equal(got, want) {
+		t.Errorf("cat /etc/resolv.conf printed %q, want %q", got, want)
+	}
+
+	if _, err := f.Spec("nope"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("Spec(nope) = %v, want an error wrapping sdk.ErrNotFound", err)
+	}
+	_, err = f.Create(ctx, &runtime.ContainerSpec{Name: "bad", Image: testImage, DNS: []string{"10.0.0.2", "10.0.0.256"}})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || err.Error() != `create bad: DNS server "10.0.0.256" is not an IP address` {
+		t.Errorf("Create with DNS 10.0.0.256 = %v, want an invalid argument naming it", err)
+	}
+}

@@ -86,6 +86,11 @@ type ContainerSpec struct {
 	// Healthcheck, when set, replaces the image's health check; nil keeps
 	// the image's (if it has one).
 	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+	// DNS, when set, are the nameservers the container's /etc/resolv.conf
+	// lists, in order, instead of the node's; the search domains and
+	// options stay the node's (as with docker run --dns). Each is an IP
+	// address; anything else is an error wrapping sdk.ErrInvalidArgument.
+	DNS []string `json:"dns,omitempty"`
 }
 
 // Healthcheck is how a runtime checks that a container is healthy, with

@@ -344,7 +344,10 @@ type ContainerSpec struct {
 	StopSignal       string                 `protobuf:"bytes,13,opt,name=stop_signal,json=stopSignal,proto3" json:"stop_signal,omitempty"`
 	StopTimeoutNanos int64                  `protobuf:"varint,14,opt,name=stop_timeout_nanos,json=stopTimeoutNanos,proto3" json:"stop_timeout_nanos,omitempty"`
 	// healthcheck, when set, replaces the image's health check.
-	Healthcheck   *Healthcheck `protobuf:"bytes,15,opt,name=healthcheck,proto3" json:"healthcheck,omitempty"`
+	Healthcheck *Healthcheck `protobuf:"bytes,15,opt,name=healthcheck,proto3" json:"healthcheck,omitempty"`
+	// dns, when set, are the nameservers of the container's
+	// /etc/resolv.conf, in order, instead of the node's (IP addresses).
+	Dns           []string `protobuf:"bytes,16,rep,name=dns,proto3" json:"dns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -480,6 +483,13 @@ func (x *ContainerSpec) GetStopTimeoutNanos() int64 {
 func (x *ContainerSpec) GetHealthcheck() *Healthcheck {
 	if x != nil {
 		return x.Healthcheck
+	}
+	return nil
+}
+
+func (x *ContainerSpec) GetDns() []string {
+	if x != nil {
+		return x.Dns
 	}
 	return nil
 }
@@ -1721,7 +1731,7 @@ const file_runtime_proto_rawDesc = "" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\"K\n" +
 	"\tResources\x12\x1b\n" +
 	"\tnano_cpus\x18\x01 \x01(\x03R\bnanoCpus\x12!\n" +
-	"\fmemory_bytes\x18\x02 \x01(\x03R\vmemoryBytes\"\xf1\x04\n" +
+	"\fmemory_bytes\x18\x02 \x01(\x03R\vmemoryBytes\"\x83\x05\n" +
 	"\rContainerSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -1740,7 +1750,8 @@ const file_runtime_proto_rawDesc = "" +
 	"\vstop_signal\x18\r \x01(\tR\n" +
 	"stopSignal\x12,\n" +
 	"\x12stop_timeout_nanos\x18\x0e \x01(\x03R\x10stopTimeoutNanos\x12=\n" +
-	"\vhealthcheck\x18\x0f \x01(\v2\x1b.hive.plugin.v1.HealthcheckR\vhealthcheck\x1a9\n" +
+	"\vhealthcheck\x18\x0f \x01(\v2\x1b.hive.plugin.v1.HealthcheckR\vhealthcheck\x12\x10\n" +
+	"\x03dns\x18\x10 \x03(\tR\x03dns\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb5\x01\n" +

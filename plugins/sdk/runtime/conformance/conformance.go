@@ -111,6 +111,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"env reaches the process", s.testEnv},
 		{"user and working dir apply", s.testUser},
 		{"mounts", s.testMounts},
+		{"dns servers replace the node's in resolv.conf", s.testDNS},
+		{"a dns server that is not an ip address is invalid", s.testDNSInvalid},
 		{"resource limits are accepted", s.testResources},
 		{"stats report memory of a running container", s.testStats},
 		{"a published host port is reachable", s.testHostPort},
