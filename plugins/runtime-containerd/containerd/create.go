@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -93,7 +94,7 @@ func (r *Runtime) Create(ctx context.Context, spec *runtime.ContainerSpec) (stri
 		hostname = id[:12]
 	}
 	dir := eng.containerDir(id)
-	files, err := writeEtcFiles(dir, hostname)
+	files, err := writeEtcFiles(dir, hostname, spec.DNS)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -198,6 +199,11 @@ func checkSpec(spec *runtime.ContainerSpec) error {
 			return err
 		}
 	}
+	for _, s := range spec.DNS {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return fmt.Errorf("DNS server %q is not an IP address: %w", s, sdk.ErrInvalidArgument)
+		}
+	}
 	return nil
 }
 
@@ -298,9 +304,14 @@ func (e *engine) mounts(ms []runtime.Mount) ([]specs.Mount, error) {
 }
 
 // writeEtcFiles writes the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf into dir and returns their mounts. /etc/hosts is
-// rewritten in place once the task has an address.
-func writeEtcFiles(dir, hostname string) ([]specs.Mount, error) {
+// /etc/resolv.conf (listing the dns servers when there are any, see
+// resolvConf) into dir and returns their mounts. /etc/hosts is rewritten in
+// place once the task has an address.
+func writeEtcFiles(dir, hostname string, dns []string) ([]specs.Mount, error) {
+	host, err := os.ReadFile(hostResolvConf)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read the host's %s for the container's: %w", hostResolvConf, err)
+	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, fmt.Errorf("create the container's directory: %w", err)
 	}
@@ -310,7 +321,7 @@ func writeEtcFiles(dir, hostname string) ([]specs.Mount, error) {
 	}{
 		{"hosts", "/etc/hosts", hostsFile(hostname, "")},
 		{"hostname", "/etc/hostname", []byte(hostname + "\n")},
-		{"resolv.conf", "/etc/resolv.conf", resolvConf()},
+		{"resolv.conf", "/etc/resolv.conf", resolvConf(host, dns)},
 	}
 	var out []specs.Mount
 	for _, f := range files {

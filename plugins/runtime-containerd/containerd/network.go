@@ -213,16 +213,34 @@ func portMappings(ports []runtime.PortBinding) []gocni.PortMapping {
 	return out
 }
 
-// resolvConf is the resolv.conf tasks get: the host's without loopback
-// name servers (which a task cannot reach), or public resolvers if none
-// is left, as Docker does.
-func resolvConf() []byte {
-	b, _ := os.ReadFile("/etc/resolv.conf")
+// hostResolvConf is the resolv.conf task files are made from.
+const hostResolvConf = "/etc/resolv.conf"
+
+// resolvConf is the resolv.conf a task gets, made from the host's (host,
+// its content; empty when it has none). With dns (a spec's DNS servers,
+// already checked to be IP addresses) the host's nameserver lines give way
+// to one line per server, in order, where the host's first nameserver was
+// (at the end if it had none); its search domains, options and comments
+// stay, as with docker run --dns. Without dns it is the host's without
+// loopback nameservers (which a task cannot reach), or with public
+// resolvers if none is left, as Docker does.
+func resolvConf(host []byte, dns []string) []byte {
 	var out []string
-	servers := 0
-	for _, line := range strings.Split(string(b), "\n") {
+	servers, placed := 0, false
+	for line := range strings.Lines(string(host)) {
+		line = strings.TrimSuffix(line, "\n")
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" {
+		if len(f) >= 1 && f[0] == "nameserver" {
+			if len(dns) > 0 {
+				if !placed {
+					out = append(out, nameserverLines(dns)...)
+					placed = true
+				}
+				continue
+			}
+			if len(f) < 2 {
+				continue
+			}
 			if ip := net.ParseIP(f[1]); ip == nil || ip.IsLoopback() {
 				continue
 			}
@@ -230,10 +248,21 @@ func resolvConf() []byte {
 		}
 		out = append(out, line)
 	}
-	if servers == 0 {
-		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
+	switch {
+	case len(dns) > 0 && !placed:
+		out = append(out, nameserverLines(dns)...)
+	case len(dns) == 0 && servers == 0:
+		out = append(out, nameserverLines([]string{"8.8.8.8", "8.8.4.4"})...)
 	}
 	return []byte(strings.TrimSpace(strings.Join(out, "\n")) + "\n")
+}
+
+func nameserverLines(servers []string) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = "nameserver " + s
+	}
+	return out
 }
 
 // hostsFile is /etc/hosts of a task: localhost, and its own name at ip

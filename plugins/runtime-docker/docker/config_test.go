@@ -104,6 +104,7 @@ func TestContainerConfigTranslatesTheSpec(t *testing.T) {
 		Resources: runtime.Resources{NanoCPUs: 500_000_000, MemoryBytes: 64 << 20},
 		Healthcheck: &runtime.Healthcheck{Test: []string{"CMD", "/web", "healthcheck"}, Interval: time.Second,
 			Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
+		DNS: []string{"127.0.0.11", "fd00::53"},
 	}
 	cfg, hostCfg, err := containerConfig(s, "hive-net")
 	if err != nil {
@@ -146,14 +147,20 @@ func TestContainerConfigTranslatesTheSpec(t *testing.T) {
 	if hostCfg.NanoCPUs != 500_000_000 || hostCfg.Memory != 64<<20 {
 		t.Errorf("resources = %d nano CPUs, %d bytes", hostCfg.NanoCPUs, hostCfg.Memory)
 	}
+	if wantDNS := []netip.Addr{netip.MustParseAddr("127.0.0.11"), netip.MustParseAddr("fd00::53")}; !slices.Equal(hostCfg.DNS, wantDNS) {
+		t.Errorf("DNS = %v, want %v (in the spec's order)", hostCfg.DNS, wantDNS)
+	}
 
 	// Unset command and args keep the image's.
-	cfg, _, err = containerConfig(&runtime.ContainerSpec{Name: "a", Image: "b"}, "bridge")
+	cfg, hostCfg, err = containerConfig(&runtime.ContainerSpec{Name: "a", Image: "b"}, "bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Entrypoint != nil || cfg.Cmd != nil || cfg.StopTimeout != nil || cfg.Healthcheck != nil {
 		t.Errorf("empty spec: entrypoint %v cmd %v stop timeout %v health check %v", cfg.Entrypoint, cfg.Cmd, cfg.StopTimeout, cfg.Healthcheck)
+	}
+	if hostCfg.DNS != nil {
+		t.Errorf("empty spec: DNS %v, want none (the engine's default)", hostCfg.DNS)
 	}
 }
 
@@ -196,6 +203,8 @@ func TestContainerConfigRejectsMalformedSpecs(t *testing.T) {
 		{"health interval under 1ms", func(s *runtime.ContainerSpec) {
 			s.Healthcheck = &runtime.Healthcheck{Interval: time.Microsecond}
 		}, "at least 1ms"},
+		{"DNS server not an IP", func(s *runtime.ContainerSpec) { s.DNS = []string{"10.0.0.2", "dns.example"} }, `DNS server "dns.example"`},
+		{"empty DNS server", func(s *runtime.ContainerSpec) { s.DNS = []string{""} }, `DNS server ""`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -131,7 +131,30 @@ func containerConfig(spec *runtime.ContainerSpec, networkName string) (*containe
 	if err != nil {
 		return nil, nil, err
 	}
+	hostCfg.DNS, err = dnsServers(spec.DNS)
+	if err != nil {
+		return nil, nil, err
+	}
 	return cfg, hostCfg, nil
+}
+
+// dnsServers parses the spec's DNS servers. The engine lists them, in
+// order, as the nameservers of the container's /etc/resolv.conf and keeps
+// the host's search domains and options, on every network mode (none
+// included).
+func dnsServers(servers []string) ([]netip.Addr, error) {
+	if len(servers) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Addr, 0, len(servers))
+	for _, s := range servers {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("DNS server %q is not an IP address: %w", s, sdk.ErrInvalidArgument)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
 }
 
 // healthConfig translates a health check. The engine merges it with the

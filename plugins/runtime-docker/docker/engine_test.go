@@ -349,3 +349,61 @@ func httpGet(t *testing.T, url string) string {
 	})
 	return body
 }
+
+// TestNetworkNoneKeepsTheDNSServers: with the setting network=none (tasks
+// whose network another plugin sets up in their namespace), the engine
+// still writes the container's /etc/resolv.conf with the spec's DNS
+// servers and the host's search domains and options, and Inspect reports
+// a PID (to find the namespace by) and no address.
+func TestNetworkNoneKeepsTheDNSServers(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	r := New(testutil.Logger(t))
+	if err := r.Configure(t.Context(), map[string]string{"network": "none"}); err != nil {
+		t.Fatalf("configure network=none: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	s := spec(t, "cat", "/etc/resolv.conf")
+	s.DNS = []string{"127.0.0.11"}
+	id := run(t, r, s)
+
+	c := waitForState(t, r, id, runtime.StateRunning)
+	if c.PID <= 0 || len(c.Addresses) != 0 {
+		t.Errorf("Inspect on network none = PID %d, addresses %v; want a PID and no address", c.PID, c.Addresses)
+	}
+	raw, err := rawClient(t).ContainerInspect(t.Context(), id, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := raw.Container.HostConfig.NetworkMode; mode != "none" {
+		t.Errorf("network mode = %q, want none", mode)
+	}
+
+	waitForOutput(t, r, id, "nameserver 127.0.0.11")
+	if err := r.Stop(t.Context(), id, runtime.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var servers, kept []string
+	for _, e := range collectLogs(t, r, id, runtime.LogOptions{Tail: -1}) {
+		line := string(e.Line)
+		switch f := strings.Fields(line); {
+		case len(f) == 0:
+		case f[0] == "nameserver":
+			servers = append(servers, line)
+		case f[0] == "search" || f[0] == "options":
+			kept = append(kept, strings.Join(f, " "))
+		}
+	}
+	if want := []string{"nameserver 127.0.0.11"}; !slices.Equal(servers, want) {
+		t.Errorf("resolv.conf nameservers = %q, want %q", servers, want)
+	}
+	host, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(host), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "search" || f[0] == "options") && !slices.Contains(kept, strings.Join(f, " ")) {
+			t.Errorf("the host's %q is missing from the container's resolv.conf (it has %q)", line, kept)
+		}
+	}
+}

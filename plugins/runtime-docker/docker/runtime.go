@@ -87,7 +87,9 @@ func (r *Runtime) Describe(ctx context.Context) (sdk.Info, error) {
 // Configure applies the plugin settings:
 //
 //	host          Docker endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
-//	network       network task containers join (default "bridge")
+//	network       network task containers join (default "bridge"; "none" leaves
+//	              them only a loopback, for a network plugin to wire their
+//	              namespace; they still get an /etc/resolv.conf, with the spec's DNS)
 //	pull_timeout  longest an image pull may take, as a Go duration (default 5m)
 //
 // It does not contact the engine; Health does. An unknown key or a bad
