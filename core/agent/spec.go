@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/hiveorch/hive/core/networks/dns"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -66,6 +67,11 @@ func ContainerSpec(t *types.Task, host Host) (*runtime.ContainerSpec, error) {
 			NanoCPUs:    t.Spec.Resources.Limits.NanoCPUs,
 			MemoryBytes: t.Spec.Resources.Limits.MemoryBytes,
 		},
+	}
+	if len(t.Networks) > 0 {
+		// The task's resolver, which the agent serves in its namespace
+		// once it starts.
+		spec.DNS = []string{dns.ResolverIP}
 	}
 	if h := c.Healthcheck; h != nil {
 		spec.Healthcheck = &runtime.Healthcheck{

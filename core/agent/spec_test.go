@@ -73,3 +73,14 @@ func TestContainerHostnameTemplates(t *testing.T) {
 		}
 	}
 }
+
+func TestTasksOnNetworksUseTheirResolver(t *testing.T) {
+	task := &types.Task{ID: "t1", ServiceID: "s1", ServiceName: "web", Slot: 1, NodeID: "n1"}
+	if got := mustSpec(t, task, Host{}).DNS; got != nil {
+		t.Errorf("a task on no network: DNS %v, want the node's (nil)", got)
+	}
+	task.Networks = []types.NetworkAttachment{{NetworkID: "n1"}}
+	if got := mustSpec(t, task, Host{}).DNS; !reflect.DeepEqual(got, []string{"127.0.0.11"}) {
+		t.Errorf("a task on a network: DNS %v, want its resolver 127.0.0.11", got)
+	}
+}
