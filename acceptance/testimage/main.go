@@ -15,6 +15,10 @@
 //	web stat PATH...      print each file's owner, mode, filesystem and
 //	                      content (or why it cannot be read), then wait
 //	web env NAME...       print NAME=value for each name, then wait
+//	web lookup NAME...    print "NAME: addr addr" for each name (sorted; or the
+//	                      error), asking the container's resolver, then wait
+//	web fetch URL...      print "URL: body" of a GET of each URL (or the error),
+//	                      then wait
 //	web sleep             wait
 //	web healthcheck       exit 0 if /healthz on $PORT answers 200 (for HEALTHCHECK)
 //
@@ -25,10 +29,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -123,6 +131,16 @@ func run(cmd string, args []string) error {
 			fmt.Printf("%s=%s\n", name, os.Getenv(name))
 		}
 		waitForSignal()
+	case "lookup":
+		for _, name := range args {
+			fmt.Println(lookupLine(name))
+		}
+		waitForSignal()
+	case "fetch":
+		for _, u := range args {
+			fmt.Println(fetchLine(u))
+		}
+		waitForSignal()
 	case "sleep":
 		waitForSignal()
 	case "healthcheck":
@@ -139,6 +157,44 @@ func run(cmd string, args []string) error {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	return nil
+}
+
+// lookupLine resolves name through the container's resolver, trying for
+// a few seconds (the resolver of a task on a network starts with it).
+func lookupLine(name string) string {
+	var err error
+	for range 30 {
+		var addrs []string
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		addrs, err = net.DefaultResolver.LookupHost(ctx, name)
+		cancel()
+		if err == nil {
+			sort.Strings(addrs)
+			return name + ": " + strings.Join(addrs, " ")
+		}
+		if dnsErr, ok := err.(*net.DNSError); ok && dnsErr.IsNotFound {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("%s: %v", name, err)
+}
+
+// fetchLine GETs u on a new connection (so that a virtual IP may send
+// each to another task), trying for a few seconds as lookupLine does.
+func fetchLine(u string) string {
+	c := http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var err error
+	for range 30 {
+		var resp *http.Response
+		if resp, err = c.Get(u); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return u + ": " + strings.TrimSpace(string(b))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("%s: %v", u, err)
 }
 
 func intArg(args []string) (int, error) {
