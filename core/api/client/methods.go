@@ -38,46 +38,24 @@ func (c *Client) Info(ctx context.Context) (*api.Info, error) {
 
 // ListNodes returns every node.
 func (c *Client) ListNodes(ctx context.Context) ([]*types.Node, error) {
-	var out []*types.Node
-	if err := c.call(ctx, http.MethodGet, "/v1/nodes", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list[*types.Node](ctx, c, "/v1/nodes")
 }
 
 // GetNode returns the node ref names: an ID, unique ID prefix, hostname or
 // "self".
 func (c *Client) GetNode(ctx context.Context, ref string) (*types.Node, error) {
-	if ref == "" {
-		return nil, errors.New("get node: empty node name")
-	}
-	var out types.Node
-	if err := c.call(ctx, http.MethodGet, "/v1/nodes/"+url.PathEscape(ref), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[types.Node](ctx, c, "node", "/v1/nodes", ref)
 }
 
 // ListServices returns every service with its task counts.
 func (c *Client) ListServices(ctx context.Context) ([]api.ServiceSummary, error) {
-	var out []api.ServiceSummary
-	if err := c.call(ctx, http.MethodGet, "/v1/services", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list[api.ServiceSummary](ctx, c, "/v1/services")
 }
 
 // GetService returns the service ref names: an ID, unique ID prefix or
 // name.
 func (c *Client) GetService(ctx context.Context, ref string) (*types.Service, error) {
-	if ref == "" {
-		return nil, errors.New("get service: empty service name")
-	}
-	var out types.Service
-	if err := c.call(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(ref), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[types.Service](ctx, c, "service", "/v1/services", ref)
 }
 
 // CreateService creates a service and returns it.
@@ -106,10 +84,7 @@ func (c *Client) UpdateService(ctx context.Context, ref string, version uint64, 
 
 // RemoveService removes a service.
 func (c *Client) RemoveService(ctx context.Context, ref string) error {
-	if ref == "" {
-		return errors.New("remove service: empty service name")
-	}
-	return c.call(ctx, http.MethodDelete, "/v1/services/"+url.PathEscape(ref), nil, nil, nil)
+	return remove(ctx, c, "service", "/v1/services", ref, nil)
 }
 
 // ListTasks returns the tasks f selects.

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/types"
@@ -22,31 +20,17 @@ func (c *Client) CreateNetwork(ctx context.Context, spec types.NetworkSpec) (*ty
 
 // ListNetworks returns every network, sorted by name.
 func (c *Client) ListNetworks(ctx context.Context) ([]*types.Network, error) {
-	var out []*types.Network
-	if err := c.call(ctx, http.MethodGet, "/v1/networks", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list[*types.Network](ctx, c, "/v1/networks")
 }
 
 // GetNetwork returns a network by ID, name or unique ID prefix.
 func (c *Client) GetNetwork(ctx context.Context, ref string) (*types.Network, error) {
-	if ref == "" {
-		return nil, errors.New("get network: empty network name")
-	}
-	var out types.Network
-	if err := c.call(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(ref), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[types.Network](ctx, c, "network", "/v1/networks", ref)
 }
 
 // RemoveNetwork removes a network no service uses.
 func (c *Client) RemoveNetwork(ctx context.Context, ref string) error {
-	if ref == "" {
-		return errors.New("remove network: empty network name")
-	}
-	return c.call(ctx, http.MethodDelete, "/v1/networks/"+url.PathEscape(ref), nil, nil, nil)
+	return remove(ctx, c, "network", "/v1/networks", ref, nil)
 }
 
 // PruneNetworks removes every network no service uses and returns their

@@ -22,32 +22,18 @@ func (c *Client) CreateSecret(ctx context.Context, spec types.SecretSpec, value 
 
 // ListSecrets returns every secret, without values.
 func (c *Client) ListSecrets(ctx context.Context) ([]*types.Secret, error) {
-	var out []*types.Secret
-	if err := c.call(ctx, http.MethodGet, "/v1/secrets", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list[*types.Secret](ctx, c, "/v1/secrets")
 }
 
 // GetSecret returns a secret, without its value, by ID, name or unique ID
 // prefix.
 func (c *Client) GetSecret(ctx context.Context, ref string) (*types.Secret, error) {
-	if ref == "" {
-		return nil, errors.New("get secret: empty secret name")
-	}
-	var out types.Secret
-	if err := c.call(ctx, http.MethodGet, "/v1/secrets/"+url.PathEscape(ref), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[types.Secret](ctx, c, "secret", "/v1/secrets", ref)
 }
 
 // RemoveSecret removes a secret no service uses.
 func (c *Client) RemoveSecret(ctx context.Context, ref string) error {
-	if ref == "" {
-		return errors.New("remove secret: empty secret name")
-	}
-	return c.call(ctx, http.MethodDelete, "/v1/secrets/"+url.PathEscape(ref), nil, nil, nil)
+	return remove(ctx, c, "secret", "/v1/secrets", ref, nil)
 }
 
 // UpdateSecret stores a new value for a secret, which rolls the services
@@ -74,31 +60,17 @@ func (c *Client) CreateConfig(ctx context.Context, spec types.ConfigSpec, data [
 
 // ListConfigs returns every config.
 func (c *Client) ListConfigs(ctx context.Context) ([]*types.Config, error) {
-	var out []*types.Config
-	if err := c.call(ctx, http.MethodGet, "/v1/configs", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return list[*types.Config](ctx, c, "/v1/configs")
 }
 
 // GetConfig returns a config by ID, name or unique ID prefix.
 func (c *Client) GetConfig(ctx context.Context, ref string) (*types.Config, error) {
-	if ref == "" {
-		return nil, errors.New("get config: empty config name")
-	}
-	var out types.Config
-	if err := c.call(ctx, http.MethodGet, "/v1/configs/"+url.PathEscape(ref), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[types.Config](ctx, c, "config", "/v1/configs", ref)
 }
 
 // RemoveConfig removes a config no service uses.
 func (c *Client) RemoveConfig(ctx context.Context, ref string) error {
-	if ref == "" {
-		return errors.New("remove config: empty config name")
-	}
-	return c.call(ctx, http.MethodDelete, "/v1/configs/"+url.PathEscape(ref), nil, nil, nil)
+	return remove(ctx, c, "config", "/v1/configs", ref, nil)
 }
 
 // UpdateConfig stores new data for a config, which rolls the services
