@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
+	"os"
 	"sync"
 
 	"github.com/hiveorch/hive/core/networks/dns"
@@ -19,6 +22,8 @@ type Dataplane interface {
 	// 127.0.0.11:53 in the namespace at netns.
 	ListenResolver(netns string) (net.PacketConn, net.Listener, error)
 	// ApplyRules replaces the namespace's virtual IP rules, atomically.
+	// When the namespace is gone (its container just ended) it returns
+	// an error that is errNetnsGone.
 	ApplyRules(netns string, r vip.Rules) error
 }
 
@@ -31,8 +36,16 @@ func (KernelDataplane) ListenResolver(netns string) (net.PacketConn, net.Listene
 	return dns.ListenInNetns(netns)
 }
 
+// errNetnsGone: the task's network namespace no longer exists.
+var errNetnsGone = errors.New("the task's network namespace is gone")
+
 // ApplyRules programs the rules with vip.Apply.
-func (KernelDataplane) ApplyRules(netns string, r vip.Rules) error { return vip.Apply(netns, r) }
+func (KernelDataplane) ApplyRules(netns string, r vip.Rules) error {
+	if _, err := os.Stat(netns); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", netns, errNetnsGone)
+	}
+	return vip.Apply(netns, r)
+}
 
 // MemoryDataplane keeps the rules in memory and serves each resolver on a
 // loopback port of the host, which Resolver tells. Safe for concurrent

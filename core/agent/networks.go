@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -376,10 +375,9 @@ func (n *netAgent) reconcile(ctx context.Context) error {
 	}
 	n.drvMu.Unlock()
 	for id, tn := range attached {
-		if _, err := os.Stat(tn.netns); errors.Is(err, fs.ErrNotExist) {
+		if err := n.syncRules(tn); errors.Is(err, errNetnsGone) {
 			continue // its container just ended: its runner releases it
-		}
-		if err := n.syncRules(tn); err != nil {
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("virtual IPs of task %s: %w", id, err))
 		}
 	}
