@@ -468,7 +468,7 @@ func TestNetworkNodesSharingAHost(t *testing.T) {
 		}
 		return fmt.Errorf("tasks: %s", prettyJSON(m.netTasks("clash")))
 	})
-	for _, want := range []string{"UDP port 4889", "already exists"} {
+	for _, want := range []string{"UDP port 4889", "already exists", "--data-path-port"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the clash's task error lacks %q: %s", want, msg)
 		}

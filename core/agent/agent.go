@@ -48,8 +48,9 @@ type Config struct {
 	// SweepInterval is how often orphaned containers are looked for.
 	SweepInterval time.Duration
 	// DrainDelay is how long a running task with a port published through
-	// the routing mesh waits, once told to stop, before its container is
-	// stopped: the time for the meshes to stop sending it connections.
+	// the routing mesh, or on a network, waits, once told to stop, before
+	// its container is stopped: the time for the meshes and the virtual
+	// IP rules of every node to stop sending it connections.
 	// Zero means DefaultDrainDelay.
 	DrainDelay time.Duration
 	// SecretsDir is where the agent mounts a tmpfs per task for the

@@ -414,10 +414,11 @@ func (r *runner) exited(st *runtime.ExitStatus) action {
 func (r *runner) shutdown(ctx context.Context, t *types.Task) action {
 	exitCode := r.status.ExitCode
 	if r.container != nil && !r.drained && r.status.State == types.TaskStateRunning && routed(t) {
-		// The routing mesh stops sending this task new connections as soon
-		// as its desired state leaves running; give every node's mesh a
-		// moment to do so before the container stops listening, so that
-		// no connection reaches a closing listener (Swarm waits 2s).
+		// The routing mesh and every task's virtual IP rules stop sending
+		// this task new connections as soon as its desired state leaves
+		// running; give every node a moment to do so before the container
+		// stops listening, so that no connection reaches a closing
+		// listener (Swarm waits 2s).
 		r.drained = true
 		select {
 		case <-ctx.Done():
@@ -449,9 +450,13 @@ func (r *runner) shutdown(ctx context.Context, t *types.Task) action {
 	return waitChange
 }
 
-// routed reports whether the routing mesh may send t connections: it
-// publishes a port in ingress mode.
+// routed reports whether other nodes may send t connections: it
+// publishes a port in ingress mode, or it is on a network, where other
+// tasks' virtual IP rules list it.
 func routed(t *types.Task) bool {
+	if len(t.Networks) > 0 {
+		return true
+	}
 	for _, p := range t.Ports {
 		if p.PublishMode != types.PublishHost {
 			return true

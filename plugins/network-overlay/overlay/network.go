@@ -377,8 +377,9 @@ func createVXLAN(host *netlink.Handle, nn *netNS, cfg config, n network.Network,
 	if err := host.LinkAdd(vx); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return nil, invalid("a VXLAN device with VNI %d and UDP port %d already exists in the underlay namespace "+
-				"(another hive node on this host?): give each node on a host its own %s setting (plugins.config.%s.%s)",
-				n.VNI, cfg.port, setVXLANPort, Name, setVXLANPort)
+				"(another hive node on this host?): give each node on a host its own VXLAN port with "+
+				"hive up|join --data-path-port PORT (config networks.vxlan_port, the driver's %s setting)",
+				n.VNI, cfg.port, setVXLANPort)
 		}
 		return nil, fmt.Errorf("create VXLAN device %s: %w", tmp, err)
 	}
