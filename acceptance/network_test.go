@@ -414,8 +414,8 @@ func (l *taskLoad) stop() (map[string]int, []string) {
 
 // TestNetworkNodesSharingAHost runs two nodes in one network namespace
 // (127.0.0.x, the default Docker network), each with its own data-path
-// port: both get working overlays, and a web task on each answers through
-// the VIP. A third node with the first one's port clashes, and says so.
+// port: both get working overlays, a web task on each answers through
+// the VIP, and through the port web publishes on either node. A third node with the first one's port clashes, and says so.
 func TestNetworkNodesSharingAHost(t *testing.T) {
 	testutil.RequireRoot(t, "overlay networks")
 	var started []*node
@@ -435,7 +435,8 @@ func TestNetworkNodesSharingAHost(t *testing.T) {
 
 	m.must("network", "create", "mesh")
 	mesh := m.networkID("mesh")
-	m.must("service", "create", "-d", "--name", "web", "--replicas", "2", "--network", "mesh", imageV1)
+	port := publishPort(t, m, w)
+	m.must("service", "create", "-d", "--name", "web", "--replicas", "2", "--network", "mesh", "-p", port+":80", imageV1)
 	m.must("service", "create", "-d", "--name", "probe", "--network", "mesh", imageV1)
 	webs := m.runningTasks("web", 2)
 	if webs[0].NodeID == webs[1].NodeID {
@@ -451,6 +452,23 @@ func TestNetworkNodesSharingAHost(t *testing.T) {
 		}
 		return maps.Equal(boolKeys(got), want), fmt.Sprintf("answers %v, want from %v", got, want)
 	})
+
+	// Ingress keeps working for a service on a network: the published
+	// port answers on both nodes, from both tasks.
+	for _, n := range []*node{m, w} {
+		testutil.EventuallyWhy(t, 20*time.Second, "both web tasks answering through the published port on "+n.ip(), func() (bool, string) {
+			got := map[string]int{}
+			for range 20 {
+				body, err := get(n.ip()+":"+port, "/")
+				if f := strings.Fields(body); err != nil || len(f) != 2 {
+					return false, fmt.Sprintf("%q: %v", body, err)
+				} else {
+					got[f[0]]++
+				}
+			}
+			return maps.Equal(boolKeys(got), want), fmt.Sprintf("answers %v, want from %v", got, want)
+		})
+	}
 
 	clash := joinNodeWith(t, m, "worker", nil, "--data-path-port", "4889")
 	started = append(started, clash)
