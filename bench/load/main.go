@@ -1,11 +1,16 @@
-// Command load is the HTTP load generator of bench/cluster.sh: it sends a
-// fixed number of GET requests to one URL over a fixed number of keep-alive
-// connections and prints the rate it reached as JSON on stdout.
+// Command load is the HTTP load generator of bench/cluster.sh and
+// bench/network.sh: it sends a fixed number of GET requests to one URL over
+// a fixed number of keep-alive connections and prints the rate it reached as
+// JSON on stdout.
 //
 //	load -url http://127.0.0.201:30080/ -n 20000 -c 4
+//	load -url http://10.0.0.2/ -n 2000 -c 4 -new-conn
 //
 // Every connection is opened and used once before the clock starts, so the
-// figure is the rate of requests on established connections. A request that
+// figure is the rate of requests on established connections. With -new-conn
+// every request opens a connection of its own and closes it (no keep-alive),
+// so the figure includes a TCP handshake per request; -c is then how many
+// requests are in flight at once. A request that
 // fails, answers other than 200 OK, or (with -expect) lacks a string in its
 // body stops the run with exit status 1 and says which request and why.
 package main
@@ -34,21 +39,23 @@ type result struct {
 	Seconds     float64 `json:"seconds"`
 	RPS         float64 `json:"rps"`
 	Dials       int64   `json:"dials"`
+	NewConn     bool    `json:"new_conn"`
 }
 
 func main() {
 	url := flag.String("url", "", "URL to GET (required)")
 	n := flag.Int64("n", 20000, "number of timed requests")
-	c := flag.Int("c", 4, "number of keep-alive connections, each used by one worker")
+	c := flag.Int("c", 4, "number of keep-alive connections, each used by one worker (with -new-conn: requests in flight at once)")
 	timeout := flag.Duration("timeout", 5*time.Second, "time limit of one request")
 	expect := flag.String("expect", "", "a string every response body must contain")
+	newConn := flag.Bool("new-conn", false, "open a new connection for every request instead of keeping c open")
 	flag.Parse()
 	if err := check(*url, *n, *c, *timeout); err != nil {
 		fmt.Fprintf(os.Stderr, "load: %v\n", err)
 		flag.Usage()
 		os.Exit(2)
 	}
-	res, err := run(context.Background(), *url, *n, *c, *timeout, *expect)
+	res, err := run(context.Background(), *url, *n, *c, *timeout, *expect, *newConn)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "load: %v\n", err)
 		os.Exit(1)
@@ -78,8 +85,9 @@ func check(url string, n int64, c int, timeout time.Duration) error {
 }
 
 // run warms c connections up with one request each, then sends n requests
-// over them, c at a time, and times those.
-func run(ctx context.Context, url string, n int64, c int, timeout time.Duration, expect string) (result, error) {
+// over them, c at a time, and times those. With newConn every request,
+// warm-up included, dials a connection of its own and closes it.
+func run(ctx context.Context, url string, n int64, c int, timeout time.Duration, expect string, newConn bool) (result, error) {
 	var dials atomic.Int64
 	dialer := &net.Dialer{Timeout: timeout}
 	tr := &http.Transport{
@@ -91,12 +99,14 @@ func run(ctx context.Context, url string, n int64, c int, timeout time.Duration,
 		MaxIdleConnsPerHost: c,
 		MaxConnsPerHost:     c,
 		DisableCompression:  true,
+		DisableKeepAlives:   newConn,
 		IdleConnTimeout:     time.Minute,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: timeout}
 
-	// Warm-up: c requests at once, so that c connections are open.
+	// Warm-up: c requests at once, so that c connections are open (with
+	// newConn, so that the first timed requests find the server warm).
 	if err := fan(c, func(int) error { return get(ctx, client, url, expect) }, nil); err != nil {
 		return result{}, fmt.Errorf("warm-up of %d connections to %s: %w", c, url, err)
 	}
@@ -122,6 +132,7 @@ func run(ctx context.Context, url string, n int64, c int, timeout time.Duration,
 		Seconds:     elapsed.Seconds(),
 		RPS:         float64(n) / elapsed.Seconds(),
 		Dials:       dials.Load(),
+		NewConn:     newConn,
 	}, nil
 }
 

@@ -61,16 +61,18 @@ func TestRun(t *testing.T) {
 		name    string
 		path    string
 		expect  string
+		newConn bool
 		wantErr string
 	}{
 		{name: "keep-alive", path: "/", expect: "v1"},
+		{name: "new connection per request", path: "/", expect: "v1", newConn: true},
 		{name: "bad status", path: "/fail", wantErr: "want 200 OK"},
 		{name: "unexpected body", path: "/", expect: "v2", wantErr: `does not contain "v2"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			served.Store(0)
-			res, err := run(context.Background(), srv.URL+tc.path, 200, 4, time.Second, tc.expect)
+			res, err := run(context.Background(), srv.URL+tc.path, 200, 4, time.Second, tc.expect, tc.newConn)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("run: got %v, want an error containing %q", err, tc.wantErr)
@@ -80,16 +82,21 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}
-			if res.Requests != 200 || res.Connections != 4 || res.RPS <= 0 {
-				t.Fatalf("run: got %+v, want 200 requests over 4 connections at a positive rate", res)
+			if res.Requests != 200 || res.Connections != 4 || res.RPS <= 0 || res.NewConn != tc.newConn {
+				t.Fatalf("run: got %+v, want 200 requests over 4 connections at a positive rate, new_conn %v", res, tc.newConn)
 			}
-			// 4 warm-up requests plus the 200 timed ones, on the 4
-			// connections of the warm-up.
+			// 4 warm-up requests plus the 200 timed ones.
 			if got := served.Load(); got != 204 {
 				t.Errorf("server saw %d requests, want 204", got)
 			}
-			if res.Dials != 4 {
-				t.Errorf("dials: got %d, want 4 (keep-alive)", res.Dials)
+			// Keep-alive: all on the 4 connections of the warm-up; new
+			// connections: one per request.
+			want := int64(4)
+			if tc.newConn {
+				want = 204
+			}
+			if res.Dials != want {
+				t.Errorf("dials: got %d, want %d", res.Dials, want)
 			}
 		})
 	}

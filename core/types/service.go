@@ -68,7 +68,31 @@ type ServiceSpec struct {
 	// is nil.
 	Update   *UpdateConfig `json:"update,omitempty"`
 	Rollback *UpdateConfig `json:"rollback,omitempty"`
+	// DependsOn are the services whose tasks must meet a condition before
+	// a task of this service may start (compose's depends_on, which hive
+	// honours on the cluster).
+	DependsOn []ServiceDependency `json:"depends_on,omitempty"`
 }
+
+// ServiceDependency is one entry of ServiceSpec.DependsOn.
+type ServiceDependency struct {
+	// Service is the name of the service depended on.
+	Service   string              `json:"service"`
+	Condition DependencyCondition `json:"condition"`
+}
+
+// DependencyCondition is what a dependency's tasks must do before a
+// dependant's task starts, with compose's names.
+type DependencyCondition string
+
+const (
+	// DependencyStarted: the dependency's tasks run.
+	DependencyStarted DependencyCondition = "service_started"
+	// DependencyHealthy: the dependency's tasks run and are healthy.
+	DependencyHealthy DependencyCondition = "service_healthy"
+	// DependencyCompleted: the dependency's tasks ended with exit code 0.
+	DependencyCompleted DependencyCondition = "service_completed_successfully"
+)
 
 // TaskSpec is what every task of a service runs.
 type TaskSpec struct {
