@@ -3,6 +3,13 @@
 // with a snapshot of the nodes to the plugin, and writes the plugin's
 // decisions through the store: a node and state "assigned", or state
 // "pending" with the reason no node fits (shown by `hive service ps`).
+//
+// It is also where depends_on is applied (the rules are
+// core/orchestrator/depends's): a task whose service's dependencies are
+// unmet is not sent to the plugin but written pending, with the message
+// "waiting for dependencies" and the reason as its error, and placed by a
+// later pass once they are met. Only tasks waiting for a node wait for
+// dependencies; a task placed or running is never stopped for them.
 package scheduler
 
 import (
@@ -14,6 +21,7 @@ import (
 
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controller"
+	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/orchestrator"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -45,16 +53,22 @@ func (d *Driver) Run(ctx context.Context) error {
 	})
 }
 
+// relevant selects the events that can let a task be placed. Any service
+// change may meet or unmeet a dependency (one created, removed or scaled,
+// a depends_on changed).
 func relevant(ev store.Event) bool {
 	switch {
-	case ev.Action == store.ActionReset, ev.Node != nil:
+	case ev.Action == store.ActionReset, ev.Node != nil, ev.Service != nil:
 		return true
 	case ev.Task != nil:
 		// New tasks need a node; a task that ended frees resources and
-		// ports, so pending tasks may now fit.
+		// ports, so pending tasks may now fit, and may have completed a
+		// dependency; a task that starts or stops running may meet or
+		// unmeet one.
 		return ev.Action != store.ActionUpdate || ev.OldTask == nil ||
 			needsNode(ev.Task) || ev.Task.Status.State.Terminal() != ev.OldTask.Status.State.Terminal() ||
-			ev.Task.DesiredState != ev.OldTask.DesiredState
+			ev.Task.DesiredState != ev.OldTask.DesiredState ||
+			mesh.Serving(ev.Task) != mesh.Serving(ev.OldTask)
 	}
 	return false
 }
@@ -73,9 +87,13 @@ func holdsResources(t *types.Task) bool {
 
 func (d *Driver) pass(ctx context.Context) (time.Time, error) {
 	var req sdksched.Request
+	var held []Held
 	d.store.View(func(tx store.ReadTx) {
-		req = Snapshot(tx.Nodes(), tx.Tasks())
+		req, held = Snapshot(tx.Nodes(), tx.Tasks(), DependsGate(tx))
 	})
+	if err := d.hold(ctx, held); err != nil {
+		return time.Time{}, err
+	}
 	if len(req.Tasks) == 0 {
 		return time.Time{}, nil
 	}
@@ -96,9 +114,12 @@ func (d *Driver) pass(ctx context.Context) (time.Time, error) {
 }
 
 // Snapshot builds the plugin's request: every node with the tasks that
-// hold its resources, and every task waiting for a node, oldest first.
-func Snapshot(nodes []*types.Node, tasks []*types.Task) sdksched.Request {
+// hold its resources, and every task waiting for a node that gate lets
+// through, oldest first. The tasks gate holds back are returned apart,
+// with their reasons, in the order of tasks.
+func Snapshot(nodes []*types.Node, tasks []*types.Task, gate Gate) (sdksched.Request, []Held) {
 	var req sdksched.Request
+	var held []Held
 	index := map[string]int{}
 	for _, n := range nodes {
 		index[n.ID] = len(req.Nodes)
@@ -108,6 +129,10 @@ func Snapshot(nodes []*types.Node, tasks []*types.Task) sdksched.Request {
 	for _, t := range tasks {
 		switch {
 		case needsNode(t):
+			if reason, hold := gate(t); hold {
+				held = append(held, Held{TaskID: t.ID, Reason: reason})
+				continue
+			}
 			pending = append(pending, t)
 		case holdsResources(t):
 			if i, ok := index[t.NodeID]; ok {
@@ -138,7 +163,7 @@ func Snapshot(nodes []*types.Node, tasks []*types.Task) sdksched.Request {
 			NodeID:       t.NodeID,
 		})
 	}
-	return req
+	return req, held
 }
 
 func cmpString(a, b string) int {
@@ -191,10 +216,14 @@ func (d *Driver) write(ctx context.Context, decisions []sdksched.Decision) error
 	now := d.clock.Now()
 	for batch := range slices.Chunk(decisions, BatchSize) {
 		err := d.store.Update(ctx, func(tx store.Tx) error {
+			gate := DependsGate(tx)
 			for _, dec := range batch {
 				cur := tx.Task(dec.TaskID)
 				if cur == nil || !needsNode(cur) {
 					continue
+				}
+				if _, hold := gate(cur); hold {
+					continue // a dependency stopped meanwhile: the next pass holds it
 				}
 				t := cur.Copy()
 				if dec.NodeID != "" {

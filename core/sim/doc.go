@@ -105,7 +105,8 @@
 //	       [constraint=node.labels.zone==eu] [restart=on-failure]
 //	       [restart-delay=1s] [max-attempts=2] [parallelism=1] [delay=3s]
 //	       [monitor=2s] [order=start-first] [failure-action=rollback]
-//	       [network=(back, front)]
+//	       [network=(back, front)] [args=(exit, 0)] [healthcheck=2s]
+//	       [depends=(db:service_healthy, init:service_completed_successfully)]
 //	update web [the same arguments]     scale web replicas=10
 //	network back [subnet=10.5.0.0/29]   (prints its subnet and VXLAN ID)
 //	rollback web     remove web
@@ -127,9 +128,13 @@
 //	                    addresses by network, newest first
 //	nodes     service web     slots web     containers
 //
-// An image is written as its tag: image=v2 is hive-test/web:v2. A command
-// that fails prints "error: …"; IDs in messages print as <id>. To add a
-// scenario, write the commands with empty outputs, run
+// An image is written as its tag: image=v2 is hive-test/web:v2; args are
+// the test image's (runtime.Fake plays them: exit 0 ends at once with
+// code 0), and healthcheck=2s sets the test image's check, which first
+// passes 2s after the start. depends takes SERVICE[:CONDITION]
+// (service_started when left out). A command that fails prints
+// "error: …"; IDs in messages print as <id>. To add a scenario, write the
+// commands with empty outputs, run
 //
 //	go test ./core/sim -run TestScripts -rewrite
 //

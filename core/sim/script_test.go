@@ -285,6 +285,17 @@ func specArgs(t *testing.T, d *datadriven.TestData, spec *types.ServiceSpec) {
 			up().Order = types.UpdateOrder(v)
 		case "failure-action":
 			up().FailureAction = types.FailureAction(v)
+		case "args":
+			c.Args = slices.DeleteFunc(slices.Clone(a.Vals), func(s string) bool { return s == "" })
+		case "healthcheck":
+			// The test image's check, first run Interval after the start.
+			c.Healthcheck = &types.HealthConfig{Test: []string{"CMD", "/web", "healthcheck"}, Interval: dur(v)}
+		case "depends":
+			spec.DependsOn = nil
+			for _, dep := range a.Vals {
+				name, cond, _ := strings.Cut(dep, ":")
+				spec.DependsOn = append(spec.DependsOn, types.ServiceDependency{Service: name, Condition: types.DependencyCondition(cond)})
+			}
 		case "network":
 			spec.Networks = nil
 			for _, n := range a.Vals {

@@ -74,7 +74,8 @@ type ServiceSpec struct {
 	DependsOn []ServiceDependency `json:"depends_on,omitempty"`
 }
 
-// ServiceDependency is one entry of ServiceSpec.DependsOn.
+// ServiceDependency is one entry of ServiceSpec.DependsOn. When and how
+// the cluster honours it is core/orchestrator/depends's to say.
 type ServiceDependency struct {
 	// Service is the name of the service depended on.
 	Service   string              `json:"service"`
@@ -403,6 +404,7 @@ func (s ServiceSpec) Copy() ServiceSpec {
 	s.Networks = copyAttachmentConfigs(s.Networks)
 	s.Update = s.Update.copy()
 	s.Rollback = s.Rollback.copy()
+	s.DependsOn = slices.Clone(s.DependsOn)
 	return s
 }
 

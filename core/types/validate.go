@@ -36,7 +36,7 @@ func ValidateServiceName(name string) error {
 
 // Normalize fills the defaults a spec leaves out: mode replicated,
 // restart condition any, endpoint mode vip, port protocol tcp and publish
-// mode ingress.
+// mode ingress, dependency condition service_started.
 func (s *ServiceSpec) Normalize() {
 	if s.Mode == "" {
 		s.Mode = ModeReplicated
@@ -72,6 +72,11 @@ func (s *ServiceSpec) Normalize() {
 			def = "/" + r.ConfigName
 		}
 		r.File.normalize(def)
+	}
+	for i := range s.DependsOn {
+		if s.DependsOn[i].Condition == "" {
+			s.DependsOn[i].Condition = DependencyStarted
+		}
 	}
 	s.Update = normalizeUpdate(s.Update)
 	s.Rollback = normalizeUpdate(s.Rollback)
@@ -125,7 +130,40 @@ func (s *ServiceSpec) Validate() error {
 	errs = append(errs, s.validateNetworks()...)
 	errs = append(errs, s.Update.validate("update", s.Endpoint.Ports)...)
 	errs = append(errs, s.Rollback.validate("rollback", s.Endpoint.Ports)...)
+	errs = append(errs, s.validateDependsOn()...)
 	return errors.Join(errs...)
+}
+
+// validateDependsOn checks the service's dependencies: each names another
+// service, once, with one of compose's three conditions. Whether the
+// services exist, and whether they form a cycle, needs the other specs
+// (core/orchestrator/depends.Cycle).
+func (s *ServiceSpec) validateDependsOn() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	seen := map[string]bool{}
+	for i, d := range s.DependsOn {
+		switch {
+		case d.Service == "":
+			add("invalid depends_on entry %d: it names no service; give the name of the service to wait for", i+1)
+		case d.Service == s.Name:
+			add("invalid depends_on service %q: a service cannot depend on itself", d.Service)
+		case seen[d.Service]:
+			add("invalid depends_on service %q: it is listed twice; list each service once, with one condition", d.Service)
+		default:
+			if err := ValidateServiceName(d.Service); err != nil {
+				add("depends_on: %w", err)
+			}
+		}
+		seen[d.Service] = true
+		switch d.Condition {
+		case DependencyStarted, DependencyHealthy, DependencyCompleted:
+		default:
+			add("invalid depends_on condition %q for service %q: use %s, %s or %s",
+				d.Condition, d.Service, DependencyStarted, DependencyHealthy, DependencyCompleted)
+		}
+	}
+	return errs
 }
 
 // validate checks an update (what "update") or rollback policy; nil is

@@ -208,3 +208,54 @@ func TestHealthConfigJSON(t *testing.T) {
 		t.Errorf("Disabled is wrong")
 	}
 }
+
+func TestNormalizeDefaultsADependencyToServiceStarted(t *testing.T) {
+	s := validSpec()
+	s.DependsOn = []ServiceDependency{{Service: "db"}, {Service: "init", Condition: DependencyCompleted}}
+	s.Normalize()
+	if s.DependsOn[0].Condition != DependencyStarted || s.DependsOn[1].Condition != DependencyCompleted {
+		t.Fatalf("Normalize: depends_on = %+v, want db service_started and init kept", s.DependsOn)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+}
+
+func TestValidateDependsOn(t *testing.T) {
+	tests := []struct {
+		name string
+		deps []ServiceDependency
+		want string // "" for valid
+	}{
+		{"each condition", []ServiceDependency{{"db", DependencyHealthy}, {"cache", DependencyStarted}, {"init", DependencyCompleted}}, ""},
+		{"stack-prefixed name", []ServiceDependency{{"app_db", DependencyStarted}}, ""},
+		{"no service", []ServiceDependency{{"", DependencyStarted}}, "invalid depends_on entry 1: it names no service"},
+		{"itself", []ServiceDependency{{"web", DependencyStarted}}, `invalid depends_on service "web": a service cannot depend on itself`},
+		{"twice", []ServiceDependency{{"db", DependencyStarted}, {"db", DependencyHealthy}}, `invalid depends_on service "db": it is listed twice`},
+		{"bad name", []ServiceDependency{{"db.1", DependencyStarted}}, `depends_on: invalid service name "db.1"`},
+		{"bad condition", []ServiceDependency{{"db", "service_ready"}}, `invalid depends_on condition "service_ready" for service "db": use service_started, service_healthy or service_completed_successfully`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validSpec()
+			s.DependsOn = tt.deps
+			err := s.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestServiceSpecCopyClonesDependsOn(t *testing.T) {
+	s := validSpec()
+	s.DependsOn = []ServiceDependency{{"db", DependencyHealthy}}
+	c := s.Copy()
+	c.DependsOn[0].Service = "other"
+	if s.DependsOn[0].Service != "db" {
+		t.Fatalf("changing the copy's depends_on changed the original: %+v", s.DependsOn)
+	}
+}

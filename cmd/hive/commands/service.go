@@ -164,6 +164,7 @@ func renderServicePretty(w io.Writer, s *types.Service, networks map[string]stri
 	if s.Spec.Mode != types.ModeGlobal {
 		kv(1, "Replicas", s.Spec.Replicas)
 	}
+	prettyDependsOn(kv, s.Spec.DependsOn)
 	prettyUpdateStatus(kv, &b, s.UpdateStatus, now)
 	if cons := s.Spec.Task.Placement.Constraints; len(cons) > 0 {
 		b.WriteString("Placement:\n")

@@ -133,3 +133,15 @@ func prettyEndpoint(kv keyValue, b *strings.Builder, s *types.Service, names map
 		}
 	}
 }
+
+// prettyDependsOn shows the services a service's new tasks wait for, one
+// "Depends on: db (service_healthy)" line each, in order.
+func prettyDependsOn(kv keyValue, deps []types.ServiceDependency) {
+	for _, d := range deps {
+		cond := d.Condition
+		if cond == "" {
+			cond = types.DependencyStarted
+		}
+		kv(0, "Depends on", fmt.Sprintf("%s (%s)", d.Service, cond))
+	}
+}
