@@ -1,12 +1,8 @@
 package commands
 
 import (
-	"bufio"
 	"encoding/csv"
-	"errors"
 	"fmt"
-	"math/big"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -14,7 +10,24 @@ import (
 
 	units "github.com/docker/go-units"
 
+	"github.com/hiveorch/hive/core/specparse"
 	"github.com/hiveorch/hive/core/types"
+)
+
+// The parsers the CLI shares with compose files (core/stack) live in
+// core/specparse; these are their names here.
+var (
+	parsePort     = specparse.Port
+	parseProtocol = specparse.Protocol
+	// parseEnv parses an -e/--env value: KEY=VALUE, or KEY alone to take
+	// the value from the CLI's environment (left out when it is not set).
+	parseEnv = specparse.Env
+	// parseEnvFile reads an --env-file as docker does.
+	parseEnvFile = specparse.EnvFile
+	// parseCPU parses a --limit-cpu or --reserve-cpu value.
+	parseCPU = specparse.CPU
+	// parseSignal checks a --stop-signal value.
+	parseSignal = specparse.Signal
 )
 
 // parsePublish parses a -p/--publish value (flag names the flag given):
@@ -102,22 +115,6 @@ func parsePublish(flag, value string) (types.PortConfig, error) {
 		return bad("mode=host needs a published port: the cluster chooses one only for ingress")
 	}
 	return p, nil
-}
-
-func parsePort(s string) (uint32, error) {
-	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
-	if err != nil || n == 0 || n > 65535 {
-		return 0, errors.New("want a port number from 1 to 65535")
-	}
-	return uint32(n), nil
-}
-
-func parseProtocol(s string) (types.Protocol, error) {
-	switch p := types.Protocol(strings.ToLower(strings.TrimSpace(s))); p {
-	case types.ProtocolTCP, types.ProtocolUDP:
-		return p, nil
-	}
-	return "", fmt.Errorf("protocol %q: want tcp or udp", s)
 }
 
 // csvFields splits a comma-separated list of fields, allowing quoted
@@ -236,61 +233,6 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// parseEnv parses an -e/--env value: KEY=VALUE, or KEY alone to take the
-// value from the CLI's environment (left out when it is not set there).
-func parseEnv(flag, value string, lookup func(string) (string, bool)) (string, bool, error) {
-	key, _, hasVal := strings.Cut(value, "=")
-	if key == "" {
-		return "", false, fmt.Errorf("invalid %s %q: the variable name before '=' is empty", flag, value)
-	}
-	if strings.ContainsAny(key, " \t") {
-		return "", false, fmt.Errorf("invalid %s %q: the variable name %q holds whitespace", flag, value, key)
-	}
-	if hasVal {
-		return value, true, nil
-	}
-	v, ok := lookup(key)
-	if !ok {
-		return "", false, nil
-	}
-	return key + "=" + v, true, nil
-}
-
-// parseEnvFile reads an --env-file: KEY=VALUE lines, # comments and blank
-// lines ignored, KEY alone taking the value from the CLI's environment.
-// Values are kept as written (quotes included), as docker does.
-func parseEnvFile(flag, file string, lookup func(string) (string, bool)) ([]string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", flag, err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimLeft(sc.Text(), " \t")
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\uFEFF")
-		}
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		kv, ok, err := parseEnv(fmt.Sprintf("%s %s, line %d:", flag, file, n), line, lookup)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, kv)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", flag, file, err)
-	}
-	return out, nil
-}
-
 // parseMemory parses a --limit-memory or --reserve-memory value: "512m",
 // "1g", "1.5g" or a number of bytes.
 func parseMemory(flag, value string) (int64, error) {
@@ -299,23 +241,6 @@ func parseMemory(flag, value string) (int64, error) {
 		return 0, fmt.Errorf("invalid %s %q: want a size such as 512m, 1g or 1073741824 (bytes)", flag, value)
 	}
 	return n, nil
-}
-
-// parseCPU parses a --limit-cpu or --reserve-cpu value, a number of CPUs
-// such as 0.5 or 2, into units of 1e-9 CPUs.
-func parseCPU(flag, value string) (int64, error) {
-	r, ok := new(big.Rat).SetString(value)
-	if !ok || r.Sign() < 0 {
-		return 0, fmt.Errorf("invalid %s %q: want a number of CPUs such as 0.5 or 2", flag, value)
-	}
-	nano := r.Mul(r, big.NewRat(1e9, 1))
-	if !nano.IsInt() {
-		return 0, fmt.Errorf("invalid %s %q: too precise, use at most 9 decimal places", flag, value)
-	}
-	if !nano.Num().IsInt64() {
-		return 0, fmt.Errorf("invalid %s %q: too large", flag, value)
-	}
-	return nano.Num().Int64(), nil
 }
 
 // parseDuration parses a duration flag ("5s", "1m30s"), which must not be
@@ -336,31 +261,6 @@ func parseLabel(flag, value string) (string, string, error) {
 		return "", "", fmt.Errorf("invalid %s %q: the label name before '=' is empty", flag, value)
 	}
 	return key, val, nil
-}
-
-// signals are the names --stop-signal accepts, without their SIG prefix.
-var signals = map[string]bool{
-	"ABRT": true, "ALRM": true, "BUS": true, "CHLD": true, "CONT": true, "FPE": true, "HUP": true,
-	"ILL": true, "INT": true, "IO": true, "KILL": true, "PIPE": true, "PROF": true, "PWR": true,
-	"QUIT": true, "SEGV": true, "STKFLT": true, "STOP": true, "SYS": true, "TERM": true, "TRAP": true,
-	"TSTP": true, "TTIN": true, "TTOU": true, "URG": true, "USR1": true, "USR2": true, "VTALRM": true,
-	"WINCH": true, "XCPU": true, "XFSZ": true,
-}
-
-// parseSignal checks a --stop-signal value: a name (SIGTERM, TERM), a
-// real-time signal (SIGRTMIN+3) or a number.
-func parseSignal(flag, value string) (string, error) {
-	if n, err := strconv.Atoi(value); err == nil {
-		if n < 1 || n > 64 {
-			return "", fmt.Errorf("invalid %s %q: signal numbers go from 1 to 64", flag, value)
-		}
-		return value, nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(value), "SIG")
-	if signals[name] || strings.HasPrefix(name, "RTMIN") || strings.HasPrefix(name, "RTMAX") {
-		return "SIG" + name, nil
-	}
-	return "", fmt.Errorf("invalid %s %q: want a signal name such as SIGTERM or SIGQUIT, or a number", flag, value)
 }
 
 // splitWords splits a command line into words the way a shell does for
