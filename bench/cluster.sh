@@ -24,6 +24,9 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+BENCH_NAME=cluster-bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 HIVE=${HIVE_TEST_BIN:-$repo/bin/hive}
 RUNS=${BENCH_RUNS:-3}
@@ -39,11 +42,9 @@ GOBENCH=(go test -run '^$' -bench MeshRemoteVsDirect -benchtime 20000x ./core/me
 RESULTS=$here/cluster-results.md
 COMMAND="HIVE_TEST_BIN=$HIVE BENCH_RUNS=$RUNS BENCH_CONVERGE=$CONVERGE BENCH_REQUESTS=$REQUESTS BENCH_CONNS=$CONNS ${BASH_SOURCE[0]}${*:+ $*}"
 
-# hive reads HIVE_* settings from the environment; keep the daemons this
-# script starts on the defaults, whatever the caller's shell has set.
-while read -r v; do
-	[[ $v == HIVE_TEST_BIN ]] || unset "$v"
-done < <(compgen -e | grep '^HIVE_' || true)
+# Keep the daemons this script starts on the defaults, whatever the
+# caller's shell has set.
+clear_hive_env
 
 # ---- state the cleanup undoes ------------------------------------------
 
@@ -58,32 +59,19 @@ declare -A ADDR=()     # data dir -> cluster address (127.0.0.N:PORT)
 NEXT_IP=200            # the next loopback address to hand out, 200..250
 NODE_SEQ=0
 
-log() { printf 'cluster-bench: %s\n' "$*" >&2; }
-die() {
-	printf 'cluster-bench: error: %s\n' "$*" >&2
-	exit 1
-}
-
-on_err() {
-	local rc=$1 line=$2 cmd=$3
-	printf 'cluster-bench: error: command failed (exit %s) at cluster.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT ERR INT TERM
 	set +e
 	log "cleaning up"
-	local dir node ids
+	local dir node
 	for dir in "${DIRS[@]}"; do
 		stop_node "$dir"
 	done
 	for node in "${NODES[@]}"; do
-		ids=$(docker ps -aq --filter "label=hive.node.id=$node")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null
+		rm_containers "label=hive.node.id=$node"
 	done
-	ids=$(docker ps -aq --filter "label=hive.bench.run=$RUN_ID")
-	[[ -z $ids ]] || docker rm -f $ids >/dev/null
+	rm_containers "label=hive.bench.run=$RUN_ID"
 	[[ -z $TMP ]] || rm -rf "$TMP"
 	if ((rc != 0)); then
 		log "failed (exit $rc); everything this run made has been removed"
@@ -96,66 +84,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- helpers -----------------------------------------------------------
-
-now() { date +%s%N; }
-
-# ms START END: milliseconds between two now() readings.
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
-
-# stats VALUE...: "median min max".
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-
-# fmt_ms MS: a duration for people.
-fmt_ms() {
-	awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f s", x / 1000
-		else if (x >= 10) printf "%.0f ms", x; else printf "%.1f ms", x }'
-}
-
-# fmt_rps RPS: a request rate for people.
-fmt_rps() { awk -v x="$1" 'BEGIN { printf "%.0f req/s", x }'; }
-
-# ratio A B: A/B, or n/a.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-
-# met OK: the goal cell's verdict.
-met() { if [[ $1 == 1 ]]; then echo "met"; else echo "**missed**"; fi; }
-
-# below X LIMIT / atleast X LIMIT: 1 or 0.
-below() { awk -v x="$1" -v l="$2" 'BEGIN { print (x < l) }'; }
-atleast() { awk -v x="$1" -v l="$2" 'BEGIN { print (x >= l) }'; }
-
-deadline() { echo $(($(date +%s) + ${1:-$TIMEOUT})); }
-past() { (($(date +%s) >= $1)); }
-
-children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
-
-# count FILTER...: how many containers docker ps lists with these filters.
-count() {
-	local out
-	out=$(docker ps -q "$@") || die "docker ps $* failed"
-	if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
-}
-
-# port_free PORT: nothing listens on PORT, on any address.
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-# free_port: a TCP port nothing listens on.
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "found no free TCP port"
-}
+# ---- helpers (the shared ones are in lib.sh) ------------------------------
 
 # next_addr: set NEXT_ADDR to the next loopback address of 127.0.0.200-250,
 # with a free port.
@@ -168,26 +97,6 @@ next_addr() {
 
 # ---- hive nodes --------------------------------------------------------
 
-# hc DIR ARGS...: the hive CLI against the node on DIR, with a time limit.
-hc() {
-	local dir=$1
-	shift
-	timeout "$CLI_TIMEOUT" "$HIVE" -H "unix://$dir/hive.sock" "$@"
-}
-
-# ours PID DIR: PID is the hive daemon of DIR (its command line names DIR).
-ours() {
-	[[ -n $1 && -r /proc/$1/cmdline ]] && tr '\0' ' ' </proc/"$1"/cmdline | grep -qF -- "$2/hive.sock"
-}
-
-# daemon_pid DIR: the PID the daemon of DIR wrote to its lock file, if that
-# process still runs it.
-daemon_pid() {
-	local pid=${PID[$1]:-}
-	[[ -n $pid ]] || pid=$(cat "$1/hive.lock" 2>/dev/null || true)
-	if ours "$pid" "$1"; then echo "$pid"; fi
-}
-
 # hard_kill DIR: kill -9 the daemon of DIR and its plugin processes at once,
 # as a dying host would.
 hard_kill() {
@@ -198,39 +107,11 @@ hard_kill() {
 	kill -9 "$pid" $kids 2>/dev/null || true
 }
 
-# stop_node DIR: stop the node on DIR (hive down, then kill -9 of whatever
-# is left of it: the daemon, and its plugin processes if they still run its
-# executable) and forget it. Its containers stay until remove_containers.
-stop_node() {
-	local dir=$1 pid kids exe p i
-	pid=$(daemon_pid "$dir")
-	if [[ -n $pid ]]; then
-		kids=$(children "$pid")
-		exe=${EXE[$dir]:-$(readlink "/proc/$pid/exe" 2>/dev/null || true)}
-		timeout 15 "$HIVE" -H "unix://$dir/hive.sock" down >/dev/null 2>&1 || true
-		for i in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		! ours "$pid" "$dir" || kill -9 "$pid" 2>/dev/null || true
-		for p in $kids; do
-			if [[ -n $exe && $(readlink "/proc/$p/exe" 2>/dev/null) == "$exe" ]]; then
-				kill -9 "$p" 2>/dev/null || true
-			fi
-		done
-	fi
-	for i in "${!DIRS[@]}"; do
-		[[ ${DIRS[$i]} != "$dir" ]] || unset 'DIRS[i]'
-	done
-	DIRS=("${DIRS[@]}")
-}
-
 # remove_containers: remove the containers of every node this run made.
 remove_containers() {
-	local node ids
+	local node
 	for node in "${NODES[@]}"; do
-		ids=$(docker ps -aq --filter "label=hive.node.id=$node")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null || die "docker rm -f of node $node's containers failed"
+		rm_containers "label=hive.node.id=$node" || die "docker rm -f of node $node's containers failed"
 	done
 }
 
@@ -250,26 +131,6 @@ new_node() {
 	NEW_DIR=$TMP/node$NODE_SEQ
 	DIRS+=("$NEW_DIR")
 	next_addr
-}
-
-# started DIR ADDR: record the node just started on DIR.
-started() {
-	local dir=$1 id pid
-	ADDR[$dir]=$2
-	pid=$(cat "$dir/hive.lock" 2>/dev/null || true)
-	ours "$pid" "$dir" || die "no hive daemon runs on $dir after it was started; its log:"$'\n'"$(tail -20 "$dir/hive.log" 2>/dev/null)"
-	PID[$dir]=$pid
-	EXE[$dir]=$(readlink "/proc/$pid/exe" || true)
-	id=$(jq -r .node_id "$dir/node.json" 2>/dev/null || true)
-	[[ -n $id && $id != null ]] || die "no node ID in $dir/node.json"
-	NODE[$dir]=$id
-	NODES+=("$id")
-}
-
-# alive DIR WHAT: fail at once, with the end of its log, if the node died.
-alive() {
-	kill -0 "${PID[$1]}" 2>/dev/null ||
-		die "$2: the hive daemon on $1 (pid ${PID[$1]}) exited; the end of $1/hive.log:"$'\n'"$(tail -20 "$1/hive.log")"
 }
 
 # up_manager: start a new cluster's first manager; sets UP_DIR to its data dir.
@@ -301,33 +162,6 @@ join() {
 	JOIN_DIR=$dir
 }
 
-# wait_leader DIR: poll until the node on DIR leads its cluster of one.
-wait_leader() {
-	local dir=$1 until
-	until=$(deadline)
-	until hc "$dir" info --format json 2>/dev/null | jq -e '.leader == true' >/dev/null; do
-		alive "$dir" "waiting for the first manager to lead"
-		past "$until" && die "hive on $dir does not lead its cluster after ${TIMEOUT}s; its log:"$'\n'"$(tail -20 "$dir/hive.log")"
-		sleep "$POLL"
-	done
-}
-
-# ready_nodes DIR: how many nodes the manager on DIR lists as ready.
-ready_nodes() {
-	hc "$1" node ls --format json 2>/dev/null | jq '[.[] | select(.status.state == "ready")] | length' 2>/dev/null || echo 0
-}
-
-# wait_nodes DIR N: poll until the manager on DIR lists N nodes as ready.
-wait_nodes() {
-	local dir=$1 want=$2 until n
-	until=$(deadline)
-	while n=$(ready_nodes "$dir"); ((n < want)); do
-		alive "$dir" "waiting for $want ready nodes"
-		past "$until" && die "only $n of $want nodes ready after ${TIMEOUT}s; the manager's log:"$'\n'"$(tail -20 "$dir/hive.log")"
-		sleep "$POLL"
-	done
-}
-
 # wait_managers DIR N: poll until the Raft group seen from DIR has N
 # reachable voters and a leader.
 wait_managers() {
@@ -341,30 +175,18 @@ wait_managers() {
 	done
 }
 
-# running_tasks DIR SERVICE [DEAD_NODE]: tasks of SERVICE meant to run and
-# running, per the manager on DIR, on any node but DEAD_NODE.
-running_tasks() {
-	hc "$1" service ps "$2" --format json 2>/dev/null |
-		jq --arg dead "${3:-}" '[.[] | select(.desired_state == "running" and .status.state == "running" and .node_id != $dead)] | length' 2>/dev/null ||
-		echo 0
-}
-
 # ---- preflight ---------------------------------------------------------
 
 [[ $# -eq 0 ]] || die "usage: [HIVE_TEST_BIN=bin/hive] [BENCH_RUNS=3] [BENCH_CONVERGE=60] [BENCH_REQUESTS=20000] [BENCH_CONNS=4] $0 (no arguments)"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS=$RUNS: want a number of runs, 1 or more"
-[[ $CONVERGE =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONVERGE=$CONVERGE: want a number of seconds, 1 or more"
-[[ $REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REQUESTS=$REQUESTS: want a number of requests, 1 or more"
-[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNS=$CONNS: want a number of connections, 1 or more"
+need_count BENCH_RUNS "$RUNS" runs
+need_count BENCH_CONVERGE "$CONVERGE" seconds
+need_count BENCH_REQUESTS "$REQUESTS" requests
+need_count BENCH_CONNS "$CONNS" connections
 ((CONNS <= REQUESTS)) || die "BENCH_CONNS=$CONNS is more than BENCH_REQUESTS=$REQUESTS"
-[[ -x $HIVE ]] || die "no hive binary at $HIVE: run 'make build', or point HIVE_TEST_BIN at one"
-for tool in docker jq awk ss go timeout; do
-	command -v "$tool" >/dev/null || die "$tool is needed and not installed"
-done
-[[ $(date +%N) =~ ^[0-9]{9}$ ]] || die "date +%N does not give nanoseconds here (GNU date needed)"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker engine: is it running, and may this user use it?"
-docker image inspect "$IMAGE" >/dev/null 2>&1 ||
-	die "image $IMAGE not found: build it with acceptance/testimage/build.sh (or make testimage)"
+need_hive
+need_tools docker jq awk ss go timeout
+need_ns_date
+need_engine "$IMAGE"
 
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 TMP=$(mktemp -d /tmp/hive-cluster-bench.XXXXXX)
@@ -606,7 +428,6 @@ teardown
 # ---- report ----------------------------------------------------------------
 
 cell_ms() { if [[ -n $1 ]]; then fmt_ms "$1"; else echo "${2:-n/a}"; fi; }
-range_ms() { echo "$(fmt_ms "$2")–$(fmt_ms "$3")"; }
 
 f_med="" g_med="" g_down_med=""
 read -r fb_med fb_min fb_max <<<"$(stats "${F_BASE[@]}")"
@@ -622,8 +443,7 @@ read -r h_med h_min h_max <<<"$(stats "${H_READY[@]}")"
 read -r id_med id_min id_max <<<"$(stats "${I_DIRECT[@]}")"
 read -r ir_med ir_min ir_max <<<"$(stats "${I_REMOTE[@]}")"
 read -r il_med il_min il_max <<<"$(stats "${I_LOCAL[@]}")"
-read -r iq_med iq_min iq_max <<<"$(printf '%s\n' "${I_RATIO[@]}" | sort -g | awk '{ v[NR] = $1 }
-	END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }')"
+read -r iq_med iq_min iq_max <<<"$(rstats "${I_RATIO[@]}")"
 i_ratio=$(ratio "$ir_med" "$id_med")
 go_ratio=$(awk -v x="$(gometric keepalive remote/direct)" 'BEGIN { printf "%.2f", x }')
 NO_SWARM="Swarm: not measurable here"
@@ -643,41 +463,29 @@ details() {
 	echo "Each figure is the median of the runs made ($RUNS asked); min–max:"
 	echo
 	if [[ -n $f_med ]]; then
-		echo "- (f) leader killed → write accepted: $(range_ms "$f_med" "$f_min" "$f_max") over ${#F_KILL[@]} run(s); a new leader was first seen in \`cluster status\` on the survivor after $(fmt_ms "$fl_med") ($(range_ms "$fl_med" "$fl_min" "$fl_max")), polled before each try of the write; healthy write: $(range_ms "$fb_med" "$fb_min" "$fb_max")"
+		echo "- (f) leader killed → write accepted: $(range_ms "$f_min" "$f_max") over ${#F_KILL[@]} run(s); a new leader was first seen in \`cluster status\` on the survivor after $(fmt_ms "$fl_med") ($(range_ms "$fl_min" "$fl_max")), polled before each try of the write; healthy write: $(range_ms "$fb_min" "$fb_max")"
 	else
-		echo "- (f) $F_FAIL; healthy write: $(range_ms "$fb_med" "$fb_min" "$fb_max")"
+		echo "- (f) $F_FAIL; healthy write: $(range_ms "$fb_min" "$fb_max")"
 	fi
 	if [[ -n $g_med ]]; then
-		echo "- (g) worker killed → ${REPLICAS} running on the survivors: $(range_ms "$g_med" "$g_min" "$g_max") over ${#G_KILL[@]} run(s); worker marked down after $(if [[ -n $g_down_med ]]; then echo "$(fmt_ms "$g_down_med") ($(range_ms "$g_down_med" "$g_down_min" "$g_down_max"))"; else echo "n/a (the tasks moved before the node list said down)"; fi); ${G_MOVED} x \`docker run -d\`: $(range_ms "$gb_med" "$gb_min" "$gb_max")"
+		echo "- (g) worker killed → ${REPLICAS} running on the survivors: $(range_ms "$g_min" "$g_max") over ${#G_KILL[@]} run(s); worker marked down after $(if [[ -n $g_down_med ]]; then echo "$(fmt_ms "$g_down_med") ($(range_ms "$g_down_min" "$g_down_max"))"; else echo "n/a (the tasks moved before the node list said down)"; fi); ${G_MOVED} x \`docker run -d\`: $(range_ms "$gb_min" "$gb_max")"
 	else
-		echo "- (g) $G_FAIL. The run stopped there rather than wait ${CONVERGE} s again; ${G_MOVED} x \`docker run -d\`: $(range_ms "$gb_med" "$gb_min" "$gb_max")"
+		echo "- (g) $G_FAIL. The run stopped there rather than wait ${CONVERGE} s again; ${G_MOVED} x \`docker run -d\`: $(range_ms "$gb_min" "$gb_max")"
 	fi
-	echo "- (h) \`hive join -d\` returned (the new node's API answers) after $(fmt_ms "$hj_med") ($(range_ms "$hj_med" "$hj_min" "$hj_max")); Ready per the manager: $(range_ms "$h_med" "$h_min" "$h_max")"
-	echo "- (i) $REQUESTS requests per run over $CONNS connections (bench/load, on this machine too); through the node with no task $(fmt_rps "$ir_min")–$(fmt_rps "$ir_max"), direct $(fmt_rps "$id_min")–$(fmt_rps "$id_max"), ratio within each run $iq_min–$iq_max; through the published port of the task's own node (one hop, no TLS) $(fmt_rps "$il_med") ($(fmt_rps "$il_min")–$(fmt_rps "$il_max")), $(ratio "$il_med" "$id_med") of direct"
+	echo "- (h) \`hive join -d\` returned (the new node's API answers) after $(fmt_ms "$hj_med") ($(range_ms "$hj_min" "$hj_max")); Ready per the manager: $(range_ms "$h_min" "$h_max")"
+	echo "- (i) $REQUESTS requests per run over $CONNS connections (bench/load, on this machine too); through the node with no task $(range_rps "$ir_min" "$ir_max"), direct $(range_rps "$id_min" "$id_max"), ratio within each run $iq_min–$iq_max; through the published port of the task's own node (one hop, no TLS) $(fmt_rps "$il_med") ($(range_rps "$il_min" "$il_max")), $(ratio "$il_med" "$id_med") of direct"
 	echo "- (i′) \`${GOBENCH[*]}\`, one run: keep-alive remote/direct $(gometric keepalive remote/direct), local/direct $(gometric keepalive local/direct), CPU per request direct/remote $(gometric keepalive cpu_remote/direct); new connection per request: remote/direct $(gometric new_conn remote/direct) ($(fmt_rps "$(gometric new_conn remote_req/s)") vs $(fmt_rps "$(gometric new_conn direct_req/s)")); 1 MiB bodies: remote/direct $(gometric 1MiB remote/direct) ($(gometric 1MiB remote_MB/s) MB/s through the remote node)"
 	echo "- $WHY_SWARM"
 }
 
-machine() {
-	local mem cpu
-	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	echo "$(nproc) CPUs (${cpu:-unknown}), $mem memory, Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
-}
-
 report=$(
-	echo "# hive multi-node benchmark results"
-	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "- machine: $(machine)"
-	echo "- hive: $("$HIVE" --version 2>/dev/null | head -1) ($HIVE)"
+	report_head "hive multi-node benchmark results"
 	echo "- nodes: hive processes on 127.0.0.200–250 of this machine, one Docker Engine shared"
-	echo "- load average (1 min): $LOAD_START at the start, $(cut -d' ' -f1 /proc/loadavg) at the end (anything else running on the machine weighs on every figure)"
+	report_load "$LOAD_START"
 	echo "- command: \`$COMMAND\`"
 	echo
 	table
 	echo
 	details
 )
-printf '%s\n' "$report" | tee "$RESULTS"
-log "results written to $RESULTS"
+publish "$report"

@@ -31,6 +31,9 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 HIVE=${HIVE_TEST_BIN:-$repo/bin/hive}
 RUNS=${BENCH_RUNS:-5}
@@ -44,9 +47,7 @@ RESULTS=$here/results-containerd.md
 COMMAND="HIVE_TEST_BIN=$HIVE BENCH_RUNS=$RUNS BENCH_SETTLE=$SETTLE ${BASH_SOURCE[0]}"
 
 # Keep the daemons on the settings this script writes, whatever the shell has.
-while read -r v; do
-	[[ $v == HIVE_TEST_BIN || $v == HIVE_TEST_CONTAINERD_SOCKET ]] || unset "$v"
-done < <(compgen -e | grep '^HIVE_' || true)
+clear_hive_env HIVE_TEST_CONTAINERD_SOCKET
 
 RUN_ID="$$-$(date +%s)"
 SUFFIX=$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
@@ -56,27 +57,16 @@ SUBNET=10.233.$((RANDOM % 256)).0/24
 TMP=""
 declare -a DIRS=() PIDS=() NODES=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: error: %s\n' "$*" >&2
-	exit 1
-}
-trap 'printf "bench: error: command failed (exit %s) at containerd.sh:%s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
 
 ctr_() { ctr -a "$SOCK" -n "$NS" "$@"; }
-hc() {
-	local dir=$1
-	shift
-	"$HIVE" -H "unix://$dir/hive.sock" "$@"
-}
-children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
 
 cleanup() {
 	local rc=$?
 	trap - EXIT ERR INT TERM
 	set +e
 	log "cleaning up"
-	local i dir svc node ids
+	local i dir svc node
 	for i in "${!DIRS[@]}"; do
 		dir=${DIRS[$i]}
 		# Services first, so that hive's runtime releases their networks.
@@ -90,13 +80,10 @@ cleanup() {
 	done
 	for i in "${!DIRS[@]}"; do
 		hc "${DIRS[$i]}" down >/dev/null 2>&1
-		for p in $(children "${PIDS[$i]}") ${PIDS[$i]}; do
-			if [[ -r /proc/$p/cmdline ]] && tr '\0' ' ' </proc/"$p"/cmdline | grep -qF "$HIVE"; then kill -9 "$p" 2>/dev/null; fi
-		done
+		kill_ours "${PIDS[$i]}"
 	done
 	for node in "${NODES[@]}"; do
-		ids=$(docker ps -aq --filter "label=hive.node.id=$node")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null
+		rm_containers "label=hive.node.id=$node"
 	done
 	if [[ -n $TMP ]]; then
 		for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1; done
@@ -129,26 +116,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now() { date +%s%N; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-fmt_ms() {
-	awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f s", x / 1000
-		else if (x >= 10) printf "%.0f ms", x; else printf "%.1f ms", x }'
-}
-fmt_mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 ppid_of() { awk '{ print $4 }' "/proc/$1/stat"; }
-past() { (($(date +%s) >= $1)); }
 
-for tool in docker ctr jq ip awk ss; do command -v "$tool" >/dev/null || die "$tool is missing"; done
-[[ -x $HIVE ]] || die "no hive binary at $HIVE: run make build"
-docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run acceptance/testimage/build.sh"
+need_tools docker ctr jq ip awk ss
+need_hive
+need_engine "$IMAGE"
 ctr -a "$SOCK" version >/dev/null 2>&1 || die "containerd does not answer at $SOCK: run make containerd"
 
 TMP=$(mktemp -d /tmp/hive-bench-ctd.XXXXXX)
@@ -170,17 +142,8 @@ plugins:
       subnet: $SUBNET
 YAML
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	die "found no free TCP port"
-}
-
 # up NAME CONFIG: start a hive on TMP/NAME and wait until it leads and its
-# plugins run; prints nothing, sets NODE.
+# plugins run; prints nothing, sets UP_NODE to its node ID.
 up() {
 	local dir=$TMP/$1 out until pid
 	out=$("$HIVE" up -d --config "$2" --data-dir "$dir" -H "unix://$dir/hive.sock" --listen-addr "127.0.0.1:$(free_port)" 2>&1) ||
@@ -188,14 +151,14 @@ up() {
 	pid=$(hc "$dir" info --format json | jq -r .pid)
 	DIRS+=("$dir")
 	PIDS+=("$pid")
-	until=$(($(date +%s) + TIMEOUT))
+	until=$(deadline)
 	until hc "$dir" info --format json 2>/dev/null | jq -e '.leader == true' >/dev/null &&
 		hc "$dir" plugin ls --format json 2>/dev/null | jq -e 'length > 0 and all(.[]; .state == "running")' >/dev/null; do
 		past "$until" && die "hive ($1) not ready after ${TIMEOUT}s; see $dir/hive.log"
 		sleep "$POLL"
 	done
-	NODE=$(hc "$dir" info --format json | jq -r .node_id)
-	NODES+=("$NODE")
+	UP_NODE=$(hc "$dir" info --format json | jq -r .node_id)
+	NODES+=("$UP_NODE")
 }
 
 # running RUNTIME NODE SERVICE: how many of the service's containers run.
@@ -223,7 +186,7 @@ existing() {
 
 wait_until() { # RUNTIME NODE SERVICE WANT(running count, or "gone")
 	local until n
-	until=$(($(date +%s) + TIMEOUT))
+	until=$(deadline)
 	while :; do
 		if [[ $4 == gone ]]; then
 			n=$(existing "$1" "$2")
@@ -239,9 +202,9 @@ wait_until() { # RUNTIME NODE SERVICE WANT(running count, or "gone")
 
 declare -A DIR_OF NODE_OF
 up docker "$TMP/docker.yaml"
-DIR_OF[docker]=$TMP/docker NODE_OF[docker]=$NODE
+DIR_OF[docker]=$TMP/docker NODE_OF[docker]=$UP_NODE
 up containerd "$TMP/containerd.yaml"
-DIR_OF[containerd]=$TMP/containerd NODE_OF[containerd]=$NODE
+DIR_OF[containerd]=$TMP/containerd NODE_OF[containerd]=$UP_NODE
 log "two hives ready: Docker runtime (node ${NODE_OF[docker]}), containerd runtime (node ${NODE_OF[containerd]}, namespace $NS)"
 
 # ---- (e) create 10 until running, alternating the runtimes --------------
@@ -329,11 +292,8 @@ rd=$((F_docker_shim + F_docker_copier + F_docker_storage)) rc=$((F_containerd_sh
 td=$((rd + F_docker_task)) tc=$((rc + F_containerd_task))
 
 report=$(
-	echo "# hive benchmark results: containerd runtime vs Docker runtime"
-	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "- machine: $(nproc) CPUs, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}}'), containerd $(ctr -a "$SOCK" version 2>/dev/null | awk '/Server:/{s=1} s&&/Version:/{print $2; exit}') at $SOCK"
-	echo "- hive: $("$HIVE" --version 2>/dev/null | head -1) ($HIVE)"
+	report_head "hive benchmark results: containerd runtime vs Docker runtime" \
+		"$(nproc) CPUs, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}}'), containerd $(ctr -a "$SOCK" version 2>/dev/null | awk '/Server:/{s=1} s&&/Version:/{print $2; exit}') at $SOCK"
 	echo "- command: \`$COMMAND\`"
 	echo
 	echo "| benchmark | containerd runtime | Docker runtime | ratio |"
@@ -343,10 +303,9 @@ report=$(
 	echo "| (f) … with the task's own process | $(fmt_mb "$tc") | $(fmt_mb "$td") | $(ratio "$tc" "$td") |"
 	echo "| (f) engine daemons' growth per task | $(fmt_mb "$F_containerd_engine") | $(fmt_mb "$F_docker_engine") | — |"
 	echo
-	echo "Medians of $RUNS runs, alternating the runtimes; min–max: containerd $(fmt_ms "$ec_min")–$(fmt_ms "$ec_max"), Docker $(fmt_ms "$ed_min")–$(fmt_ms "$ed_max")."
+	echo "Medians of $RUNS runs, alternating the runtimes; min–max: containerd $(range_ms "$ec_min" "$ec_max"), Docker $(range_ms "$ed_min" "$ed_max")."
 	echo
 	echo "- (f) per task, PSS after $SETTLE s with $REPLICAS tasks: containerd runtime: shim $(fmt_mb "$F_containerd_shim"), log copier $(fmt_mb "$F_containerd_copier") (one process for the node: $(fmt_mb $((F_containerd_copier * REPLICAS))) / $REPLICAS), task $(fmt_mb "$F_containerd_task") (overlayfs snapshots: no storage process); Docker runtime: shim $(fmt_mb "$F_docker_shim"), fuse-overlayfs $(fmt_mb "$F_docker_storage"), task $(fmt_mb "$F_docker_task") (Docker copies the output inside dockerd)."
 	echo "- Engine growth is the PSS of dockerd + Docker's containerd, or of the containerd hive uses, with the $REPLICAS tasks minus before them, divided by $REPLICAS: a difference of two readings of large processes, so an order of magnitude."
 )
-printf '%s\n' "$report" | tee "$RESULTS"
-log "results written to $RESULTS"
+publish "$report"

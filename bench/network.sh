@@ -28,6 +28,9 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+BENCH_NAME=network-bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 HIVE=${HIVE_TEST_BIN:-$repo/bin/hive}
 RUNS=${BENCH_RUNS:-5}
@@ -45,11 +48,9 @@ SLICES=4           # load runs per target and run (n1, n2), each with 1/SLICES o
 RESULTS=$here/results-network.md
 COMMAND="HIVE_TEST_BIN=$HIVE BENCH_RUNS=$RUNS BENCH_IDLE=$IDLE BENCH_REQUESTS=$REQUESTS BENCH_CONNS=$CONNS ${BASH_SOURCE[0]}${*:+ $*}"
 
-# hive reads HIVE_* settings from the environment; keep the daemons this
-# script starts on the defaults, whatever the caller's shell has set.
-while read -r v; do
-	[[ $v == HIVE_TEST_BIN ]] || unset "$v"
-done < <(compgen -e | grep '^HIVE_' || true)
+# Keep the daemons this script starts on the defaults, whatever the
+# caller's shell has set.
+clear_hive_env
 
 # ---- state the cleanup undoes ------------------------------------------
 
@@ -67,30 +68,18 @@ GWBRIDGE_EXISTED=1     # docker_gwbridge was there before the script began
 SWARM_NET="hive-netbench-$RUN_ID"
 declare -a SWARM_SVCS=()
 
-log() { printf 'network-bench: %s\n' "$*" >&2; }
-die() {
-	printf 'network-bench: error: %s\n' "$*" >&2
-	exit 1
-}
-
-on_err() {
-	local rc=$1 line=$2 cmd=$3
-	printf 'network-bench: error: command failed (exit %s) at network.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT ERR INT TERM
 	set +e
 	log "cleaning up"
-	local dir node ids ns link svc i
+	local dir node ns link i
 	[[ -z $PROBE_PID ]] || kill "$PROBE_PID" 2>/dev/null
 	for dir in "${DIRS[@]}"; do
 		stop_node "$dir"
 	done
 	for node in "${NODES[@]}"; do
-		ids=$(docker ps -aq --filter "label=hive.node.id=$node")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null
+		rm_containers "label=hive.node.id=$node"
 	done
 	# Namespaces the nodes' overlay plugins left (a node stopped with tasks
 	# on a network keeps them, as it keeps the tasks' containers).
@@ -103,14 +92,7 @@ cleanup() {
 		ip link delete "$link"
 	done
 	if ((SWARM_OURS)); then
-		for svc in "${SWARM_SVCS[@]}"; do
-			docker service rm "$svc" >/dev/null 2>&1
-		done
-		docker swarm leave --force >/dev/null 2>&1
-		for svc in "${SWARM_SVCS[@]}"; do
-			ids=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$svc")
-			[[ -z $ids ]] || docker rm -f $ids >/dev/null
-		done
+		swarm_undo "${SWARM_SVCS[@]}"
 		# The engine drops a swarm network a moment after it leaves.
 		for i in $(seq 50); do
 			docker network inspect "$SWARM_NET" >/dev/null 2>&1 || break
@@ -130,53 +112,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- helpers -----------------------------------------------------------
-
-now() { date +%s%N; }
-
-# ms START END: milliseconds between two now() readings.
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
-
-# stats VALUE...: "median min max".
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-
-# rstats RATIO...: "median min max" of ratios, two decimals.
-rstats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
-}
-
-# fmt_ms MS: a duration for people.
-fmt_ms() {
-	awk -v x="$1" 'BEGIN { if (x >= 1000 || x <= -1000) printf "%.2f s", x / 1000
-		else if (x >= 10 || x <= -10) printf "%.0f ms", x; else printf "%.1f ms", x }'
-}
-
-# fmt_rps RPS: a request rate for people.
-fmt_rps() { awk -v x="$1" 'BEGIN { printf "%.0f req/s", x }'; }
-
-# fmt_mb KIB: a size in MB (10^6 bytes) from /proc's kB (KiB), signed.
-fmt_mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'; }
-
-# ratio A B: A/B, or n/a.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-
-# met OK: the goal cell's verdict.
-met() { if [[ $1 == 1 ]]; then echo "met"; else echo "**missed**"; fi; }
-
-# below X LIMIT / atleast X LIMIT: 1 or 0.
-below() { awk -v x="$1" -v l="$2" 'BEGIN { print (x < l) }'; }
-atleast() { awk -v x="$1" -v l="$2" 'BEGIN { print (x >= l) }'; }
-
-deadline() { echo $(($(date +%s) + ${1:-$TIMEOUT})); }
-past() { (($(date +%s) >= $1)); }
-
-children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
+# ---- helpers (the shared ones are in lib.sh) ------------------------------
 
 # descendants PID: every process under PID, at any depth.
 descendants() {
@@ -187,16 +123,9 @@ descendants() {
 	done
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
-pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
-
-# count FILTER...: how many containers docker ps lists with these filters.
-count() {
-	local out
-	out=$(docker ps -q "$@") || die "docker ps $* failed"
-	if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
-}
+# live_pss_kb PID: the PSS of PID in KiB; fails if PID is gone, where
+# lib.sh's pss_kb reads 0: a reading of the node must not quietly be 0.
+live_pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 
 # rfc3339_ns TIME: an RFC 3339 time (docker's .State.StartedAt) in ns since the epoch.
 rfc3339_ns() {
@@ -204,24 +133,8 @@ rfc3339_ns() {
 	date -d "$1" +%s%N
 }
 
-# port_free PORT: nothing listens on TCP PORT, on any address.
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
 # udp_free PORT: no UDP socket (a VXLAN device's included) is bound to PORT.
 udp_free() { ! ss -Huln "sport = :$1" | grep -q .; }
-
-# free_port: a TCP port nothing listens on.
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "found no free TCP port"
-}
 
 # free_udp FROM [NOT]: the first free UDP port from FROM on (up to FROM+100), other than NOT.
 free_udp() {
@@ -267,102 +180,6 @@ own_vxlan() {
 
 # ---- hive nodes --------------------------------------------------------
 
-# hc DIR ARGS...: the hive CLI against the node on DIR, with a time limit.
-hc() {
-	local dir=$1
-	shift
-	timeout "$CLI_TIMEOUT" "$HIVE" -H "unix://$dir/hive.sock" "$@"
-}
-
-# ours PID DIR: PID is the hive daemon of DIR (its command line names DIR).
-ours() {
-	[[ -n $1 && -r /proc/$1/cmdline ]] && tr '\0' ' ' </proc/"$1"/cmdline | grep -qF -- "$2/hive.sock"
-}
-
-# daemon_pid DIR: the PID the daemon of DIR wrote to its lock file, if that
-# process still runs it.
-daemon_pid() {
-	local pid=${PID[$1]:-}
-	[[ -n $pid ]] || pid=$(cat "$1/hive.lock" 2>/dev/null || true)
-	if ours "$pid" "$1"; then echo "$pid"; fi
-}
-
-# stop_node DIR: stop the node on DIR (hive down, then kill -9 of whatever
-# is left of it: the daemon, and its plugin processes if they still run its
-# executable) and forget it. Its containers stay.
-stop_node() {
-	local dir=$1 pid kids exe p i
-	pid=$(daemon_pid "$dir")
-	if [[ -n $pid ]]; then
-		kids=$(children "$pid")
-		exe=${EXE[$dir]:-$(readlink "/proc/$pid/exe" 2>/dev/null || true)}
-		timeout 15 "$HIVE" -H "unix://$dir/hive.sock" down >/dev/null 2>&1 || true
-		for i in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		! ours "$pid" "$dir" || kill -9 "$pid" 2>/dev/null || true
-		for p in $kids; do
-			if [[ -n $exe && $(readlink "/proc/$p/exe" 2>/dev/null) == "$exe" ]]; then
-				kill -9 "$p" 2>/dev/null || true
-			fi
-		done
-	fi
-	for i in "${!DIRS[@]}"; do
-		[[ ${DIRS[$i]} != "$dir" ]] || unset 'DIRS[i]'
-	done
-	DIRS=("${DIRS[@]}")
-}
-
-# started DIR ADDR: record the node just started on DIR.
-started() {
-	local dir=$1 id pid
-	ADDR[$dir]=$2
-	pid=$(cat "$dir/hive.lock" 2>/dev/null || true)
-	ours "$pid" "$dir" || die "no hive daemon runs on $dir after it was started; its log:"$'\n'"$(tail -20 "$dir/hive.log" 2>/dev/null)"
-	PID[$dir]=$pid
-	EXE[$dir]=$(readlink "/proc/$pid/exe" || true)
-	id=$(jq -r .node_id "$dir/node.json" 2>/dev/null || true)
-	[[ -n $id && $id != null ]] || die "no node ID in $dir/node.json"
-	NODE[$dir]=$id
-	NODES+=("$id")
-}
-
-# alive DIR WHAT: fail at once, with the end of its log, if the node died.
-alive() {
-	kill -0 "${PID[$1]}" 2>/dev/null ||
-		die "$2: the hive daemon on $1 (pid ${PID[$1]}) exited; the end of $1/hive.log:"$'\n'"$(tail -20 "$1/hive.log")"
-}
-
-# wait_leader DIR: poll until the node on DIR leads its cluster of one.
-wait_leader() {
-	local dir=$1 until
-	until=$(deadline)
-	until hc "$dir" info --format json 2>/dev/null | jq -e '.leader == true' >/dev/null; do
-		alive "$dir" "waiting for the manager to lead"
-		past "$until" && die "hive on $dir does not lead its cluster after ${TIMEOUT}s; its log:"$'\n'"$(tail -20 "$dir/hive.log")"
-		sleep "$POLL"
-	done
-}
-
-# wait_nodes DIR N: poll until the manager on DIR lists N nodes as ready.
-wait_nodes() {
-	local dir=$1 want=$2 until n
-	until=$(deadline)
-	while n=$(hc "$dir" node ls --format json 2>/dev/null | jq '[.[] | select(.status.state == "ready")] | length' 2>/dev/null || echo 0); ((n < want)); do
-		alive "$dir" "waiting for $want ready nodes"
-		past "$until" && die "only $n of $want nodes ready after ${TIMEOUT}s; the manager's log:"$'\n'"$(tail -20 "$dir/hive.log")"
-		sleep "$POLL"
-	done
-}
-
-# running_tasks SERVICE: tasks of SERVICE meant to run and running, per the manager.
-running_tasks() {
-	hc "$MD" service ps "$1" --format json 2>/dev/null |
-		jq '[.[] | select(.desired_state == "running" and .status.state == "running")] | length' 2>/dev/null ||
-		echo 0
-}
-
 # create SERVICE NODE REPLICAS ARGS...: create SERVICE with REPLICAS tasks
 # on NODE and wait until they run, per hive and per the engine.
 create() {
@@ -372,7 +189,7 @@ create() {
 		die "hive service create $svc failed:"$'\n'"$out"
 	until=$(deadline)
 	while :; do
-		n=$(running_tasks "$svc")
+		n=$(running_tasks "$MD" "$svc")
 		c=$(count --filter "label=hive.node.id=$node" --filter "label=hive.service.name=$svc" --filter status=running)
 		((n < replicas || c < replicas)) || break
 		alive "$MD" "waiting for $svc"
@@ -499,28 +316,6 @@ probe_wait() {
 
 # ---- swarm -------------------------------------------------------------
 
-swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
-
-# drop_gwbridge removes the docker_gwbridge network swarm mode created,
-# unless it existed before this script ran.
-drop_gwbridge() {
-	if ((!GWBRIDGE_EXISTED)) && docker network inspect docker_gwbridge >/dev/null 2>&1; then
-		docker network rm docker_gwbridge >/dev/null 2>&1 || log "could not remove docker_gwbridge (in use?)"
-	fi
-}
-
-swarm_leave() {
-	local until out
-	out=$(docker swarm leave --force 2>&1) || [[ $(swarm_state) == inactive ]] ||
-		die "docker swarm leave --force failed: $out"
-	until=$(deadline)
-	until [[ $(swarm_state) == inactive ]]; do
-		past "$until" && die "the engine is still in swarm mode ${TIMEOUT}s after docker swarm leave --force"
-		sleep 0.1
-	done
-	SWARM_OURS=0
-}
-
 # swarm_running SERVICE: wait until SERVICE's one container runs; prints it.
 swarm_running() {
 	local until cid
@@ -546,21 +341,17 @@ swarm_remove() {
 # ---- preflight ---------------------------------------------------------
 
 [[ $# -eq 0 ]] || die "usage: [HIVE_TEST_BIN=bin/hive] [BENCH_RUNS=5] [BENCH_IDLE=10] [BENCH_REQUESTS=20000] [BENCH_CONNS=4] $0 (no arguments)"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS=$RUNS: want a number of runs, 1 or more"
+need_count BENCH_RUNS "$RUNS" runs
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE=$IDLE: want a number of seconds"
-[[ $REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REQUESTS=$REQUESTS: want a number of requests, 1 or more"
-[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNS=$CONNS: want a number of connections, 1 or more"
+need_count BENCH_REQUESTS "$REQUESTS" requests
+need_count BENCH_CONNS "$CONNS" connections
 NEW_REQUESTS=$((REQUESTS / 10))
 ((CONNS <= NEW_REQUESTS / SLICES)) || die "BENCH_CONNS=$CONNS is more than BENCH_REQUESTS/$((10 * SLICES)) (each slice of a new-connection run sends that many)"
-[[ -x $HIVE ]] || die "no hive binary at $HIVE: run 'make build', or point HIVE_TEST_BIN at one"
+need_hive
 ((EUID == 0)) || die "overlay networks need root (network namespaces, VXLAN, nftables), and so do nsenter and ip netns: run as root"
-for tool in docker jq awk ss go timeout nsenter ip; do
-	command -v "$tool" >/dev/null || die "$tool is needed and not installed"
-done
-[[ $(date +%N) =~ ^[0-9]{9}$ ]] || die "date +%N does not give nanoseconds here (GNU date needed)"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker engine: is it running, and may this user use it?"
-docker image inspect "$IMAGE" >/dev/null 2>&1 ||
-	die "image $IMAGE not found: build it with acceptance/testimage/build.sh (or make testimage)"
+need_tools docker jq awk ss go timeout nsenter ip
+need_ns_date
+need_engine "$IMAGE"
 
 SWARM_ERR=""
 state=$(swarm_state)
@@ -627,11 +418,11 @@ mem_reading() {
 	alive "$WD" "(n4) while idle"
 	wp=${PID[$WD]} mp=${PID[$MD]}
 	op=$(plugin_pid "$WD" network-overlay)
-	MEM[$ph.pss]=$(pss_kb "$wp")
+	MEM[$ph.pss]=$(live_pss_kb "$wp")
 	MEM[$ph.rss]=$(rss_kb "$wp")
 	MEM[$ph.anon]=$(anon_kb "$wp")
-	MEM[$ph.mpss]=$(pss_kb "$mp")
-	MEM[$ph.plugin_pss]=$(pss_kb "$op")
+	MEM[$ph.mpss]=$(live_pss_kb "$mp")
+	MEM[$ph.plugin_pss]=$(live_pss_kb "$op")
 	MEM[$ph.plugin_rss]=$(rss_kb "$op")
 	MEM[$ph.plugin_anon]=$(anon_kb "$op")
 	MEM[$ph.procs]=$(descendants "$wp" | wc -l)
@@ -881,8 +672,6 @@ fi
 
 # ---- report ----------------------------------------------------------------
 
-range_ms() { echo "$(fmt_ms "$1")–$(fmt_ms "$2")"; }
-range_rps() { echo "$(fmt_rps "$1")–$(fmt_rps "$2")"; }
 # sr "TARGET MODE": "median min max" of its rates.
 sr() { stats ${RPS[$1]}; }
 # rr "WHAT MODE": "median min max" of its per-run ratios.
@@ -961,26 +750,14 @@ details() {
 	echo "- $SWARM_VIP"
 }
 
-machine() {
-	local mem cpu
-	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	echo "$(nproc) CPUs (${cpu:-unknown}), $mem memory, Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
-}
-
 report=$(
-	echo "# hive overlay network benchmark results"
-	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "- machine: $(machine)"
-	echo "- hive: $("$HIVE" --version 2>/dev/null | head -1) ($HIVE)"
+	report_head "hive overlay network benchmark results"
 	echo "- nodes: a manager on $IP_M (VXLAN port $DP_M) and a worker on $IP_W (VXLAN port $DP_W), hive processes of this machine, one Docker Engine shared"
-	echo "- load average (1 min): $LOAD_START at the start, $(cut -d' ' -f1 /proc/loadavg) at the end (anything else running on the machine weighs on every figure)"
+	report_load "$LOAD_START"
 	echo "- command: \`$COMMAND\`"
 	echo
 	table
 	echo
 	details
 )
-printf '%s\n' "$report" | tee "$RESULTS"
-log "results written to $RESULTS"
+publish "$report"

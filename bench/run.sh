@@ -19,6 +19,9 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 HIVE=${HIVE_TEST_BIN:-$repo/bin/hive}
 RUNS=${BENCH_RUNS:-5}
@@ -30,11 +33,9 @@ TIMEOUT=120        # seconds any wait may take before the run fails
 RESULTS=$here/results.md
 COMMAND="HIVE_TEST_BIN=$HIVE BENCH_RUNS=$RUNS BENCH_IDLE=$IDLE ${BASH_SOURCE[0]}${*:+ $*}"
 
-# hive reads HIVE_* settings from the environment; keep the daemons this
-# script starts on the defaults, whatever the caller's shell has set.
-while read -r v; do
-	[[ $v == HIVE_TEST_BIN ]] || unset "$v"
-done < <(compgen -e | grep '^HIVE_' || true)
+# Keep the daemons this script starts on the defaults, whatever the
+# caller's shell has set.
+clear_hive_env
 
 # ---- state the cleanup undoes ------------------------------------------
 
@@ -50,17 +51,6 @@ HIVE_PID=""            # the daemon started last, and its node ID
 HIVE_NODE=""
 WATCH_DIR=""           # when set, waits fail at once if HIVE_PID (data dir WATCH_DIR) dies
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: error: %s\n' "$*" >&2
-	exit 1
-}
-
-on_err() {
-	local rc=$1 line=$2 cmd=$3
-	printf 'bench: error: command failed (exit %s) at run.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT ERR INT TERM
@@ -73,23 +63,13 @@ cleanup() {
 		"$HIVE" -H "unix://$sock" down >/dev/null 2>&1
 		kill_ours "$pid"
 	done
-	local node ids
+	local node
 	for node in "${NODES[@]}"; do
-		ids=$(docker ps -aq --filter "label=hive.node.id=$node")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null
+		rm_containers "label=hive.node.id=$node"
 	done
-	ids=$(docker ps -aq --filter "label=hive.bench.run=$RUN_ID")
-	[[ -z $ids ]] || docker rm -f $ids >/dev/null
+	rm_containers "label=hive.bench.run=$RUN_ID"
 	if ((SWARM_OURS)); then
-		local svc
-		for svc in "${SWARM_SVCS[@]}"; do
-			docker service rm "$svc" >/dev/null 2>&1
-		done
-		docker swarm leave --force >/dev/null 2>&1
-		for svc in "${SWARM_SVCS[@]}"; do
-			ids=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$svc")
-			[[ -z $ids ]] || docker rm -f $ids >/dev/null
-		done
+		swarm_undo "${SWARM_SVCS[@]}"
 		drop_gwbridge
 	fi
 	[[ -z $TMP ]] || rm -rf "$TMP"
@@ -103,114 +83,6 @@ trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# kill_ours kills a hive daemon and its plugin processes if they are still
-# there after 'hive down', checking each PID still runs this hive binary.
-kill_ours() {
-	local pid=$1 p
-	[[ -n $pid ]] || return 0
-	for p in $(children "$pid") "$pid"; do
-		if [[ -r /proc/$p/cmdline ]] && tr '\0' ' ' </proc/"$p"/cmdline | grep -qF "$HIVE"; then
-			kill -9 "$p" 2>/dev/null || true
-		fi
-	done
-}
-
-# drop_gwbridge removes the docker_gwbridge network swarm mode created,
-# unless it existed before this script ran.
-drop_gwbridge() {
-	if ((!GWBRIDGE_EXISTED)) && docker network inspect docker_gwbridge >/dev/null 2>&1; then
-		docker network rm docker_gwbridge >/dev/null 2>&1 || log "could not remove docker_gwbridge (in use?)"
-	fi
-}
-
-# ---- helpers -----------------------------------------------------------
-
-now() { date +%s%N; }
-
-# ms START END: milliseconds between two now() readings.
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
-
-# stats VALUE...: "median min max".
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-
-# fmt_ms MS: a duration for people.
-fmt_ms() {
-	awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f s", x / 1000
-		else if (x >= 10) printf "%.0f ms", x; else printf "%.1f ms", x }'
-}
-
-# fmt_mb KIB: a size in MB (10^6 bytes) from /proc's kB (KiB).
-fmt_mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'; }
-
-# ratio A B: A/B, or n/a.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-
-# met OK: the goal cell's verdict.
-met() { if [[ $1 == 1 ]]; then echo "met"; else echo "**missed**"; fi; }
-
-deadline() { echo $(($(date +%s) + TIMEOUT)); }
-past() { (($(date +%s) >= $1)); }
-
-# count FILTER...: how many containers docker ps lists with these filters.
-count() {
-	local out
-	out=$(docker ps -q "$@") || die "docker ps $* failed"
-	if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
-}
-
-# wait_running WHAT FILTER...: poll until REPLICAS containers run.
-wait_running() {
-	local what=$1 until n
-	shift
-	until=$(deadline)
-	while :; do
-		n=$(count --filter status=running "$@")
-		((n < REPLICAS)) || return 0
-		if [[ -n $WATCH_DIR ]] && ! kill -0 "$HIVE_PID" 2>/dev/null; then
-			die "$what: the hive daemon (pid $HIVE_PID) exited; the end of $WATCH_DIR/hive.log:"$'\n'"$(tail -20 "$WATCH_DIR/hive.log")"
-		fi
-		past "$until" && die "$what: only $n of $REPLICAS containers running after ${TIMEOUT}s"
-		sleep "$POLL"
-	done
-}
-
-# wait_gone WHAT FILTER...: poll until no container (in any state) matches.
-wait_gone() {
-	local what=$1 until n
-	shift
-	until=$(deadline)
-	while :; do
-		n=$(count -a "$@")
-		((n > 0)) || return 0
-		if [[ -n $WATCH_DIR ]] && ! kill -0 "$HIVE_PID" 2>/dev/null; then
-			die "$what: the hive daemon (pid $HIVE_PID) exited; the end of $WATCH_DIR/hive.log:"$'\n'"$(tail -20 "$WATCH_DIR/hive.log")"
-		fi
-		past "$until" && die "$what: $n containers still there ${TIMEOUT}s after removal"
-		sleep 0.1
-	done
-}
-
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
-pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
-
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Htln "sport = :$p" | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "found no free TCP port for hive's --listen-addr"
-}
 
 # ---- hive --------------------------------------------------------------
 
@@ -231,13 +103,6 @@ hive_up() {
 	HIVE_PID=$(hc "$dir" info --format json | jq -r .pid) || die "hive info on $dir failed right after hive up -d"
 	[[ $HIVE_PID =~ ^[0-9]+$ ]] || die "hive info on $dir gave no pid"
 	PIDS+=("$HIVE_PID")
-}
-
-# hc DIR ARGS...: the hive CLI against the daemon on DIR.
-hc() {
-	local dir=$1
-	shift
-	"$HIVE" -H "unix://$dir/hive.sock" "$@"
 }
 
 # hive_ready DIR: the node leads its cluster and every plugin runs.
@@ -283,8 +148,6 @@ hive_down() {
 
 # ---- swarm -------------------------------------------------------------
 
-swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
-
 # swarm_init: turn swarm mode on and set INIT_MS to the wall time of
 # 'docker swarm init'; if it fails, set SWARM_ERR to why and return 1.
 swarm_init() {
@@ -301,37 +164,21 @@ swarm_init() {
 	INIT_MS=$(ms "$t0" "$t1")
 }
 
-swarm_leave() {
-	local until out
-	out=$(docker swarm leave --force 2>&1) || [[ $(swarm_state) == inactive ]] ||
-		die "docker swarm leave --force failed: $out"
-	until=$(deadline)
-	until [[ $(swarm_state) == inactive ]]; do
-		past "$until" && die "the engine is still in swarm mode ${TIMEOUT}s after docker swarm leave --force"
-		sleep 0.1
-	done
-	SWARM_OURS=0
-}
-
 # ---- preflight ---------------------------------------------------------
 
 [[ $# -eq 0 ]] || die "usage: [HIVE_TEST_BIN=bin/hive] [BENCH_RUNS=5] [BENCH_IDLE=10] $0 (no arguments)"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS=$RUNS: want a number of runs, 1 or more"
+need_count BENCH_RUNS "$RUNS" runs
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE=$IDLE: want a number of seconds"
-[[ -x $HIVE ]] || die "no hive binary at $HIVE: run 'make build', or point HIVE_TEST_BIN at one"
-for tool in docker jq awk ss; do
-	command -v "$tool" >/dev/null || die "$tool is needed and not installed"
-done
-[[ $(date +%N) =~ ^[0-9]{9}$ ]] || die "date +%N does not give nanoseconds here (GNU date needed)"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker engine: is it running, and may this user use it?"
-docker image inspect "$IMAGE" >/dev/null 2>&1 ||
-	die "image $IMAGE not found: build it with acceptance/testimage/build.sh (or make testimage)"
+need_hive
+need_tools docker jq awk ss
+need_ns_date
+need_engine "$IMAGE"
 DOCKERD_PID=$(pidof dockerd || true)
 [[ $DOCKERD_PID =~ ^[0-9]+$ ]] || die "found no single local dockerd process (got '$DOCKERD_PID'): the memory baseline needs it"
 
 TMP=$(mktemp -d /tmp/hive-bench.XXXXXX)
 printf '# hive bench: an empty config, so no hive.yaml on the search path applies\nlog: {level: info}\n' >"$TMP/hive.yaml"
-PORT=$(free_port)
+PORT=$(free_port "hive's --listen-addr")
 
 SWARM_ERR=""
 state=$(swarm_state)
@@ -515,9 +362,9 @@ c_ratio=$(ratio "$c_med" "$cb_med")
 table() {
 	echo "| benchmark | hive | baseline | ratio | goal |"
 	echo "|---|---|---|---|---|"
-	echo "| (a) start-up: \`hive up -d\` returns (API answers) vs \`docker swarm init\` | $(fmt_ms "$a_med") | $(cell "$as_med" fmt_ms) | $(ratio "$a_med" "${as_med:-0}") | < 1 s: $(met "$(awk -v x="$a_med" 'BEGIN { print (x < 1000) }')") |"
+	echo "| (a) start-up: \`hive up -d\` returns (API answers) vs \`docker swarm init\` | $(fmt_ms "$a_med") | $(cell "$as_med" fmt_ms) | $(ratio "$a_med" "${as_med:-0}") | < 1 s: $(met "$(below "$a_med" 1000)") |"
 	echo "| (a) start-up until ready (leader, plugins running) vs \`docker swarm init\` | $(fmt_ms "$r_med") | $(cell "$as_med" fmt_ms) | $(ratio "$r_med" "${as_med:-0}") | — |"
-	echo "| (b) idle memory: hive + plugins PSS vs dockerd's growth in swarm mode | $(fmt_mb "$B_PSS") | $(cell "$B_SWARM" fmt_mb) | $(ratio "$B_PSS" "${B_SWARM:-0}") | < 60 MB: $(met "$(awk -v k="$B_PSS" 'BEGIN { print (k * 1024 < 60e6) }')") |"
+	echo "| (b) idle memory: hive + plugins PSS vs dockerd's growth in swarm mode | $(fmt_mb "$B_PSS") | $(cell "$B_SWARM" fmt_mb) | $(ratio "$B_PSS" "${B_SWARM:-0}") | < 60 MB: $(met "$(below $((B_PSS * 1024)) 60000000)") |"
 	echo "| (c) create $REPLICAS replicas until running vs $REPLICAS sequential \`docker run -d\` | $(fmt_ms "$c_med") | $(fmt_ms "$cb_med") | $c_ratio | ≤ 1.2: $(met "$(awk -v x="$c_ratio" 'BEGIN { print (x <= 1.2) }')") |"
 	echo "| (d) create $REPLICAS replicas until running vs \`docker service create\` (Swarm) | $(fmt_ms "$c_med") | $(cell "$d_med" fmt_ms) | $(ratio "$c_med" "${d_med:-0}") | — |"
 	echo "| (e) create $REPLICAS replicas with a secret until running vs the same in Swarm | $(fmt_ms "$e_med") | $(cell "$es_med" fmt_ms) | $(ratio "$e_med" "${es_med:-0}") | — |"
@@ -527,37 +374,25 @@ table() {
 details() {
 	echo "Each figure is the median of $RUNS run(s); min–max:"
 	echo
-	echo "- (a) \`hive up -d\`: $(fmt_ms "$a_min")–$(fmt_ms "$a_max"); until ready: $(fmt_ms "$r_min")–$(fmt_ms "$r_max"); \`docker swarm init\`: $(if [[ -n $as_med ]]; then echo "$(fmt_ms "$as_min")–$(fmt_ms "$as_max")"; else echo "n/a"; fi)"
+	echo "- (a) \`hive up -d\`: $(range_ms "$a_min" "$a_max"); until ready: $(range_ms "$r_min" "$r_max"); \`docker swarm init\`: $(if [[ -n $as_med ]]; then range_ms "$as_min" "$as_max"; else echo "n/a"; fi)"
 	echo "- (b) hive, ${IDLE} s idle: PSS $(fmt_mb "$B_PSS") in all; VmRSS $B_PARTS, summed $(fmt_mb "$B_HIVE") (the three processes run one binary, whose pages the kernel maps whole and shares: VmRSS counts them once per process, PSS once in all); RssAnon, private memory only: $(fmt_mb "$B_ANON"); swarm: ${B_SWARM_DETAIL:-n/a}"
-	echo "- (c) hive: $(fmt_ms "$c_min")–$(fmt_ms "$c_max"); \`docker run\` x$REPLICAS: $(fmt_ms "$cb_min")–$(fmt_ms "$cb_max")"
-	echo "- (d) \`docker service create\`: $(if [[ -n $d_med ]]; then echo "$(fmt_ms "$d_min")–$(fmt_ms "$d_max")"; else echo "n/a"; fi)"
-	echo "- (e) hive with a secret: $(fmt_ms "$e_min")–$(fmt_ms "$e_max"); Swarm with a secret: $(if [[ -n $es_med ]]; then echo "$(fmt_ms "$es_min")–$(fmt_ms "$es_max")"; else echo "n/a"; fi)"
+	echo "- (c) hive: $(range_ms "$c_min" "$c_max"); \`docker run\` x$REPLICAS: $(range_ms "$cb_min" "$cb_max")"
+	echo "- (d) \`docker service create\`: $(if [[ -n $d_med ]]; then range_ms "$d_min" "$d_max"; else echo "n/a"; fi)"
+	echo "- (e) hive with a secret: $(range_ms "$e_min" "$e_max"); Swarm with a secret: $(if [[ -n $es_med ]]; then range_ms "$es_min" "$es_max"; else echo "n/a"; fi)"
 	if [[ -n $SWARM_ERR ]]; then
 		echo "- swarm baselines not measured: $SWARM_ERR"
 	fi
-}
-
-machine() {
-	local mem cpu
-	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	echo "$(nproc) CPUs (${cpu:-unknown}), $mem memory, Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 }
 
 if [[ -n $SWARM_ERR ]]; then
 	log "swarm baselines not measured: $SWARM_ERR"
 fi
 report=$(
-	echo "# hive benchmark results"
-	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "- machine: $(machine)"
-	echo "- hive: $("$HIVE" --version 2>/dev/null | head -1) ($HIVE)"
+	report_head "hive benchmark results"
 	echo "- command: \`$COMMAND\`"
 	echo
 	table
 	echo
 	details
 )
-printf '%s\n' "$report" | tee "$RESULTS"
-log "results written to $RESULTS"
+publish "$report"

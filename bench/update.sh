@@ -24,6 +24,9 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 HIVE=${HIVE_TEST_BIN:-$repo/bin/hive}
 RUNS=${BENCH_RUNS:-3}
@@ -38,11 +41,9 @@ TIMEOUT=180    # seconds any wait may take before the run fails
 RESULTS=$here/results-update.md
 COMMAND="HIVE_TEST_BIN=$HIVE BENCH_RUNS=$RUNS BENCH_LOAD=$LOAD ${BASH_SOURCE[0]}${*:+ $*}"
 
-# hive reads HIVE_* settings from the environment; keep the daemon this
-# script starts on the defaults, whatever the caller's shell has set.
-while read -r v; do
-	[[ $v == HIVE_TEST_BIN ]] || unset "$v"
-done < <(compgen -e | grep '^HIVE_' || true)
+# Keep the daemon this script starts on the defaults, whatever the
+# caller's shell has set.
+clear_hive_env
 
 # ---- state the cleanup undoes ------------------------------------------
 
@@ -55,16 +56,6 @@ declare -a SWARM_SVCS=()
 SWARM_OURS=0       # 1 while swarm mode is on because this script turned it on
 GWBRIDGE_EXISTED=1 # docker_gwbridge was there before the script began
 LOAD_PIDS=()
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: error: %s\n' "$*" >&2
-	exit 1
-}
-
-on_err() {
-	printf 'bench: error: command failed (exit %s) at update.sh:%s: %s\n' "$1" "$2" "$3" >&2
-}
 
 cleanup() {
 	local rc=$?
@@ -80,24 +71,10 @@ cleanup() {
 		"$HIVE" -H "unix://$DIR/hive.sock" down >/dev/null 2>&1
 		kill_ours "$HIVE_PID"
 	fi
-	if [[ -n $HIVE_NODE ]]; then
-		local ids
-		ids=$(docker ps -aq --filter "label=hive.node.id=$HIVE_NODE")
-		[[ -z $ids ]] || docker rm -f $ids >/dev/null
-	fi
+	[[ -z $HIVE_NODE ]] || rm_containers "label=hive.node.id=$HIVE_NODE"
 	if ((SWARM_OURS)); then
-		local svc ids
-		for svc in "${SWARM_SVCS[@]}"; do
-			docker service rm "$svc" >/dev/null 2>&1
-		done
-		docker swarm leave --force >/dev/null 2>&1
-		for svc in "${SWARM_SVCS[@]}"; do
-			ids=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$svc")
-			[[ -z $ids ]] || docker rm -f $ids >/dev/null
-		done
-		if ((!GWBRIDGE_EXISTED)) && docker network inspect docker_gwbridge >/dev/null 2>&1; then
-			docker network rm docker_gwbridge >/dev/null 2>&1 || log "could not remove docker_gwbridge (in use?)"
-		fi
+		swarm_undo "${SWARM_SVCS[@]}"
+		drop_gwbridge
 	fi
 	[[ -z $TMP ]] || rm -rf "$TMP"
 	if ((rc != 0)); then
@@ -111,58 +88,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# kill_ours kills the hive daemon and its plugins if they are still there
-# after 'hive down', checking each PID still runs this hive binary.
-kill_ours() {
-	local pid=$1 p
-	[[ -n $pid ]] || return 0
-	for p in $(cat /proc/"$pid"/task/*/children 2>/dev/null || true) "$pid"; do
-		if [[ -r /proc/$p/cmdline ]] && tr '\0' ' ' </proc/"$p"/cmdline | grep -qF "$HIVE"; then
-			kill -9 "$p" 2>/dev/null || true
-		fi
-	done
-}
+# ---- helpers (the shared ones are in lib.sh) ------------------------------
 
-# ---- helpers -----------------------------------------------------------
-
-now() { date +%s%N; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
-
-# stats VALUE...: "median min max".
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
-}
-
-fmt_ms() {
-	awk -v x="$1" 'BEGIN { if (x >= 1000) printf "%.2f s", x / 1000
-		else if (x >= 10) printf "%.0f ms", x; else printf "%.1f ms", x }'
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+# sum VALUE...: their sum.
 sum() { awk '{ s += $1 } END { print s + 0 }' <<<"$(printf '%s\n' "$@")"; }
-
-deadline() { echo $(($(date +%s) + TIMEOUT)); }
-past() { (($(date +%s) >= $1)); }
-
-count() {
-	local out
-	out=$(docker ps -q "$@") || die "docker ps $* failed"
-	if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
-}
-
-free_port() {
-	local p i
-	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Htln "sport = :$p" | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "found no free TCP port"
-}
 
 # wait_rollout WHAT FILTER...: poll until REPLICAS containers of image V2
 # run and no other container of the service does.
@@ -179,29 +108,6 @@ wait_rollout() {
 		fi
 		past "$until" && die "$what: $new of $REPLICAS containers on $V2 ($all running) after ${TIMEOUT}s"
 		sleep "$POLL"
-	done
-}
-
-# wait_running WHAT FILTER...: poll until REPLICAS containers run.
-wait_running() {
-	local what=$1 until n
-	shift
-	until=$(deadline)
-	while :; do
-		n=$(count --filter status=running "$@")
-		((n < REPLICAS)) || return 0
-		past "$until" && die "$what: only $n of $REPLICAS containers running after ${TIMEOUT}s"
-		sleep "$POLL"
-	done
-}
-
-wait_gone() {
-	local what=$1 until
-	shift
-	until=$(deadline)
-	while (($(count -a "$@") > 0)); do
-		past "$until" && die "$what: containers still there ${TIMEOUT}s after removal"
-		sleep 0.1
 	done
 }
 
@@ -252,21 +158,16 @@ stop_load() {
 # ---- preflight ---------------------------------------------------------
 
 [[ $# -eq 0 ]] || die "usage: [HIVE_TEST_BIN=bin/hive] [BENCH_RUNS=3] [BENCH_LOAD=2] $0 (no arguments)"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS=$RUNS: want a number of runs, 1 or more"
-[[ $LOAD =~ ^[1-9][0-9]*$ ]] || die "BENCH_LOAD=$LOAD: want a number of request loops, 1 or more"
-[[ -x $HIVE ]] || die "no hive binary at $HIVE: run 'make build', or point HIVE_TEST_BIN at one"
-for tool in docker jq awk ss curl; do
-	command -v "$tool" >/dev/null || die "$tool is needed and not installed"
-done
-docker info >/dev/null 2>&1 || die "cannot reach the Docker engine: is it running, and may this user use it?"
-for img in "$V1" "$V2"; do
-	docker image inspect "$img" >/dev/null 2>&1 || die "image $img not found: build it with acceptance/testimage/build.sh (or make testimage)"
-done
+need_count BENCH_RUNS "$RUNS" runs
+need_count BENCH_LOAD "$LOAD" "request loops"
+need_hive
+need_tools docker jq awk ss curl
+need_engine "$V1" "$V2"
 
 TMP=$(mktemp -d /tmp/hive-bench-update.XXXXXX)
 printf '# hive bench: an empty config, so no hive.yaml on the search path applies\nlog: {level: info}\n' >"$TMP/hive.yaml"
 SWARM_ERR=""
-state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+state=$(swarm_state)
 [[ $state == inactive ]] || SWARM_ERR="the engine is already in swarm mode (state: $state); this script leaves it alone"
 docker network inspect docker_gwbridge >/dev/null 2>&1 || GWBRIDGE_EXISTED=0
 log "hive $HIVE, $RUNS runs, $LOAD request loops, temp dir $TMP"
@@ -276,14 +177,13 @@ log "hive $HIVE, $RUNS runs, $LOAD request loops, temp dir $TMP"
 DIR=$TMP/hive
 out=$("$HIVE" up -d --config "$TMP/hive.yaml" --data-dir "$DIR" -H "unix://$DIR/hive.sock" \
 	--listen-addr "127.0.0.1:$(free_port)" 2>&1) || die "hive up -d failed:"$'\n'"$out"
-hc() { "$HIVE" -H "unix://$DIR/hive.sock" "$@"; }
-HIVE_PID=$(hc info --format json | jq -r .pid)
+HIVE_PID=$(hc "$DIR" info --format json | jq -r .pid)
 until=$(deadline)
-until hc info --format json 2>/dev/null | jq -e '.leader == true' >/dev/null; do
+until hc "$DIR" info --format json 2>/dev/null | jq -e '.leader == true' >/dev/null; do
 	past "$until" && die "hive did not become leader; its log: $DIR/hive.log"
 	sleep "$POLL"
 done
-HIVE_NODE=$(hc info --format json | jq -r .node_id)
+HIVE_NODE=$(hc "$DIR" info --format json | jq -r .node_id)
 
 # hive_runs TAG ARGS...: RUNS updates of fresh services with the extra
 # update flags ARGS; times and request counts go to the arrays TAG_MS,
@@ -296,14 +196,14 @@ hive_runs() {
 		name=bup-$RUN_ID-$tag-$i
 		port=$(free_port)
 		filter=(--filter "label=hive.node.id=$HIVE_NODE" --filter "label=hive.service.name=$name")
-		out=$(hc service create -d --name "$name" --replicas "$REPLICAS" -p "$port:80" "$V1" 2>&1) ||
+		out=$(hc "$DIR" service create -d --name "$name" --replicas "$REPLICAS" -p "$port:80" "$V1" 2>&1) ||
 			die "hive service create $name failed:"$'\n'"$out"
 		wait_running "hive service $name" "${filter[@]}"
 		answers "$port" 20 || die "hive service $name does not answer on port $port"
 		start_load "$port"
 		sleep 1
 		t0=$(now)
-		out=$(hc service update -d --image "$V2" --update-parallelism "$PARALLELISM" --update-delay "$DELAY" "$@" "$name" 2>&1) ||
+		out=$(hc "$DIR" service update -d --image "$V2" --update-parallelism "$PARALLELISM" --update-delay "$DELAY" "$@" "$name" 2>&1) ||
 			die "hive service update $name failed:"$'\n'"$out"
 		wait_rollout "hive service $name" "${filter[@]}"
 		t=$(ms "$t0" "$(now)")
@@ -319,7 +219,7 @@ hive_runs() {
 			log "requests failed: hive's log and the failures are in ${KEPT_LOGS[-1]}"
 		fi
 		log "hive run $i${*:+ ($*)}: update took $(fmt_ms "$t"); $LOAD_OK requests answered, $LOAD_FAILED failed"
-		out=$(hc service rm "$name" 2>&1) || die "hive service rm $name failed:"$'\n'"$out"
+		out=$(hc "$DIR" service rm "$name" 2>&1) || die "hive service rm $name failed:"$'\n'"$out"
 		wait_gone "hive service $name" "${filter[@]}"
 	done
 }
@@ -330,7 +230,7 @@ hive_runs H
 # The same with no monitoring between batches: hive watches each batch for
 # --update-monitor (5s) before the next, Swarm only after the last.
 hive_runs H0 --update-monitor 0s
-hc down >/dev/null 2>&1 || die "hive down failed"
+hc "$DIR" down >/dev/null 2>&1 || die "hive down failed"
 for _ in $(seq 100); do
 	kill -0 "$HIVE_PID" 2>/dev/null || break
 	sleep 0.05
@@ -383,11 +283,8 @@ if [[ -z $SWARM_ERR ]]; then
 		docker service rm "$name" >/dev/null || die "docker service rm $name failed"
 		wait_gone "swarm service $name" "${filter[@]}"
 	done
-	docker swarm leave --force >/dev/null 2>&1 || die "docker swarm leave --force failed"
-	SWARM_OURS=0
-	if ((!GWBRIDGE_EXISTED)) && docker network inspect docker_gwbridge >/dev/null 2>&1; then
-		docker network rm docker_gwbridge >/dev/null 2>&1 || log "could not remove docker_gwbridge (in use?)"
-	fi
+	swarm_leave
+	drop_gwbridge
 fi
 
 # ---- report ----------------------------------------------------------------
@@ -413,34 +310,22 @@ table() {
 details() {
 	echo "Each time is the median of $RUNS run(s); min–max:"
 	echo
-	echo "- hive: $(fmt_ms "$h_min")–$(fmt_ms "$h_max"); requests answered per run: ${H_OK[*]}; failed per run: ${H_FAIL[*]}${H_FIRST:+; first failure: \`$H_FIRST\`}"
-	echo "- hive, \`--update-monitor 0s\`: $(fmt_ms "$h0_min")–$(fmt_ms "$h0_max"); requests answered per run: ${H0_OK[*]}; failed per run: ${H0_FAIL[*]}${H0_FIRST:+; first failure: \`$H0_FIRST\`}"
+	echo "- hive: $(range_ms "$h_min" "$h_max"); requests answered per run: ${H_OK[*]}; failed per run: ${H_FAIL[*]}${H_FIRST:+; first failure: \`$H_FIRST\`}"
+	echo "- hive, \`--update-monitor 0s\`: $(range_ms "$h0_min" "$h0_max"); requests answered per run: ${H0_OK[*]}; failed per run: ${H0_FAIL[*]}${H0_FIRST:+; first failure: \`$H0_FIRST\`}"
 	if [[ -n $s_med ]]; then
-		echo "- \`docker service update\`: $(fmt_ms "$s_min")–$(fmt_ms "$s_max")${S_OK[*]:+; requests answered per run: ${S_OK[*]}; failed per run: ${S_FAIL[*]}}${S_FIRST:+; first failure: \`$S_FIRST\`}"
+		echo "- \`docker service update\`: $(range_ms "$s_min" "$s_max")${S_OK[*]:+; requests answered per run: ${S_OK[*]}; failed per run: ${S_FAIL[*]}}${S_FIRST:+; first failure: \`$S_FIRST\`}"
 	fi
 	((${#KEPT_LOGS[@]} == 0)) || echo "- hive's log of each run with failed requests: ${KEPT_LOGS[*]}"
 	[[ -z $S_LOAD_ERR ]] || echo "- swarm requests not measured: $S_LOAD_ERR"
 	[[ -z $SWARM_ERR ]] || echo "- swarm baseline not measured: $SWARM_ERR"
 }
 
-machine() {
-	local mem cpu
-	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	echo "$(nproc) CPUs (${cpu:-unknown}), $mem memory, Linux $(uname -r), Docker Engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
-}
-
 report=$(
-	echo "# hive rolling-update benchmark results"
-	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "- machine: $(machine)"
-	echo "- hive: $("$HIVE" --version 2>/dev/null | head -1) ($HIVE)"
+	report_head "hive rolling-update benchmark results"
 	echo "- command: \`$COMMAND\`"
 	echo
 	table
 	echo
 	details
 )
-printf '%s\n' "$report" | tee "$RESULTS"
-log "results written to $RESULTS"
+publish "$report"
