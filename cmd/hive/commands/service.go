@@ -52,25 +52,30 @@ PUBLISHED->TARGET/PROTOCOL (host).`,
 				return err
 			}
 			sort.SliceStable(sums, func(i, j int) bool { return sums[i].Service.Spec.Name < sums[j].Service.Spec.Name })
-			out := cmd.OutOrStdout()
-			switch {
-			case format == formatJSON:
-				if sums == nil {
-					sums = []api.ServiceSummary{}
-				}
-				return writeJSON(out, sums)
-			case quiet:
-				for _, s := range sums {
-					fmt.Fprintln(out, truncID(s.Service.ID))
-				}
-				return nil
-			}
-			return renderServices(out, sums)
+			return writeServices(cmd.OutOrStdout(), sums, format, quiet)
 		},
 	}
 	addFormatFlag(cmd, &format, formatTable)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print service IDs")
 	return cmd
+}
+
+// writeServices prints services as service ls does: JSON, IDs only
+// (quiet), or the table.
+func writeServices(out io.Writer, sums []api.ServiceSummary, format string, quiet bool) error {
+	switch {
+	case format == formatJSON:
+		if sums == nil {
+			sums = []api.ServiceSummary{}
+		}
+		return writeJSON(out, sums)
+	case quiet:
+		for _, s := range sums {
+			fmt.Fprintln(out, truncID(s.Service.ID))
+		}
+		return nil
+	}
+	return renderServices(out, sums)
 }
 
 // renderServices prints the service ls table.

@@ -223,20 +223,7 @@ func (c *cli) stackServicesCommand() *cobra.Command {
 					return stackNotFound(args[0])
 				}
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case format == formatJSON:
-				if sums == nil {
-					sums = []api.ServiceSummary{}
-				}
-				return writeJSON(out, sums)
-			case quiet:
-				for _, s := range sums {
-					fmt.Fprintln(out, truncID(s.Service.ID))
-				}
-				return nil
-			}
-			return renderServices(out, sums)
+			return writeServices(cmd.OutOrStdout(), sums, format, quiet)
 		},
 	}
 	addFormatFlag(cmd, &format, formatTable)
