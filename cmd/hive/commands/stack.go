@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -68,33 +69,35 @@ func listStack(ctx context.Context, cl *client.Client, name string) (stackObject
 	if err != nil {
 		return o, err
 	}
-	for _, n := range nets {
-		if inStack(n.Spec.Labels, name) {
-			o.networks = append(o.networks, n)
-		}
-	}
+	o.networks = ofStack(nets, name, func(n *types.Network) (string, map[string]string) { return n.Spec.Name, n.Spec.Labels })
 	secs, err := cl.ListSecrets(ctx)
 	if err != nil {
 		return o, err
 	}
-	for _, s := range secs {
-		if inStack(s.Spec.Labels, name) {
-			o.secrets = append(o.secrets, s)
-		}
-	}
+	o.secrets = ofStack(secs, name, func(s *types.Secret) (string, map[string]string) { return s.Spec.Name, s.Spec.Labels })
 	cfgs, err := cl.ListConfigs(ctx)
 	if err != nil {
 		return o, err
 	}
-	for _, s := range cfgs {
-		if inStack(s.Spec.Labels, name) {
-			o.configs = append(o.configs, s)
+	o.configs = ofStack(cfgs, name, func(c *types.Config) (string, map[string]string) { return c.Spec.Name, c.Spec.Labels })
+	return o, nil
+}
+
+// ofStack returns the items of the stack name, sorted by name; meta
+// gives an item's name and labels.
+func ofStack[T any](items []T, name string, meta func(T) (string, map[string]string)) []T {
+	var out []T
+	for _, it := range items {
+		if _, labels := meta(it); inStack(labels, name) {
+			out = append(out, it)
 		}
 	}
-	sort.Slice(o.networks, func(i, j int) bool { return o.networks[i].Spec.Name < o.networks[j].Spec.Name })
-	sort.Slice(o.secrets, func(i, j int) bool { return o.secrets[i].Spec.Name < o.secrets[j].Spec.Name })
-	sort.Slice(o.configs, func(i, j int) bool { return o.configs[i].Spec.Name < o.configs[j].Spec.Name })
-	return o, nil
+	slices.SortFunc(out, func(a, b T) int {
+		na, _ := meta(a)
+		nb, _ := meta(b)
+		return strings.Compare(na, nb)
+	})
+	return out
 }
 
 // stackNotFound is the error of a command given a stack with no object.
