@@ -92,10 +92,12 @@ func (s *Server) RemoveConfig(ctx context.Context, ref string) error {
 }
 
 // UpdateConfig stores new data as the config's next version and starts a
-// rolling update of every service that uses it.
+// rolling update of every service that uses it. Data equal to what the
+// config holds changes nothing.
 func (s *Server) UpdateConfig(ctx context.Context, ref string, data []byte) (*types.Config, error) {
 	var id string
 	var rolled []string
+	var changed bool
 	err := s.update(ctx, func(tx store.Tx) error {
 		cur, err := resolveConfig(tx, ref)
 		if err != nil {
@@ -105,6 +107,10 @@ func (s *Server) UpdateConfig(ctx context.Context, ref string, data []byte) (*ty
 		if err := types.ValidateConfigData(cur.Spec.Name, data); err != nil {
 			return invalid(err)
 		}
+		if bytes.Equal(cur.Data, data) {
+			return nil
+		}
+		changed = true
 		c := cur.Copy()
 		c.Data = bytes.Clone(data)
 		c.ValueVersion++
@@ -117,7 +123,9 @@ func (s *Server) UpdateConfig(ctx context.Context, ref string, data []byte) (*ty
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	s.logger.Info("config updated", "config_id", id, "services_rolled", len(rolled))
+	if changed {
+		s.logger.Info("config updated", "config_id", id, "services_rolled", len(rolled))
+	}
 	return s.GetConfig(ctx, id)
 }
 

@@ -2,6 +2,7 @@ package controlapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/orchestrator/update"
 	"github.com/hiveorch/hive/core/seal"
+	"github.com/hiveorch/hive/core/secrets"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
 )
@@ -156,11 +158,14 @@ func (s *Server) RemoveSecret(ctx context.Context, ref string) error {
 // UpdateSecret rotates a secret: it stores value, sealed, as the secret's
 // next version and starts a rolling update of every service that uses it,
 // which replaces their tasks by their update policy so that new tasks get
-// the new value. A secret with a driver takes no value: the update only
+// the new value. A value equal to the one it holds changes nothing (no
+// new version, no service rolled), so a stack can send its values on
+// every deploy. A secret with a driver takes no value: the update only
 // rolls its services, to fetch the driver's current value.
 func (s *Server) UpdateSecret(ctx context.Context, ref string, value types.SecretValue) (*types.Secret, error) {
 	var id string
 	var rolled []string
+	var unchanged bool
 	err := s.update(ctx, func(tx store.Tx) error {
 		cur, err := resolveSecret(tx, ref)
 		if err != nil {
@@ -173,6 +178,11 @@ func (s *Server) UpdateSecret(ctx context.Context, ref string, value types.Secre
 				return invalid(fmt.Errorf("secret %s: its value is held by driver %s, not by hive: change it there, then run 'hive secret update %s' without a file to roll the services", cur.Spec.Name, cur.Spec.Driver.Name, cur.Spec.Name))
 			}
 		} else {
+			same, err := s.holdsValue(cur, value)
+			if err != nil || same {
+				unchanged = same
+				return err
+			}
 			if sec.Sealed, err = s.sealValue(cur.Spec.Name, value); err != nil {
 				return err
 			}
@@ -187,8 +197,28 @@ func (s *Server) UpdateSecret(ctx context.Context, ref string, value types.Secre
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	s.logger.Info("secret rotated", "secret_id", id, "services_rolled", len(rolled))
+	if unchanged {
+		s.logger.Info("secret unchanged: the new value is the one it holds", "secret_id", id)
+	} else {
+		s.logger.Info("secret rotated", "secret_id", id, "services_rolled", len(rolled))
+	}
 	return s.GetSecret(ctx, id)
+}
+
+// holdsValue reports whether the sealed secret cur holds value already
+// (compared in constant time, the opened copy wiped after).
+func (s *Server) holdsValue(cur *types.Secret, value types.SecretValue) (bool, error) {
+	dek, err := s.dataKey()
+	if err != nil {
+		return false, err
+	}
+	held, err := secrets.Unseal(dek, cur)
+	if err != nil {
+		return false, err
+	}
+	b := held.Reveal()
+	defer clear(b)
+	return subtle.ConstantTimeCompare(b, value.Reveal()) == 1, nil
 }
 
 func usesSecret(c types.ContainerSpec, id string) bool {

@@ -272,6 +272,23 @@ func TestRotationRollsEveryServiceThatUsesIt(t *testing.T) {
 	if after, _ := s.GetService(ctx, "web"); after.SpecVersion != users[0].SpecVersion+1 {
 		t.Errorf("service web, which does not use the config, was rolled by its update")
 	}
+	// The value or data held already: no new version, no service rolled.
+	rolledTo := map[string]uint64{}
+	for _, name := range []string{"web", "api", "static"} {
+		svc, _ := s.GetService(ctx, name)
+		rolledTo[name] = svc.SpecVersion
+	}
+	if same, err := s.UpdateSecret(ctx, "db", value("v2")); err != nil || same.ValueVersion != 2 {
+		t.Errorf("update to the value held: version %d, %v; want 2 (unchanged)", same.ValueVersion, err)
+	}
+	if same, err := s.UpdateConfig(ctx, "app", []byte("a=2")); err != nil || same.ValueVersion != 2 {
+		t.Errorf("update to the data held: version %d, %v; want 2 (unchanged)", same.ValueVersion, err)
+	}
+	for name, was := range rolledTo {
+		if svc, _ := s.GetService(ctx, name); svc.SpecVersion != was {
+			t.Errorf("service %s rolled by an update that changed nothing: spec version %d -> %d", name, was, svc.SpecVersion)
+		}
+	}
 	if _, err := s.UpdateSecret(ctx, "db", value("")); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("rotation to an empty value: %v", err)
 	}

@@ -111,7 +111,8 @@ func (c *cli) configUpdateCommand() *cobra.Command {
 		Short: "Store new data for a config and roll the services that use it",
 		Long: `Store the content of FILE (or standard input, with -) as the config's new data.
 Every service that uses the config then goes through its rolling update (its
---update-* policy), so that its new tasks get the new data.`,
+--update-* policy), so that its new tasks get the new data. Data equal to
+what the config holds changes nothing: no new version, no service rolled.`,
 		Example: `  hive config update nginx.conf ./nginx.conf
   echo 'port: 9090' | hive config update api.yaml -`,
 		Args: exactArgs(2, "a CONFIG and a FILE (or - for standard input)"),
@@ -127,11 +128,15 @@ Every service that uses the config then goes through its rolling update (its
 			if err != nil {
 				return err
 			}
-			cfg, err := cl.UpdateConfig(cmd.Context(), args[0], data)
+			before, err := cl.GetConfig(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (value version %d)\n", cfg.Spec.Name, cfg.ValueVersion)
+			cfg, err := cl.UpdateConfig(cmd.Context(), before.ID, data)
+			if err != nil {
+				return err
+			}
+			printNewVersion(cmd.OutOrStdout(), cfg.Spec.Name, before.ValueVersion, cfg.ValueVersion)
 			return nil
 		},
 	}

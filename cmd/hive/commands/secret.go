@@ -196,8 +196,10 @@ func (c *cli) secretUpdateCommand() *cobra.Command {
 		Long: `Store the content of FILE (or standard input, with -) as the secret's new value.
 Every service that uses the secret then goes through its rolling update (its
 --update-* policy), so that its new tasks get the new value; follow it with
-'hive service ps'. A secret held by a driver takes no FILE: the command then
-only rolls the services, which read the driver's current value.`,
+'hive service ps'. A value equal to the one the secret holds changes nothing:
+no new version, no service rolled. A secret held by a driver takes no FILE:
+the command then only rolls the services, which read the driver's current
+value.`,
 		Example: `  echo -n 'n3w-s3cret' | hive secret update db_password -
   hive secret update tls_key ./server-2025.key`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -221,14 +223,29 @@ only rolls the services, which read the driver's current value.`,
 			if err != nil {
 				return err
 			}
-			sec, err := cl.UpdateSecret(cmd.Context(), args[0], types.NewSecretValue(value))
+			before, err := cl.GetSecret(cmd.Context(), args[0])
+			if err != nil {
+				clear(value)
+				return err
+			}
+			sec, err := cl.UpdateSecret(cmd.Context(), before.ID, types.NewSecretValue(value))
 			clear(value)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (value version %d)\n", sec.Spec.Name, sec.ValueVersion)
+			printNewVersion(cmd.OutOrStdout(), sec.Spec.Name, before.ValueVersion, sec.ValueVersion)
 			return nil
 		},
 	}
 	return cmd
+}
+
+// printNewVersion reports a secret's or config's update: its new value
+// version, or that it already held the value given.
+func printNewVersion(w io.Writer, name string, before, after uint64) {
+	if after == before {
+		fmt.Fprintf(w, "%s unchanged: it holds this value already (value version %d, no service rolled)\n", name, after)
+		return
+	}
+	fmt.Fprintf(w, "%s (value version %d)\n", name, after)
 }

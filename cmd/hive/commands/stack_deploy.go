@@ -38,9 +38,9 @@ objects of the same name that are not the stack's. Every problem is listed
 and nothing is created.
 
 Then the missing networks are created, the missing secrets and configs; a
-config whose data changed is updated in place (its services roll). An
-existing secret is kept: hive cannot read a value back to compare it, so
-rotate it with 'hive secret update NAME FILE'. A missing service is created;
+secret or config whose value changed is rotated in place (its services roll
+to the new value; the managers compare a secret's value, which never comes
+back to the client, and an equal one changes nothing). A missing service is created;
 an existing one is compared with the file, after the same normalization the
 cluster applies: an unchanged one is not touched (no task is replaced), a
 changed one is updated and goes through its rolling update. --prune removes
@@ -241,7 +241,16 @@ func (d *deployer) apply(ctx context.Context, prune bool) error {
 	}
 	for _, s := range d.objs.Secrets {
 		if cur := d.secrets[s.Spec.Name]; cur != nil {
-			fmt.Fprintf(d.out, "Keeping secret %s (hive cannot read its value back to compare: to change it, run 'hive secret update %s FILE')\n", s.Spec.Name, s.Spec.Name)
+			// The managers compare the value with the one held: an
+			// equal one changes nothing, a new one rotates it.
+			sec, err := d.cl.UpdateSecret(ctx, cur.ID, s.Value)
+			if err != nil {
+				return fmt.Errorf("update secret %s: %w", s.Spec.Name, err)
+			}
+			if sec.ValueVersion != cur.ValueVersion {
+				fmt.Fprintf(d.out, "Updating secret %s (id: %s): its services roll to the new value\n", s.Spec.Name, cur.ID)
+			}
+			d.secrets[sec.Spec.Name] = sec
 			continue
 		}
 		fmt.Fprintf(d.out, "Creating secret %s\n", s.Spec.Name)

@@ -103,10 +103,43 @@ func TestStackDeployRedeployPruneRm(t *testing.T) {
 		}
 	}
 	for _, c := range h.b.Calls()[calls:] {
-		if c == "UpdateService" || c == "CreateService" || c == "CreateNetwork" || c == "CreateSecret" || c == "UpdateSecret" || c == "UpdateConfig" {
+		if c == "UpdateService" || c == "CreateService" || c == "CreateNetwork" || c == "CreateSecret" || c == "UpdateConfig" {
 			t.Errorf("unchanged re-deploy called %s", c)
 		}
 	}
+	// The secret's value went to the managers, which found it equal.
+	if sec := h.b.Secret("app_db_password"); sec.ValueVersion != 1 || strings.Contains(out, "Updating secret") {
+		t.Errorf("an unchanged secret went to value version %d:\n%s", sec.ValueVersion, out)
+	}
+
+	// A new secret value rotates the secret in place and rolls only its
+	// service, once.
+	specVersion := h.b.Service("app_api").SpecVersion
+	fs := writeStack(t, stackFile)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(fs), "pw.txt"), []byte("n3w-s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = h.mustRun("stack", "deploy", "-c", fs, "app")
+	if !strings.Contains(out, "Updating secret app_db_password (id: ") || strings.Contains(out, "Updating service") {
+		t.Errorf("deploy of a new secret value:\n%s", out)
+	}
+	if v, ok := h.b.SecretValue("app_db_password"); !ok || string(v) != "n3w-s3cret" {
+		t.Errorf("secret app_db_password holds %d bytes after rotation, ok %v", len(v), ok)
+	}
+	if got, was := h.b.Service("app_api").SpecVersion, specVersion; got != was+1 {
+		t.Errorf("app_api spec version %d -> %d when its secret rotated: want one rolling update", was, got)
+	}
+	for _, s := range []string{"app_web", "app_db"} {
+		if got := h.b.Service(s).Version; got != versions[s] {
+			t.Errorf("%s version %d -> %d when app_api's secret rotated", s, versions[s], got)
+		}
+	}
+	// And back, for the deploys below.
+	if out := h.mustRun("stack", "deploy", "-c", f, "app"); !strings.Contains(out, "Updating secret app_db_password") {
+		t.Errorf("deploy of the first secret value again:\n%s", out)
+	}
+	versions["app_api"] = h.b.Service("app_api").Version
+	tasks["app_api"] = h.taskIDs("app_api")
 
 	// One image changed: only that service is updated.
 	f2 := writeStack(t, strings.Replace(stackFile, "  db:\n    image: hive-test/web:v1", "  db:\n    image: hive-test/web:v2", 1))

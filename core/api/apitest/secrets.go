@@ -25,6 +25,16 @@ func (b *Backend) SecretValue(ref string) ([]byte, bool) {
 	return value, err == nil
 }
 
+// Secret returns the stored secret by ID or name, without its value, or
+// nil.
+func (b *Backend) Secret(ref string) *types.Secret {
+	sec, err := b.server().GetSecret(context.Background(), ref)
+	if err != nil {
+		return nil
+	}
+	return sec
+}
+
 // CreateSecret is controlapi's.
 func (b *Backend) CreateSecret(ctx context.Context, spec types.SecretSpec, value types.SecretValue) (*types.Secret, error) {
 	return call(b, "CreateSecret", func(s *controlapi.Server) (*types.Secret, error) { return s.CreateSecret(ctx, spec, value) })
