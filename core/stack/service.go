@@ -354,6 +354,12 @@ func (t *translator) attachments(key string, nets map[string]*composetypes.Servi
 		if cfg := nets[n]; cfg != nil {
 			a.Aliases = slices.Clone(cfg.Aliases)
 		}
+		// The service answers to its key on each of its networks, as
+		// with docker stack deploy: a stack's files say "db", not
+		// "app_db". A key that is no DNS name ("my_db") cannot be one.
+		if types.IsDNSName(key) && !slices.Contains(a.Aliases, key) {
+			a.Aliases = append(a.Aliases, key)
+		}
 		out = append(out, a)
 	}
 	return out

@@ -272,9 +272,9 @@ func TestTranslateEveryKey(t *testing.T) {
 			{ConfigName: "app_site", File: types.FileTarget{Name: "/etc/nginx/site.conf", UID: "0", GID: "0", Mode: 0o440}},
 		}},
 		{"networks: aliases, named, external", web.Networks, []types.NetworkAttachmentConfig{
-			{Target: "shared-back"}, {Target: "app_front", Aliases: []string{"www"}}, {Target: "corp-net"},
+			{Target: "shared-back", Aliases: []string{"web"}}, {Target: "app_front", Aliases: []string{"www", "web"}}, {Target: "corp-net", Aliases: []string{"web"}},
 		}},
-		{"default network", db.Networks, []types.NetworkAttachmentConfig{{Target: "app_default"}}},
+		{"default network", db.Networks, []types.NetworkAttachmentConfig{{Target: "app_default", Aliases: []string{"db"}}}},
 		{"networks to create (used ones only)", netNames(objs.Networks), []string{"app_default", "app_front", "shared-back"}},
 		{"network front", objs.Networks[1], types.NetworkSpec{Name: "app_front", Driver: "overlay", Subnet: "10.20.0.0/24", Gateway: "10.20.0.1", IPRange: "10.20.0.128/25",
 			Attachable: true, Labels: map[string]string{"net": "front", LabelNamespace: "app"}, Options: map[string]string{"mtu": "1400"}}},
@@ -318,5 +318,28 @@ func TestTranslateEveryKey(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", toJSON(got), toJSON(tt.want))
 			}
 		})
+	}
+}
+
+// A service answers to its key on each of its networks, as with docker
+// stack deploy, unless the key is no DNS name.
+func TestServicesAnswerToTheirKey(t *testing.T) {
+	objs := translate(t, map[string]string{"compose.yaml": `services:
+  db:
+    image: pg
+    networks:
+      back:
+        aliases: [db, primary]
+  my_cache:
+    image: redis
+    networks: [back]
+networks:
+  back: {}
+`}, nil)
+	if got := service(t, objs, "app_db").Networks; !equalJSON(got, []types.NetworkAttachmentConfig{{Target: "app_back", Aliases: []string{"db", "primary"}}}) {
+		t.Errorf("db's networks: %s", toJSON(got))
+	}
+	if got := service(t, objs, "app_my_cache").Networks; !equalJSON(got, []types.NetworkAttachmentConfig{{Target: "app_back"}}) {
+		t.Errorf("my_cache's networks: %s", toJSON(got))
 	}
 }

@@ -172,6 +172,10 @@ func broadcast(p netip.Prefix) netip.Addr {
 // starting or ending with '-', joined by dots.
 var dnsNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
 
+// IsDNSName reports whether s can be a network alias: a DNS name of at
+// most 253 characters.
+func IsDNSName(s string) bool { return len(s) <= 253 && dnsNameRE.MatchString(s) }
+
 // validateNetworks checks a service's endpoint mode against its ports and
 // its networks: each named once, aliases DNS names.
 func (s *ServiceSpec) validateNetworks() []error {
@@ -199,7 +203,7 @@ func (s *ServiceSpec) validateNetworks() []error {
 		}
 		seen[n.Target] = true
 		for _, a := range n.Aliases {
-			if len(a) > 253 || !dnsNameRE.MatchString(a) {
+			if !IsDNSName(a) {
 				add("invalid alias %q on network %s: use a DNS name (letters, digits and '-', in labels joined by '.')", a, n.Target)
 			}
 		}
