@@ -428,15 +428,20 @@ func (it *inTask) dial(ctx context.Context, network, addr string) (net.Conn, err
 // get fetches http://addr/ from inside the task on a new connection and
 // returns the body.
 func (it *inTask) get(addr string, timeout time.Duration) (string, error) {
+	return it.getPath(addr, "/", timeout)
+}
+
+// getPath is get of http://addr/path.
+func (it *inTask) getPath(addr, path string, timeout time.Duration) (string, error) {
 	c := http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true, DialContext: it.dial}}
-	resp, err := c.Get("http://" + addr + "/")
+	resp, err := c.Get("http://" + addr + path)
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET http://%s/: %s", addr, resp.Status)
+		err = fmt.Errorf("GET http://%s%s: %s", addr, path, resp.Status)
 	}
 	return strings.TrimSpace(string(b)), err
 }

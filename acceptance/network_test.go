@@ -418,20 +418,7 @@ func (l *taskLoad) stop() (map[string]int, []string) {
 // the VIP, and through the port web publishes on either node. A third node with the first one's port clashes, and says so.
 func TestNetworkNodesSharingAHost(t *testing.T) {
 	testutil.RequireRoot(t, "overlay networks")
-	var started []*node
-	// Registered before the nodes, so it runs after they are down.
-	t.Cleanup(func() {
-		for _, n := range started {
-			removeOverlayNetns(t, n)
-		}
-	})
-	m := newNode(t)
-	started = append(started, m)
-	m.launch("up", "-H", m.host, "--data-dir", m.dataDir, "--listen-addr", m.listen, "--log-level", "debug", "--data-path-port", "4889")
-	m.nodeID = m.info()["node_id"].(string)
-	m.awaitReady(m)
-	w := joinNodeWith(t, m, "worker", nil, "--data-path-port", "4890")
-	started = append(started, w)
+	m, w, started := nodesSharingAHost(t, "4889", "4890")
 
 	m.must("network", "create", "mesh")
 	mesh := m.networkID("mesh")
@@ -471,7 +458,7 @@ func TestNetworkNodesSharingAHost(t *testing.T) {
 	}
 
 	clash := joinNodeWith(t, m, "worker", nil, "--data-path-port", "4889")
-	started = append(started, clash)
+	*started = append(*started, clash)
 	m.must("service", "create", "-d", "--name", "clash", "--network", "mesh", "--constraint", "node.id=="+clash.nodeID, imageV1)
 	var msg string
 	m.eventually(30*time.Second, "the clash's task failing on the port", func() error {
@@ -492,6 +479,28 @@ func TestNetworkNodesSharingAHost(t *testing.T) {
 		}
 	}
 	t.Logf("the clash says: %s", msg)
+}
+
+// nodesSharingAHost starts a manager and a worker in the host's network
+// namespace with their own data-path ports. Their overlay namespaces go
+// once they are down, and those of the nodes the test adds to started.
+func nodesSharingAHost(t *testing.T, managerPort, workerPort string) (m, w *node, started *[]*node) {
+	t.Helper()
+	started = &[]*node{}
+	// Registered before the nodes, so it runs after they are down.
+	t.Cleanup(func() {
+		for _, n := range *started {
+			removeOverlayNetns(t, n)
+		}
+	})
+	m = newNode(t)
+	*started = append(*started, m)
+	m.launch("up", "-H", m.host, "--data-dir", m.dataDir, "--listen-addr", m.listen, "--log-level", "debug", "--data-path-port", managerPort)
+	m.nodeID = m.info()["node_id"].(string)
+	m.awaitReady(m)
+	w = joinNodeWith(t, m, "worker", nil, "--data-path-port", workerPort)
+	*started = append(*started, w)
+	return m, w, started
 }
 
 func boolKeys(m map[string]int) map[string]bool {
