@@ -18,6 +18,8 @@ import (
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/hiveorch/hive/internal/suggest"
 )
 
 // sysEnv is what Load takes from the machine rather than from LoadOptions;
@@ -269,7 +271,7 @@ func (l *loader) checkLayerKeys(ly *layer) {
 			}
 		default:
 			msg := ""
-			if s := suggest(key, fixedKeyNames()); s != "" {
+			if s := suggest.Closest(key, fixedKeyNames()); s != "" {
 				msg = fmt.Sprintf(": did you mean %q?", s)
 			}
 			l.errorf("config: unknown key %q in %s%s (known keys: %s)", key, src, msg, knownKeysList())
@@ -351,7 +353,7 @@ func (l *loader) unknownEnv(name string) {
 		names[i] = k.doc.Env
 	}
 	msg := ""
-	if s := suggest(name, names); s != "" {
+	if s := suggest.Closest(name, names); s != "" {
 		msg = fmt.Sprintf(": did you mean %s?", s)
 	}
 	l.errorf("config: unknown key in env %s%s (known variables: %s): fix or unset it",

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/hiveorch/hive/internal/suggest"
 )
 
 func ctxOf(raw any) valueCtx {
@@ -159,10 +161,10 @@ func TestHomeErrorIsReported(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	cands := []string{"plugins.runtime", "plugins.scheduler", "log.level"}
-	if got := suggest("plugins.runtme", cands); got != "plugins.runtime" {
+	if got := suggest.Closest("plugins.runtme", cands); got != "plugins.runtime" {
 		t.Errorf("suggest = %q", got)
 	}
-	if got := suggest("colour", cands); got != "" {
+	if got := suggest.Closest("colour", cands); got != "" {
 		t.Errorf("suggest(colour) = %q, want none", got)
 	}
 }

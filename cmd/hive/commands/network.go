@@ -15,6 +15,7 @@ import (
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/suggest"
 )
 
 // networkScope is what docker's SCOPE column says of a network every node
@@ -266,7 +267,7 @@ func parseNetworkAttachment(flag, value string) (types.NetworkAttachmentConfig, 
 		case "alias":
 			att.Aliases = append(att.Aliases, val)
 		default:
-			return bad("unknown field %q%s (known: name/target, alias)", key, suggest(key, known...))
+			return bad("unknown field %q%s (known: name/target, alias)", key, suggest.DidYouMean(key, known...))
 		}
 	}
 	if att.Target == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hiveorch/hive/core/specparse"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/suggest"
 )
 
 // The parsers the CLI shares with compose files (core/stack) live in
@@ -73,7 +74,7 @@ func parsePublish(flag, value string) (types.PortConfig, error) {
 					return bad("mode=%s: want ingress or host", val)
 				}
 			default:
-				return bad("unknown field %q%s (known: published, target, protocol, mode)", key, suggest(key, "published", "target", "protocol", "mode"))
+				return bad("unknown field %q%s (known: published, target, protocol, mode)", key, suggest.DidYouMean(key, "published", "target", "protocol", "mode"))
 			}
 		}
 		if p.TargetPort == 0 {
@@ -172,7 +173,7 @@ func parseMount(flag, value string) (types.Mount, error) {
 			}
 			m.ReadOnly = b
 		default:
-			return bad("unknown field %q%s (known: type, source/src, target/dst/destination, readonly/ro)", key, suggest(key, known...))
+			return bad("unknown field %q%s (known: type, source/src, target/dst/destination, readonly/ro)", key, suggest.DidYouMean(key, known...))
 		}
 	}
 	switch {
@@ -195,42 +196,6 @@ func parseMount(flag, value string) (types.Mount, error) {
 		}
 	}
 	return m, nil
-}
-
-// suggest returns ` (did you mean "x"?)` when word is a near miss of one of
-// the known words, else "".
-func suggest(word string, known ...string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(word, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // parseMemory parses a --limit-memory or --reserve-memory value: "512m",

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/suggest"
 )
 
 // parseGrant reads a --secret or --config value (flag names the flag
@@ -53,7 +54,7 @@ func parseGrant(flag, kind, value string) (string, types.FileTarget, error) {
 			}
 			f.Mode = fs.FileMode(m)
 		default:
-			return bad("unknown field %q%s (known: source/src, target, uid, gid, mode)", key, suggest(key, known...))
+			return bad("unknown field %q%s (known: source/src, target, uid, gid, mode)", key, suggest.DidYouMean(key, known...))
 		}
 	}
 	if source == "" {
