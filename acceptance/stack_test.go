@@ -183,7 +183,7 @@ func TestStackOnTwoNodes(t *testing.T) {
 			want          []string
 		}{
 			{"YAML error", strings.Replace(string(good), "    networks: [back]\n    deploy:", "    networks: [back\n    deploy:", 1),
-				[]string{"bad.yaml", "line 3"}},
+				[]string{"bad.yaml:37: YAML syntax error at column 11"}},
 			{"wrong type", strings.Replace(string(good), "      replicas: 2", "      replicas: many", 1),
 				[]string{"bad.yaml", "replicas", "many"}},
 			{"undefined network", strings.Replace(string(good), "    networks: [front]\n    ports", "    networks: [front, nowhere]\n    ports", 1),

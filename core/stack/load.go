@@ -74,9 +74,8 @@ const projectName = "stack"
 // Warning; one it cannot do is an error naming where it is and what to do
 // instead, and Load reports all of them at once. A malformed file, a key
 // that is not compose's, a value of the wrong type and an interpolation
-// error (${VAR:?message}) fail with compose-go's error, which names the
-// file (and the line, for YAML syntax); compose-go stops at the first of
-// those in a file.
+// error (${VAR:?message}) stop compose-go at the first of those in a
+// file; explain says it with the file, line and key.
 //
 // Profiles are refused, as docker stack deploy refuses them (its schema
 // has no profiles): a stack runs every service of its files.
@@ -138,7 +137,7 @@ func Load(ctx context.Context, opts Options) (*Model, []Warning, error) {
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load compose files: %s%w", readSources(files).locateError(err), err)
+		return nil, nil, fmt.Errorf("load compose files: %w", readSources(files).explain(err))
 	}
 	m := &Model{Project: project, Files: files, src: readSources(files)}
 	warnings, errs := m.screen(findings)

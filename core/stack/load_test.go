@@ -157,9 +157,12 @@ func TestLoadRefuses(t *testing.T) {
 		compose string
 		want    []string // each in the error
 	}{
-		{"malformed YAML, with its line", "services:\n  web:\n    image: nginx\n   ports: [\n", []string{"compose.yaml", "line 3"}},
-		{"unknown key", "services:\n  web:\n    image: nginx\n    imagee: nginx\n", []string{"compose.yaml", "services.web", "imagee"}},
-		{"wrong type", "services:\n  web:\n    image: nginx\n    deploy:\n      replicas: many\n", []string{"compose.yaml:5: ", "services.web.deploy.replicas", `parsing "many"`}},
+		{"malformed YAML, with its line", "services:\n  web:\n    image: nginx\n   ports: [\n", []string{"compose.yaml:3: YAML syntax error at column 4: did not find expected key"}},
+		{"unknown key", "services:\n  web:\n    image: nginx\n    imagee: nginx\n", []string{`compose.yaml:4: services.web.imagee: not a compose key (did you mean "image"?)`}},
+		{"unknown key in deploy", "services:\n  web:\n    image: nginx\n    deploy:\n      replicass: 2\n", []string{`compose.yaml:5: services.web.deploy.replicass: not a compose key (did you mean "replicas"?)`}},
+		{"unknown top-level key", "services:\n  web:\n    image: nginx\nnetwork:\n  front: {}\n", []string{`compose.yaml:4: network: not a compose key (did you mean "networks"?)`}},
+		{"wrong type", "services:\n  web:\n    image: nginx\n    deploy:\n      replicas: many\n", []string{`compose.yaml:5: services.web.deploy.replicas: "many" is not a whole number`}},
+		{"not a list", "services:\n  web:\n    image: nginx\n    ports: 80\n", []string{"compose.yaml:4: services.web.ports: must be an array: write a list"}},
 		{"a key hive cannot do", "services:\n  web:\n    image: nginx\n    cap_add: [NET_ADMIN]\n", []string{"compose.yaml:4: services.web.cap_add: hive's container spec has no such setting; remove the key"}},
 		{"profiles", "services:\n  web:\n    image: nginx\n    profiles: [debug]\n", []string{"compose.yaml:4: services.web.profiles: a stack deploys every service"}},
 		{"placement preferences", "services:\n  web:\n    image: nginx\n    deploy:\n      placement:\n        preferences:\n          - spread: node.labels.zone\n", []string{"compose.yaml:6: services.web.deploy.placement.preferences: hive has no placement preferences yet"}},
