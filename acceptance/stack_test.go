@@ -426,3 +426,81 @@ func TestStackOnTwoNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestStackPinsImagesOnARegistry deploys a stack whose image is on a real
+// registry (Debian's docker-registry): the service is pinned to the
+// digest the registry holds; a new image pushed under the same tag is
+// rolled out by the next deploy of the unchanged file.
+func TestStackPinsImagesOnARegistry(t *testing.T) {
+	reg := startRegistry(t)
+	image := reg + "/hive-test/pinned:v1"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+	push := func(from string) string {
+		t.Helper()
+		for _, args := range [][]string{{"tag", from, image}, {"push", image}} {
+			if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+				t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+		}
+		out, err := exec.Command("docker", "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			if strings.HasPrefix(d, reg+"/hive-test/pinned@") {
+				_, digest, _ := strings.Cut(d, "@")
+				return digest
+			}
+		}
+		t.Fatalf("no digest of %s on the registry: %s", image, out)
+		return ""
+	}
+	n := startHive(t)
+	name := uniq("pin")
+	f := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(f, []byte("services:\n  web:\n    image: "+image+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imageOf := func() string {
+		var out []struct {
+			Spec struct {
+				Task struct {
+					Container struct {
+						Image string `json:"image"`
+					} `json:"container"`
+				} `json:"task"`
+			} `json:"spec"`
+		}
+		mustJSON(t, n.must("service", "inspect", name+"_web"), &out)
+		return out[0].Spec.Task.Container.Image
+	}
+
+	v1 := push(imageV1)
+	n.must("stack", "deploy", "--detach=false", "-c", f, name)
+	t.Cleanup(func() { n.run("stack", "rm", name) })
+	if got := imageOf(); got != image+"@"+v1 {
+		t.Fatalf("the service runs %s, want %s pinned to %s", got, image, v1)
+	}
+	if out := n.must("stack", "deploy", "-c", f, name); !strings.Contains(out, "Service "+name+"_web unchanged") {
+		t.Errorf("re-deploy with the digest unchanged:\n%s", out)
+	}
+
+	v2 := push(imageV2)
+	out := n.must("stack", "deploy", "--detach=false", "-c", f, name)
+	if got := imageOf(); got != image+"@"+v2 || !strings.Contains(out, "Updating service "+name+"_web") {
+		t.Fatalf("after a push under the same tag the service runs %s, want %s:\n%s", got, v2, out)
+	}
+	n.eventually(30*time.Second, "only the new image running", func() error {
+		running := n.runningContainers(name + "_web")
+		if len(running) != 1 {
+			return fmt.Errorf("%d containers running, want 1", len(running))
+		}
+		for _, c := range running {
+			out, err := exec.Command("docker", "inspect", "--format", "{{.Config.Image}}", c).Output()
+			if err != nil || !strings.Contains(string(out), v2) {
+				return fmt.Errorf("container %s runs %s (%v)", c, out, err)
+			}
+		}
+		return nil
+	})
+}

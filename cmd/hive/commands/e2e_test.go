@@ -69,6 +69,12 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, b: b, sock: sock, env: []string{"HIVE_HOST=unix://" + sock, "TOKEN=s3cret"}}
 }
 
+// testPinImage is the CLI's registry in these tests: none answers, unless
+// a test puts one in its place.
+var testPinImage = func(_ context.Context, image string) (string, error) {
+	return "", fmt.Errorf("dial tcp: lookup registry-1.docker.io: no such host (the tests have no registry)")
+}
+
 // run runs the CLI with args and returns its stdout, stderr and exit
 // status.
 func (h *harness) run(args ...string) (string, string, int) {
@@ -89,7 +95,7 @@ func (h *harness) runInput(stdin string, args ...string) (string, string, int) {
 
 func runCLIInput(t *testing.T, env []string, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	c := &cli{opts: RootOptions{Env: env}, now: time.Now, progress: fastProgress, isTerminal: func(io.Writer) bool { return false }}
+	c := &cli{opts: RootOptions{Env: env}, now: time.Now, progress: fastProgress, isTerminal: func(io.Writer) bool { return false }, pinImage: testPinImage}
 	root := newRoot(c)
 	var out, errOut bytes.Buffer
 	root.SetIn(strings.NewReader(stdin))

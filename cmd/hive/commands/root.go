@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hiveorch/hive/core/api/client"
+	"github.com/hiveorch/hive/plugins/sdk/registry"
 )
 
 // RootOptions configures the command tree NewRoot builds.
@@ -65,13 +66,21 @@ type cli struct {
 	// isTerminal reports whether w is a terminal, for the progress
 	// display.
 	isTerminal func(w io.Writer) bool
+	// pinImage resolves an image's tag to its digest on its registry
+	// (stack deploy --resolve-image).
+	pinImage func(ctx context.Context, image string) (string, error)
 
 	client *client.Client
 }
 
+// pinOnRegistry is pinImage: the image's registry, asked anonymously.
+func pinOnRegistry(ctx context.Context, image string) (string, error) {
+	return registry.Pin(ctx, image, nil)
+}
+
 // NewRoot builds the hive command tree.
 func NewRoot(opts RootOptions) *cobra.Command {
-	return newRoot(&cli{opts: opts, now: time.Now, progress: defaultProgress, isTerminal: isTerminal})
+	return newRoot(&cli{opts: opts, now: time.Now, progress: defaultProgress, isTerminal: isTerminal, pinImage: pinOnRegistry})
 }
 
 func newRoot(c *cli) *cobra.Command {

@@ -7,7 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +27,7 @@ func (c *cli) stackDeployCommand() *cobra.Command {
 		files         []string
 		prune, detach bool
 		quiet         bool
+		resolveImage  string
 	)
 	cmd := &cobra.Command{
 		Use:     "deploy [flags] -c FILE [-c FILE...] STACK",
@@ -46,13 +52,24 @@ cluster applies: an unchanged one is not touched (no task is replaced), a
 changed one is updated and goes through its rolling update. --prune removes
 the stack's services that the files no longer name.
 
+Each service's image is pinned to the digest its tag points at on its
+registry (--resolve-image always, as docker stack deploy), so that every
+node runs the same image and a deploy after a push under the same tag rolls
+the service out; changed resolves only new and changed images, never none.
+An image no registry can tell (a locally built one) stays as written, with a
+warning.
+
 With --detach=false, each service's progress is followed, dependencies
 first, until the stack converges or one service cannot.`,
 		Example: `  hive stack deploy -c compose.yaml app
   hive stack deploy -c compose.yaml -c compose.prod.yaml --prune app
-  hive stack deploy --detach=false -c compose.yaml app`,
+  hive stack deploy --detach=false -c compose.yaml app
+  hive stack deploy --resolve-image never -c compose.yaml app`,
 		Args: exactArgs(1, "a STACK name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(resolveModes, resolveImage) {
+				return usageErrorf(cmd, "invalid --resolve-image %q: use always, changed or never", resolveImage)
+			}
 			m, err := c.loadStack(cmd, files)
 			if err != nil {
 				return err
@@ -65,13 +82,14 @@ first, until the stack converges or one service cannot.`,
 			if err != nil {
 				return err
 			}
-			d := &deployer{c: c, cl: cl, objs: objs, out: cmd.OutOrStdout()}
+			d := &deployer{c: c, cl: cl, objs: objs, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr()}
 			if err := d.read(cmd.Context()); err != nil {
 				return err
 			}
 			if err := d.check(); err != nil {
 				return err
 			}
+			d.resolveImages(cmd.Context(), resolveImage)
 			if err := d.apply(cmd.Context(), prune); err != nil {
 				return err
 			}
@@ -85,15 +103,87 @@ first, until the stack converges or one service cannot.`,
 	cmd.Flags().BoolVar(&prune, "prune", false, "remove the stack's services that the files no longer name")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", true, "return once the changes are stored; --detach=false follows every service until the stack converges")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress (with --detach=false)")
+	cmd.Flags().StringVar(&resolveImage, "resolve-image", resolveAlways, "pin each service's image to the digest its tag points at on its registry: always, changed (new and changed images only) or never")
 	return cmd
+}
+
+// The --resolve-image modes, as docker stack deploy's.
+const (
+	resolveAlways  = "always"
+	resolveChanged = "changed"
+	resolveNever   = "never"
+	// resolveTimeout bounds the registry's answer for one image.
+	resolveTimeout = 10 * time.Second
+)
+
+var resolveModes = []string{resolveAlways, resolveChanged, resolveNever}
+
+// resolveImages pins the services' images to the digests their tags point
+// at on their registries, as docker stack deploy --resolve-image does, so
+// that every node runs the same image and a re-deploy after a push under
+// the same tag updates the service. Each image is asked once, all at
+// once. With "changed", a service whose image is the one it runs keeps
+// its pinned image. An image that cannot be resolved (no registry has it,
+// the registry cannot be reached: a locally built image) stays as
+// written, with a warning; a service that runs it pinned keeps its pin.
+func (d *deployer) resolveImages(ctx context.Context, mode string) {
+	if mode == resolveNever {
+		return
+	}
+	running := func(spec types.ServiceSpec) string {
+		if cur := d.services[spec.Name]; cur != nil {
+			if img, _, _ := strings.Cut(cur.Spec.Task.Container.Image, "@"); img == spec.Task.Container.Image {
+				return cur.Spec.Task.Container.Image
+			}
+		}
+		return ""
+	}
+	keep := func(spec types.ServiceSpec) bool { return mode == resolveChanged && running(spec) != "" }
+	var images []string
+	for _, spec := range d.objs.Services {
+		if !keep(spec) && !slices.Contains(images, spec.Task.Container.Image) {
+			images = append(images, spec.Task.Container.Image)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		pins = map[string]string{}
+		errs = map[string]error{}
+	)
+	for _, img := range images {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+			defer cancel()
+			pinned, err := d.c.pinImage(rctx, img)
+			mu.Lock()
+			defer mu.Unlock()
+			pins[img], errs[img] = pinned, err
+		})
+	}
+	wg.Wait()
+	for _, img := range slices.Sorted(maps.Keys(errs)) {
+		if errs[img] != nil {
+			fmt.Fprintf(d.errOut, "Warning: image %s could not be resolved on its registry to record its digest (%v): each node uses the image it has or pulls, so nodes may run different versions of it\n", img, errs[img])
+		}
+	}
+	for i := range d.objs.Services {
+		spec := &d.objs.Services[i]
+		if pinned := pins[spec.Task.Container.Image]; pinned != "" && !keep(*spec) {
+			spec.Task.Container.Image = pinned
+		} else if cur := running(*spec); cur != "" {
+			spec.Task.Container.Image = cur
+		}
+	}
 }
 
 // deployer brings a stack's objects on the cluster up to date with objs.
 type deployer struct {
-	c    *cli
-	cl   *client.Client
-	objs *stack.Objects
-	out  io.Writer
+	c      *cli
+	cl     *client.Client
+	objs   *stack.Objects
+	out    io.Writer
+	errOut io.Writer
 
 	// What the cluster holds, by name.
 	services map[string]*types.Service

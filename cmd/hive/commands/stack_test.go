@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -322,5 +323,72 @@ func TestStackDeployRotatesSecrets(t *testing.T) {
 		if got := h.b.Service(s).SpecVersion; got != versions[s] {
 			t.Errorf("%s spec version %d -> %d when app_api's secret rotated", s, versions[s], got)
 		}
+	}
+}
+
+// --resolve-image pins the services' images to their registry's digests:
+// a push under the same tag updates the services that use it on the next
+// deploy (always), or only the changed ones (changed); a registry that
+// cannot be reached leaves every pin as it is.
+func TestStackDeployResolvesImages(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("a", 64)
+	reachable := true
+	saved := testPinImage
+	t.Cleanup(func() { testPinImage = saved })
+	testPinImage = func(_ context.Context, image string) (string, error) {
+		if !reachable {
+			return "", errors.New("dial tcp 127.0.0.1:5000: connect: connection refused")
+		}
+		return image + "@" + digest, nil
+	}
+	h := newHarness(t)
+	f := writeStack(t, stackFile)
+	h.mustRun("stack", "deploy", "-c", f, "app")
+	pinned := "hive-test/web:v1@" + digest
+	specs := map[string]uint64{}
+	for _, s := range []string{"app_web", "app_api", "app_db"} {
+		svc := h.b.Service(s)
+		if got := svc.Spec.Task.Container.Image; got != pinned {
+			t.Errorf("%s runs image %s, want %s", s, got, pinned)
+		}
+		if got := svc.Spec.Labels["com.docker.stack.image"]; got != "hive-test/web:v1" {
+			t.Errorf("%s's com.docker.stack.image label %q, want the image as written", s, got)
+		}
+		specs[s] = svc.SpecVersion
+	}
+	unchanged := func(what string, out string) {
+		t.Helper()
+		for s, v := range specs {
+			if got := h.b.Service(s).SpecVersion; got != v {
+				t.Errorf("%s: %s went from spec version %d to %d:\n%s", what, s, v, got, out)
+			}
+		}
+	}
+	out := h.mustRun("stack", "deploy", "-c", f, "app")
+	unchanged("same digest", out)
+
+	// The registry cannot be reached: a warning, and the pins stay.
+	reachable = false
+	out, stderr, code := h.run("stack", "deploy", "-c", f, "app")
+	if code != 0 || !strings.Contains(stderr, "Warning: image hive-test/web:v1 could not be resolved on its registry") || strings.Count(stderr, "could not be resolved") != 1 {
+		t.Errorf("deploy with no registry: exit %d, stderr:\n%s", code, stderr)
+	}
+	unchanged("no registry", out)
+
+	// A new image pushed under the tag: changed leaves the running
+	// services alone, always updates them.
+	reachable = true
+	digest = "sha256:" + strings.Repeat("b", 64)
+	out = h.mustRun("stack", "deploy", "--resolve-image", "changed", "-c", f, "app")
+	unchanged("--resolve-image changed", out)
+	out = h.mustRun("stack", "deploy", "-c", f, "app")
+	for s := range specs {
+		if got := h.b.Service(s).Spec.Task.Container.Image; got != "hive-test/web:v1@"+digest || !strings.Contains(out, "Updating service "+s) {
+			t.Errorf("after a push, %s runs %s:\n%s", s, got, out)
+		}
+	}
+
+	if _, stderr, code := h.run("stack", "deploy", "--resolve-image", "sometimes", "-c", f, "app"); code != 1 || !strings.Contains(stderr, `invalid --resolve-image "sometimes": use always, changed or never`) {
+		t.Errorf("--resolve-image sometimes: exit %d, %s", code, stderr)
 	}
 }

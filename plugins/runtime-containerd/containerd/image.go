@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,12 +12,12 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hiveorch/hive/plugins/sdk"
+	"github.com/hiveorch/hive/plugins/sdk/registry"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -105,17 +104,7 @@ func (e *engine) unpack(ctx context.Context, img containerd.Image, ref string) e
 
 // resolver resolves references on Docker registries: HTTPS, or plain HTTP
 // for loopback registries and those in insecure_registries.
-func (e *engine) resolver() remotes.Resolver {
-	insecure := slices.Clone(e.Insecure)
-	return docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(func(host string) (bool, error) {
-			if ok, _ := docker.MatchLocalhost(host); ok {
-				return true, nil
-			}
-			return slices.Contains(insecure, host), nil
-		})),
-	})
-}
+func (e *engine) resolver() remotes.Resolver { return registry.Resolver(e.Insecure) }
 
 // progressHandler reports each blob the pull fetches.
 func progressHandler(progress func(runtime.PullProgress)) images.Handler {
