@@ -461,19 +461,7 @@ func TestStackPinsImagesOnARegistry(t *testing.T) {
 	if err := os.WriteFile(f, []byte("services:\n  web:\n    image: "+image+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	imageOf := func() string {
-		var out []struct {
-			Spec struct {
-				Task struct {
-					Container struct {
-						Image string `json:"image"`
-					} `json:"container"`
-				} `json:"task"`
-			} `json:"spec"`
-		}
-		mustJSON(t, n.must("service", "inspect", name+"_web"), &out)
-		return out[0].Spec.Task.Container.Image
-	}
+	imageOf := func() string { return n.inspect(name + "_web").Spec.Task.Container.Image }
 
 	v1 := push(imageV1)
 	n.must("stack", "deploy", "--detach=false", "-c", f, name)
