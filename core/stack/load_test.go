@@ -283,8 +283,8 @@ secrets:
 	err = Validate(m, "app")
 	for _, w := range []string{
 		"secrets.nofile.file: cannot read it",
-		"secrets.unset.environment: variable NOT_SET_ANYWHERE is not set: set it in the environment or in the .env file",
-		"secrets.empty: secret app_empty: the value is empty",
+		"secrets.unset.environment: variable NOT_SET_ANYWHERE is not set or empty: set it in the environment or in the .env file",
+		"secrets.empty.environment: variable EMPTY is not set or empty",
 		"networks.front.ipam.config: a hive network has one subnet, this one lists 2: keep one",
 		`networks.front: unknown network driver "bridge": use overlay`,
 	} {
@@ -413,4 +413,20 @@ func docKey(p string) string {
 		return strings.Join(parts[2:], ".")
 	}
 	return strings.ReplaceAll(strings.Join(parts, "."), "*", "NAME")
+}
+
+// The README's example stack loads and translates.
+func TestTheExampleStack(t *testing.T) {
+	m, warnings, err := Load(t.Context(), Options{Files: []string{filepath.Join("..", "..", "docs", "examples", "shop", "compose.yaml")},
+		Env: map[string]string{"DB_PASSWORD": "example"}})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("Load: %v, warnings %v", err, warnings)
+	}
+	objs, err := Translate(m, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(objs.Services); !equalJSON(got, []string{"shop_api", "shop_db", "shop_web"}) {
+		t.Errorf("services %v", got)
+	}
 }

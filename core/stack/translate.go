@@ -202,8 +202,8 @@ func (t *translator) value(o fileObject) ([]byte, bool) {
 		return b, true
 	case c.Environment != "":
 		v, ok := t.p.Environment[c.Environment]
-		if !ok {
-			t.fail(path(o.kind, o.key, "environment"), "variable %s is not set: set it in the environment or in the .env file", c.Environment)
+		if !ok || v == "" {
+			t.fail(path(o.kind, o.key, "environment"), "variable %s is not set or empty: set it in the environment or in the .env file", c.Environment)
 			return nil, false
 		}
 		return []byte(v), true

@@ -164,7 +164,7 @@ func (d *deployer) resolveImages(ctx context.Context, mode string) {
 	wg.Wait()
 	for _, img := range slices.Sorted(maps.Keys(errs)) {
 		if errs[img] != nil {
-			fmt.Fprintf(d.errOut, "Warning: image %s could not be resolved on its registry to record its digest (%v): each node uses the image it has or pulls, so nodes may run different versions of it\n", img, errs[img])
+			fmt.Fprintf(d.errOut, "Warning: image %s could not be resolved on its registry to record its digest: %v\n  each node uses the image it has or pulls, so nodes may run different versions of it\n", img, errs[img])
 		}
 	}
 	for i := range d.objs.Services {

@@ -6,11 +6,14 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/log"
 	"github.com/distribution/reference"
+	"github.com/sirupsen/logrus"
 )
 
 // Resolver resolves references over HTTPS, or over plain HTTP for
@@ -37,7 +40,8 @@ func Resolver(insecure []string) remotes.Resolver {
 // Pin returns image with the digest its tag points at on its registry
 // (as docker service create does: "nginx:1.27@sha256:…"), so that every
 // node runs the same image. An image that names a digest already is
-// returned as it is. Pin asks anonymously.
+// returned as it is. Pin asks anonymously. A registry's error is returned
+// as the resolver gives it (it names the registry, not the image).
 func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
@@ -47,9 +51,13 @@ func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 		return image, nil
 	}
 	tagged := reference.TagNameOnly(named)
+	// The resolver logs each failed request; its error says it all.
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	ctx = log.WithLogger(ctx, logrus.NewEntry(quiet))
 	_, desc, err := Resolver(insecure).Resolve(ctx, tagged.String())
 	if err != nil {
-		return "", fmt.Errorf("resolve image %s on its registry: %w", reference.FamiliarString(tagged), err)
+		return "", err
 	}
 	pinned, err := reference.WithDigest(tagged, desc.Digest)
 	if err != nil {
