@@ -19,11 +19,14 @@
 #   REPLICAS          what wait_running waits for
 #   WATCH_DIR         if set, wait_running and wait_gone fail at once when the
 #                     daemon HIVE_PID (data dir WATCH_DIR) dies
-#   GWBRIDGE_EXISTED  0 if docker_gwbridge was not there before the script began
+#   GWBRIDGE_EXISTED  0 if docker_gwbridge was not there before the script
+#                     began (swarm_preflight sets it)
 #   SWARM_OURS        swarm_leave sets it to 0
 #
 # and the node helpers (cluster.sh, network.sh) the script's node tables:
-# declare -a DIRS NODES; declare -A PID EXE NODE ADDR.
+# declare -a DIRS NODES; declare -A PID EXE NODE ADDR. Some set the
+# script's state: begin_run sets LOAD_START and TMP, swarm_preflight
+# SWARM_ERR and GWBRIDGE_EXISTED.
 : "${BENCH_NAME:?set BENCH_NAME before sourcing bench/lib.sh}"
 
 # ---- messages ----------------------------------------------------------
@@ -83,6 +86,16 @@ need_engine() {
 		docker image inspect "$img" >/dev/null 2>&1 ||
 			die "image $img not found: build it with acceptance/testimage/build.sh (or make testimage)"
 	done
+}
+
+# begin_run NAME: the run begins: LOAD_START is the load average now (for
+# report_load), TMP a new temp dir /tmp/NAME.XXXXXX holding an empty
+# hive.yaml, for the daemons' --config (so that no hive.yaml of the search
+# path applies). The script's cleanup removes TMP.
+begin_run() {
+	LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	: >"$TMP/hive.yaml"
 }
 
 # ---- time, figures and their formats -----------------------------------
@@ -209,6 +222,50 @@ free_port() {
 	die "found no free TCP port${1:+ for $1}"
 }
 
+# udp_free PORT: no UDP socket (a VXLAN device's included) is bound to PORT.
+udp_free() { ! ss -Huln "sport = :$1" | grep -q .; }
+
+# free_udp FROM [NOT]: the first free UDP port from FROM on (up to
+# FROM+100), other than NOT, for a VXLAN data path (--data-path-port).
+free_udp() {
+	local p
+	for ((p = $1; p <= $1 + 100; p++)); do
+		if [[ $p != "${2:-}" ]] && udp_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "found no free UDP port in $1-$(($1 + 100)) for a VXLAN data path"
+}
+
+# ---- what hive's overlay plugin leaves on the host -----------------------
+
+# own_netns NODE_ID...: the network namespaces the overlay plugin of these
+# nodes made (/run/netns/hive-NODE_ID-NETWORK_ID), one name a line; an empty
+# NODE_ID stands for no node.
+own_netns() {
+	local node ns
+	for node in "$@"; do
+		[[ -n $node ]] || continue
+		for ns in /run/netns/hive-"$node"-*; do
+			[[ ! -e $ns ]] || echo "${ns##*/}"
+		done
+	done
+}
+
+# own_vxlan PORT...: the VXLAN devices in this namespace on these UDP ports
+# (the nodes' --data-path-port), one name a line; an empty PORT stands for
+# no port.
+own_vxlan() {
+	local p ports=""
+	for p in "$@"; do
+		[[ -z $p ]] || ports+=${ports:+,}$p
+	done
+	[[ -n $ports ]] || return 0
+	ip -j -d link show type vxlan 2>/dev/null |
+		jq -r --argjson p "[$ports]" '.[] | select(.linkinfo.info_data.port as $x | $p | any(.[]; . == $x)) | .ifname'
+}
+
 # ---- containers ----------------------------------------------------------
 
 # count FILTER...: how many containers docker ps lists with these filters.
@@ -266,6 +323,20 @@ wait_gone() {
 # ---- swarm ---------------------------------------------------------------
 
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
+
+# swarm_preflight: before the run, what swarm mode allows: SWARM_ERR says
+# why there will be no swarm baseline (the engine is in swarm mode already,
+# and the script leaves it alone), empty if there can be one;
+# GWBRIDGE_EXISTED is 0 if there is no docker_gwbridge yet (swarm mode
+# would make it, and drop_gwbridge remove it).
+swarm_preflight() {
+	local state
+	SWARM_ERR=""
+	state=$(swarm_state)
+	[[ $state == inactive ]] || SWARM_ERR="the engine is already in swarm mode (state: $state); this script leaves it alone"
+	GWBRIDGE_EXISTED=1
+	docker network inspect docker_gwbridge >/dev/null 2>&1 || GWBRIDGE_EXISTED=0
+}
 
 # swarm_leave: leave swarm mode and wait until the engine says so.
 swarm_leave() {

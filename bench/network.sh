@@ -83,11 +83,11 @@ cleanup() {
 	done
 	# Namespaces the nodes' overlay plugins left (a node stopped with tasks
 	# on a network keeps them, as it keeps the tasks' containers).
-	for ns in $(own_netns); do
+	for ns in $(own_netns "${NODES[@]}"); do
 		log "removing the network namespace $ns the overlay plugin left"
 		ip netns delete "$ns"
 	done
-	for link in $(own_vxlan); do
+	for link in $(own_vxlan "${DP_M:-}" "${DP_W:-}"); do
 		log "removing the VXLAN device $link the overlay plugin left in the host's namespace"
 		ip link delete "$link"
 	done
@@ -133,21 +133,6 @@ rfc3339_ns() {
 	date -d "$1" +%s%N
 }
 
-# udp_free PORT: no UDP socket (a VXLAN device's included) is bound to PORT.
-udp_free() { ! ss -Huln "sport = :$1" | grep -q .; }
-
-# free_udp FROM [NOT]: the first free UDP port from FROM on (up to FROM+100), other than NOT.
-free_udp() {
-	local p
-	for ((p = $1; p <= $1 + 100; p++)); do
-		if [[ $p != "${2:-}" ]] && udp_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "found no free UDP port in $1-$(($1 + 100)) for a VXLAN data path"
-}
-
 # addr_free IP: no socket is bound to IP.
 addr_free() { ! ss -Htuan | awk '{ print $5 }' | grep -q "^${1//./\\.}:"; }
 
@@ -162,20 +147,6 @@ free_addr() {
 		fi
 	done
 	die "every address of 127.0.0.230-239 is in use"
-}
-
-# own_netns: the network namespaces the overlay plugins of this run's nodes made.
-own_netns() {
-	local node
-	for node in "${NODES[@]}"; do
-		ls /run/netns 2>/dev/null | grep "^hive-$node-" || true
-	done
-}
-
-# own_vxlan: VXLAN devices in this namespace on this run's data-path ports.
-own_vxlan() {
-	ip -j -d link show type vxlan 2>/dev/null |
-		jq -r --argjson p "[${DP_M:-0},${DP_W:-0}]" '.[] | select(.linkinfo.info_data.port as $x | $p | any(.[]; . == $x)) | .ifname'
 }
 
 # ---- hive nodes --------------------------------------------------------
@@ -353,14 +324,8 @@ need_tools docker jq awk ss go timeout nsenter ip
 need_ns_date
 need_engine "$IMAGE"
 
-SWARM_ERR=""
-state=$(swarm_state)
-[[ $state == inactive ]] || SWARM_ERR="the engine is already in swarm mode (state: $state); this script leaves it alone"
-docker network inspect docker_gwbridge >/dev/null 2>&1 || GWBRIDGE_EXISTED=0
-
-LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
-TMP=$(mktemp -d /tmp/hive-network-bench.XXXXXX)
-: >"$TMP/hive.yaml" # an empty config: no hive.yaml of the search path applies
+swarm_preflight
+begin_run hive-network-bench
 log "run $RUN_ID in $TMP, $RUNS run(s) of each timing"
 
 log "building the load generator (bench/load) and the resolver poller (bench/dnsprobe)"
@@ -450,11 +415,11 @@ kinds() {
 	ip -n "$1" -j -d link show | jq -r '[.[] | .linkinfo.info_kind // ""] |
 		"\(map(select(. == "bridge")) | length) \(map(select(. == "vxlan")) | length) \(map(select(. == "veth")) | length)"'
 }
-K_NS_W=$(ls /run/netns | grep -c "^hive-$W-" || true)
-K_NS_M=$(ls /run/netns | grep -c "^hive-$M-" || true)
-[[ -e /run/netns/$NS_W ]] || die "the worker has no namespace $NS_W for network $NET (has: $(own_netns | tr '\n' ' '))"
+K_NS_W=$(own_netns "$W" | grep -c . || true)
+K_NS_M=$(own_netns "$M" | grep -c . || true)
+[[ -e /run/netns/$NS_W ]] || die "the worker has no namespace $NS_W for network $NET (has: $(own_netns "${NODES[@]}" | tr '\n' ' '))"
 read -r K_BR K_VX K_VETH <<<"$(kinds "$NS_W")"
-K_HOST_VX=$(own_vxlan | wc -l)
+K_HOST_VX=$(own_vxlan "$DP_M" "$DP_W" | wc -l)
 # One task's namespace: its interfaces on the network, nftables tables, and
 # the daemon's sockets in it (the resolver).
 tcid=$(docker ps -q --filter "label=hive.node.id=$W" --filter label=hive.service.name=mem-net --filter status=running | head -1)
@@ -506,7 +471,7 @@ URL[far]="http://$(task_addr far)/"
 for k in vip direct farvip far; do
 	answers "$CPID" "${URL[$k]}"
 done
-[[ -e /run/netns/$NS_M && -e /run/netns/$NS_W ]] || die "no namespaces $NS_M and $NS_W for network $NET (have: $(own_netns | tr '\n' ' '))"
+[[ -e /run/netns/$NS_M && -e /run/netns/$NS_W ]] || die "no namespaces $NS_M and $NS_W for network $NET (have: $(own_netns "${NODES[@]}" | tr '\n' ' '))"
 log "(n1, n2) client on the manager (pid $CPID); web: VIP ${URL[vip]}, task ${URL[direct]}; far (on the worker): VIP ${URL[farvip]}, task ${URL[far]}"
 
 declare -A RPS=()      # "target mode" -> rates, one per run
@@ -586,17 +551,17 @@ for svc in client web far; do
 done
 out=$(hc "$MD" network rm "$NET" 2>&1) || die "hive network rm $NET failed:"$'\n'"$out"
 until=$(deadline 30)
-while [[ -n $(own_netns) ]]; do
+while [[ -n $(own_netns "${NODES[@]}") ]]; do
 	past "$until" && break
 	sleep "$POLL"
 done
-LEFT_NETNS=$(own_netns | paste -sd' ' -)
+LEFT_NETNS=$(own_netns "${NODES[@]}" | paste -sd' ' -)
 for dir in "$MD" "$WD"; do
 	stop_node "$dir"
 done
 sleep 0.5
-LEFT_AFTER_DOWN=$(own_netns | paste -sd' ' -)
-LEFT_VXLAN=$(own_vxlan | paste -sd' ' -)
+LEFT_AFTER_DOWN=$(own_netns "${NODES[@]}" | paste -sd' ' -)
+LEFT_VXLAN=$(own_vxlan "$DP_M" "$DP_W" | paste -sd' ' -)
 LEFT_UDP=$( (ss -Huln "sport = :$DP_M"; ss -Huln "sport = :$DP_W") | awk '{ print $4 }' | paste -sd' ' -)
 if [[ -z $LEFT_NETNS$LEFT_AFTER_DOWN$LEFT_VXLAN$LEFT_UDP ]]; then
 	LEFTOVERS="none: once its services and the network were removed, hive removed both nodes' namespaces of $NET, and after \`hive down\` no namespace of either node, no VXLAN device and no socket on ports $DP_M/$DP_W remained"
