@@ -25,16 +25,16 @@ func RequireRoles(h http.Handler, roles ...string) http.Handler {
 				h.ServeHTTP(w, r)
 				return
 			}
-			writeError(w, kindf(errdefs.ErrPermissionDenied, "the hive API over TCP needs TLS with a client certificate: get one with 'hive cluster client-cert' on a manager, then use -H tcp://HOST:PORT with --tls-dir"))
+			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "the hive API over TCP needs TLS with a client certificate: get one with 'hive cluster client-cert' on a manager, then use -H tcp://HOST:PORT with --tls-dir"))
 			return
 		}
 		peer, ok := ca.PeerOf(*r.TLS)
 		if !ok {
-			writeError(w, kindf(errdefs.ErrPermissionDenied, "the hive API over TCP needs a client certificate signed by the cluster's CA: get one with 'hive cluster client-cert' on a manager and point --tls-dir (or HIVE_TLS_DIR) at it"))
+			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "the hive API over TCP needs a client certificate signed by the cluster's CA: get one with 'hive cluster client-cert' on a manager and point --tls-dir (or HIVE_TLS_DIR) at it"))
 			return
 		}
 		if !slices.Contains(roles, peer.Role) {
-			writeError(w, kindf(errdefs.ErrPermissionDenied, "permission denied: %s certificates (%s) may not call the hive API, only %s certificates: use a client certificate from 'hive cluster client-cert'",
+			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "permission denied: %s certificates (%s) may not call the hive API, only %s certificates: use a client certificate from 'hive cluster client-cert'",
 				roleName(peer.Role), peer.ID, roleNames(roles)))
 			return
 		}

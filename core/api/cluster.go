@@ -45,7 +45,7 @@ func (s *Server) joinTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
 	role := types.NodeRole(r.PathValue("role"))
 	if role != types.RoleWorker && role != types.RoleManager {
-		writeError(w, kindf(errdefs.ErrInvalidArgument, "unknown join token role %q: want worker or manager, as in POST /v1/join-tokens/worker/rotate", role))
+		writeError(w, errdefs.Newf(errdefs.ErrInvalidArgument, "unknown join token role %q: want worker or manager, as in POST /v1/join-tokens/worker/rotate", role))
 		return
 	}
 	tokens, err := s.backend.RotateJoinToken(r.Context(), role)
@@ -54,7 +54,7 @@ func (s *Server) rotateJoinToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) issueClientCert(w http.ResponseWriter, r *http.Request) {
 	var req ClientCertRequest
-	if err := decodeBody(w, r, "client certificate request", &req); err != nil {
+	if err := DecodeBody(w, r, "client certificate request", &req); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -48,7 +48,7 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 	var spec types.ServiceSpec
-	if err := decodeBody(w, r, "service spec", &spec); err != nil {
+	if err := DecodeBody(w, r, "service spec", &spec); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -59,16 +59,16 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get("version")
 	if raw == "" {
-		writeError(w, kindf(errdefs.ErrInvalidArgument, "missing query parameter version: read the service and send its version, so that a change made since is not overwritten"))
+		writeError(w, errdefs.Newf(errdefs.ErrInvalidArgument, "missing query parameter version: read the service and send its version, so that a change made since is not overwritten"))
 		return
 	}
 	version, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		writeError(w, kindf(errdefs.ErrInvalidArgument, "invalid query parameter version=%q: want the service's version, a whole number", raw))
+		writeError(w, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid query parameter version=%q: want the service's version, a whole number", raw))
 		return
 	}
 	var spec types.ServiceSpec
-	if err := decodeBody(w, r, "service spec", &spec); err != nil {
+	if err := DecodeBody(w, r, "service spec", &spec); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -90,7 +90,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	switch f.DesiredState {
 	case "", DesiredRunning, DesiredShutdown, DesiredAccepted:
 	default:
-		writeError(w, kindf(errdefs.ErrInvalidArgument, "invalid query parameter desired-state=%q: want running, shutdown or accepted", f.DesiredState))
+		writeError(w, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid query parameter desired-state=%q: want running, shutdown or accepted", f.DesiredState))
 		return
 	}
 	tasks, err := s.backend.ListTasks(r.Context(), f)
@@ -130,14 +130,14 @@ func parseLogOptions(r *http.Request) (LogOptions, error) {
 	if v := q.Get("tail"); v != "" && v != "all" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 {
-			return opts, kindf(errdefs.ErrInvalidArgument, "invalid query parameter tail=%q: want a number of lines, or -1 or all for every line", v)
+			return opts, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid query parameter tail=%q: want a number of lines, or -1 or all for every line", v)
 		}
 		opts.Tail = n
 	}
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return opts, kindf(errdefs.ErrInvalidArgument, "invalid query parameter since=%q: want an RFC 3339 time such as 2024-05-01T10:00:00Z", v)
+			return opts, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid query parameter since=%q: want an RFC 3339 time such as 2024-05-01T10:00:00Z", v)
 		}
 		opts.Since = t
 	}
@@ -151,7 +151,7 @@ func boolParam(v, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, kindf(errdefs.ErrInvalidArgument, "invalid query parameter %s=%q: want true or false", name, v)
+		return false, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid query parameter %s=%q: want true or false", name, v)
 	}
 	return b, nil
 }
@@ -165,7 +165,7 @@ func (s *Server) serviceLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ctx, cancel := streamContext(r)
+	ctx, cancel := StreamContext(r)
 	defer cancel()
 	rc := http.NewResponseController(w)
 	started := false
@@ -200,12 +200,9 @@ func (s *Server) serviceLogs(w http.ResponseWriter, r *http.Request) {
 		start()
 		_ = rc.Flush()
 	}
-	err = s.backend.ServiceLogs(ctx, ref, opts, sink)
-	if r.Context().Err() != nil {
-		return // the client went away
-	}
-	if ctx.Err() != nil {
-		err = kindf(errdefs.ErrUnavailable, "log stream ended: hive is shutting down")
+	gone, err := StreamEnd(ctx, r, s.backend.ServiceLogs(ctx, ref, opts, sink))
+	if gone {
+		return
 	}
 	switch {
 	case err == nil && !started:

@@ -43,7 +43,7 @@ type UnlockRequest struct {
 
 func (s *Server) setAutolock(w http.ResponseWriter, r *http.Request) {
 	var req AutolockRequest
-	if err := decodeBody(w, r, "autolock request", &req); err != nil {
+	if err := DecodeBody(w, r, "autolock request", &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -63,7 +63,7 @@ func (s *Server) rotateUnlockKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 	var req UnlockRequest
-	if err := decodeBody(w, r, "unlock request", &req); err != nil {
+	if err := DecodeBody(w, r, "unlock request", &req); err != nil {
 		writeError(w, err)
 		return
 	}

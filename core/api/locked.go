@@ -35,7 +35,7 @@ func NewLockedServer(b LockedBackend, logger *slog.Logger) *Server {
 	})
 	mux.HandleFunc("POST /v1/unlock", func(w http.ResponseWriter, r *http.Request) {
 		var req UnlockRequest
-		if err := decodeBody(w, r, "unlock request", &req); err != nil {
+		if err := DecodeBody(w, r, "unlock request", &req); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -49,7 +49,7 @@ func NewLockedServer(b LockedBackend, logger *slog.Logger) *Server {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, kindf(errdefs.ErrUnavailable, "this manager is locked: its keys are sealed by the cluster's unlock key; run 'hive unlock' and give the key (from 'hive unlock-key' on an unlocked manager, or kept since autolock was turned on)"))
+		writeError(w, errdefs.Newf(errdefs.ErrUnavailable, "this manager is locked: its keys are sealed by the cluster's unlock key; run 'hive unlock' and give the key (from 'hive unlock-key' on an unlocked manager, or kept since autolock was turned on)"))
 	})
 	s.handler = s.logRequests(mux)
 	return s

@@ -46,7 +46,7 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 	var spec types.NetworkSpec
-	if err := decodeBody(w, r, "network spec", &spec); err != nil {
+	if err := DecodeBody(w, r, "network spec", &spec); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -55,11 +55,11 @@ type NodeManager interface {
 func (s *Server) updateNode(w http.ResponseWriter, r *http.Request) {
 	version, err := strconv.ParseUint(r.URL.Query().Get("version"), 10, 64)
 	if err != nil {
-		writeError(w, kindf(errdefs.ErrInvalidArgument, "missing or bad ?version=: give the node's version as read, as in POST /v1/nodes/ID/update?version=12"))
+		writeError(w, errdefs.Newf(errdefs.ErrInvalidArgument, "missing or bad ?version=: give the node's version as read, as in POST /v1/nodes/ID/update?version=12"))
 		return
 	}
 	var spec types.NodeSpec
-	if err := decodeBody(w, r, "node spec", &spec); err != nil {
+	if err := DecodeBody(w, r, "node spec", &spec); err != nil {
 		writeError(w, err)
 		return
 	}

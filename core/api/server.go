@@ -57,12 +57,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 // serve is Serve with handler h.
 func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	return ServeHTTP(ctx, l, h, s.logger)
+}
+
+// ServeHTTP serves h on l until ctx is done, then shuts down gracefully,
+// as Serve does: hive's API and the Docker-compatible one share it.
+func ServeHTTP(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Logger) error {
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), streamsKey{}, streams)
 		},
@@ -82,7 +88,7 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) erro
 	sctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), clock.Real{}, shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		s.logger.Warn("api shutdown deadline passed, closing connections", "addr", l.Addr().String(), "err", err)
+		logger.Warn("api shutdown deadline passed, closing connections", "addr", l.Addr().String(), "err", err)
 		_ = srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -91,15 +97,32 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) erro
 	return nil
 }
 
-// streamContext returns a context for a streaming response: it ends with
-// the request or when the server starts shutting down.
-func streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+// StreamContext returns a context for a streaming response of a handler
+// served by ServeHTTP: it ends with the request or when the server starts
+// shutting down.
+func StreamContext(r *http.Request) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(r.Context())
 	if streams, ok := r.Context().Value(streamsKey{}).(context.Context); ok {
 		stop := context.AfterFunc(streams, cancel)
 		return ctx, func() { stop(); cancel() }
 	}
 	return ctx, cancel
+}
+
+// StreamEnd is how a log stream served under ctx (from StreamContext(r))
+// ends, given the error its source returned: gone when the client went
+// away (nothing more can be written), else the error to report, nil when
+// the stream is complete. A stream cut by the server's shutdown ends with
+// an unavailable error, whatever the source returned. hive's API and its
+// Docker API both end their log streams with it.
+func StreamEnd(ctx context.Context, r *http.Request, err error) (gone bool, _ error) {
+	if r.Context().Err() != nil {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, errdefs.Newf(errdefs.ErrUnavailable, "log stream ended: hive is shutting down")
+	}
+	return false, err
 }
 
 // routes builds the mux.
@@ -151,7 +174,7 @@ func (s *Server) routes() http.Handler {
 
 // noRoute answers requests no route matches, in the API's error format.
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
-	writeError(w, kindf(errdefs.ErrNotFound, "no route for %s %s: see docs/api.md for the routes of API v1", r.Method, r.URL.Path))
+	writeError(w, errdefs.Newf(errdefs.ErrNotFound, "no route for %s %s: see docs/api.md for the routes of API v1", r.Method, r.URL.Path))
 }
 
 // statusWriter records the status and size of a response for the request
@@ -183,6 +206,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // logRequests logs each request at debug level and turns a handler panic
 // into a 500 instead of a dropped connection.
 func (s *Server) logRequests(next http.Handler) http.Handler {
+	return LogRequests(s.logger, writeError, next)
+}
+
+// LogRequests logs each request to logger at debug level and turns a
+// handler panic into a 500, written by writeErr, instead of a dropped
+// connection.
+func LogRequests(logger *slog.Logger, writeErr func(http.ResponseWriter, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -190,20 +220,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.logger.Error("api handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				logger.Error("api handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
 				if sw.status == 0 {
-					writeError(sw, fmt.Errorf("internal error while serving %s %s", r.Method, r.URL.Path))
+					writeErr(sw, fmt.Errorf("internal error while serving %s %s", r.Method, r.URL.Path))
 				}
 			}
-			s.logger.Debug("api request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+			logger.Debug("api request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
 				"status", sw.status, "bytes", sw.bytes, "remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
-// statusOf maps an error's kind to its HTTP status.
-func statusOf(kind string) int {
+// StatusOf maps an error kind (errdefs.Kind) to its HTTP status.
+func StatusOf(kind string) int {
 	switch kind {
 	case "invalid_argument":
 		return http.StatusBadRequest
@@ -222,7 +252,7 @@ func statusOf(kind string) int {
 // writeError writes err as an ErrorResponse with the status of its kind.
 func writeError(w http.ResponseWriter, err error) {
 	kind := errdefs.Kind(err)
-	writeJSON(w, statusOf(kind), ErrorResponse{Message: errdefs.Message(err), Kind: kind})
+	writeJSON(w, StatusOf(kind), ErrorResponse{Message: errdefs.Message(err), Kind: kind})
 }
 
 // writeJSON writes v as the JSON body of a response with status code.
@@ -237,14 +267,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// decodeBody reads r's body as JSON into v: at most MaxBodyBytes, one
-// value, no fields v does not have. Its errors are invalid_argument errors
-// that say what was wrong.
-func decodeBody(w http.ResponseWriter, r *http.Request, what string, v any) error {
+// DecodeBody reads r's body as JSON into v: at most MaxBodyBytes, one
+// value, no fields v does not have (a field the server would drop is
+// refused instead). Its errors are invalid_argument errors that say what
+// was wrong; what names the value expected ("service spec"). hive's API
+// and its Docker API (core/dockerapi) both read their bodies with it.
+func DecodeBody(w http.ResponseWriter, r *http.Request, what string, v any) error {
 	return decodeBodyMax(w, r, what, v, MaxBodyBytes)
 }
 
-// decodeBodyMax is decodeBody with a limit of max bytes.
+// decodeBodyMax is DecodeBody with a limit of max bytes.
 func decodeBodyMax(w http.ResponseWriter, r *http.Request, what string, v any, max int64) error {
 	body := http.MaxBytesReader(w, r.Body, max)
 	dec := json.NewDecoder(body)
@@ -253,33 +285,18 @@ func decodeBodyMax(w http.ResponseWriter, r *http.Request, what string, v any, m
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
+			return errdefs.Newf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
 		case errors.Is(err, io.EOF):
-			return kindf(errdefs.ErrInvalidArgument, "request body is empty: send a JSON %s", what)
+			return errdefs.Newf(errdefs.ErrInvalidArgument, "request body is empty: send a JSON %s", what)
 		}
-		return kindf(errdefs.ErrInvalidArgument, "invalid %s in request body: %v", what, err)
+		return errdefs.Newf(errdefs.ErrInvalidArgument, "invalid %s in request body: %v", what, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return kindf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
+			return errdefs.Newf(errdefs.ErrInvalidArgument, "request body is larger than the limit of %d bytes (%d MiB)", max, max>>20)
 		}
-		return kindf(errdefs.ErrInvalidArgument, "invalid request body: it holds more than one JSON %s", what)
+		return errdefs.Newf(errdefs.ErrInvalidArgument, "invalid request body: it holds more than one JSON %s", what)
 	}
 	return nil
-}
-
-// kindError is an error the API makes itself: its text is the message
-// alone, and it unwraps to its errdefs kind.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.kind }
-
-// kindf returns a kindError of kind with a formatted message.
-func kindf(kind error, format string, args ...any) error {
-	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }

@@ -67,13 +67,17 @@ type Backend interface {
 
 // Info describes the node that answered and the cluster it belongs to.
 type Info struct {
-	NodeID       string    `json:"node_id"`
-	Hostname     string    `json:"hostname"`
-	Role         string    `json:"role"`
-	ClusterID    string    `json:"cluster_id"`
-	Version      string    `json:"version"`
-	DataDir      string    `json:"data_dir"`
-	Endpoint     string    `json:"endpoint"`
+	NodeID    string `json:"node_id"`
+	Hostname  string `json:"hostname"`
+	Role      string `json:"role"`
+	ClusterID string `json:"cluster_id"`
+	Version   string `json:"version"`
+	DataDir   string `json:"data_dir"`
+	Endpoint  string `json:"endpoint"`
+	// DockerAPI is where this manager serves the Docker-compatible API
+	// (unix:///path), "" when it does not (a worker, or docker_api.socket
+	// empty).
+	DockerAPI    string    `json:"docker_api,omitempty"`
 	Runtime      string    `json:"runtime"`
 	Scheduler    string    `json:"scheduler"`
 	Leader       bool      `json:"leader"`

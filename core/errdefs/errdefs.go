@@ -6,6 +6,7 @@ package errdefs
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -86,3 +87,19 @@ func Message(err error) string {
 	}
 	return s
 }
+
+// Newf returns an error of kind whose text is the formatted message alone
+// (no kind prefix), for messages an API makes itself.
+func Newf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// kindError is Newf's error: its text is the message, and it unwraps to
+// its kind.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
