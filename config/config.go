@@ -47,6 +47,7 @@ type Config struct {
 	Tasks         TasksConfig
 	Raft          RaftConfig
 	Mesh          MeshConfig
+	DockerAPI     DockerAPIConfig
 	Networks      NetworksConfig
 	CA            CAConfig
 	File          string // the file that was read, "" if none
@@ -90,6 +91,13 @@ type RaftConfig struct {
 	ElectionTimeout   time.Duration
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+}
+
+// DockerAPIConfig holds the docker_api.* keys.
+type DockerAPIConfig struct {
+	// Socket is the unix socket a manager serves the Docker-compatible
+	// API on; "" when it is off.
+	Socket string
 }
 
 // MeshConfig holds the mesh.* keys.

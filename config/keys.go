@@ -35,8 +35,11 @@ type keyDef struct {
 	def string
 	// derived: an unset or empty value is computed from data_dir.
 	derived bool
-	set     func(c *Config, v valueCtx) error
-	show    func(c *Config) string
+	// emptySets: an empty value, even from the environment (where empty
+	// otherwise counts as unset), is the key's value ("off").
+	emptySets bool
+	set       func(c *Config, v valueCtx) error
+	show      func(c *Config) string
 }
 
 // Key names used by the loader itself.
@@ -53,6 +56,7 @@ const (
 	keyElection        = "raft.election_timeout"
 	keyNetworksPool    = "networks.default_pool"
 	keyNetworksSize    = "networks.default_size"
+	keyDockerSocket    = "docker_api.socket"
 	pluginKeyPrefix    = "plugins.config."
 	pluginEnvPrefix    = "HIVE_PLUGINS_CONFIG_"
 	derivedFromDataDir = "derived from data_dir"
@@ -248,6 +252,13 @@ var keyTable = func() []keyDef {
 		"2m", "2m",
 		"Raft: how often to check whether snapshot_threshold has been reached.",
 		false, set, show)
+
+	set, show = strKey(func(c *Config) *string { return &c.DockerAPI.Socket }, parseOptionalPath)
+	add(keyDockerSocket, "path, or empty",
+		"<data_dir>/docker.sock", "",
+		"Unix socket (mode 0660) on which a manager serves the Docker-compatible API, for the docker CLI and other Docker clients (DOCKER_HOST=unix://PATH; hive docker-env prints it). Empty turns it off. See docs/docker-api.md.",
+		true, set, show)
+	t[len(t)-1].emptySets = true
 
 	set, show = strKey(func(c *Config) *string { return &c.Mesh.BindAddr }, parseIP)
 	add("mesh.bind_addr", "IP address",

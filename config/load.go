@@ -301,7 +301,8 @@ func fixedKeyNames() []string {
 // HIVE_RAFT_*, ...) that names no key is an error: it is a typo in hive's
 // own namespace. Other HIVE_* names are left alone, since other software
 // uses the prefix too (Apache Hive's HIVE_HOME, HIVE_CONF_DIR). An empty
-// variable counts as unset.
+// variable counts as unset, but for a key whose empty value means off
+// (HIVE_DOCKER_API_SOCKET).
 func (l *loader) loadEnv() error {
 	ly := newLayer(source{kind: "env", dir: l.workDir})
 	p := env.Provider(".", env.Opt{
@@ -322,7 +323,7 @@ func (l *loader) loadEnv() error {
 				}
 				return "", nil
 			}
-			if value == "" {
+			if value == "" && !k.emptySets {
 				return "", nil
 			}
 			ly.srcs[k.doc.Key] = source{kind: "env", name: name, dir: l.workDir}
@@ -427,6 +428,11 @@ func (l *loader) resolve() *Config {
 		if cfg.Plugins.Dir == "" {
 			cfg.Plugins.Dir = derivedPluginsDir(cfg.DataDir)
 			cfg.sources[keyPluginsDir] = derivedFromDataDir
+		}
+		// Unset: beside the data; set to "" it stays off.
+		if _, set := cfg.sources[keyDockerSocket]; !set {
+			cfg.DockerAPI.Socket = filepath.Join(cfg.DataDir, "docker.sock")
+			cfg.sources[keyDockerSocket] = derivedFromDataDir
 		}
 	}
 	hb, el := cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout

@@ -297,6 +297,29 @@ func TestDerivedValuesFollowDataDir(t *testing.T) {
 	}
 }
 
+// docker_api.socket sits beside the data unless set; set empty, the
+// Docker API is off.
+func TestDockerAPISocket(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"derived", "data_dir: /opt/hive\n", nil, "/opt/hive/docker.sock"},
+		{"off in the file", "data_dir: /opt/hive\ndocker_api: {socket: ''}\n", nil, ""},
+		{"off in the environment", "data_dir: /opt/hive\n", []string{"HIVE_DOCKER_API_SOCKET="}, ""},
+		{"elsewhere", "data_dir: /opt/hive\n", []string{"HIVE_DOCKER_API_SOCKET=/run/hive-docker.sock"}, "/run/hive-docker.sock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			write(t, f.work, "hive.yaml", tc.file)
+			if c := f.mustLoad(t, LoadOptions{Env: tc.env}); c.DockerAPI.Socket != tc.want {
+				t.Errorf("docker_api.socket = %q, want %q", c.DockerAPI.Socket, tc.want)
+			}
+		})
+	}
+}
+
 func TestDefaultDataDir(t *testing.T) {
 	tests := []struct {
 		name      string

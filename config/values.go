@@ -67,6 +67,14 @@ func parsePath(v valueCtx) (string, error) {
 	return expandPath(s, v.base, v.home)
 }
 
+// parseOptionalPath is parsePath where an empty value means none.
+func parseOptionalPath(v valueCtx) (string, error) {
+	if s, ok := v.raw.(string); ok && s == "" {
+		return "", nil
+	}
+	return parsePath(v)
+}
+
 const endpointWant = "unix:///absolute/path, tcp://host:port, or an absolute socket path"
 
 // parseEndpoint normalizes an API endpoint to "unix:///abs/path" or

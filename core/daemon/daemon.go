@@ -36,6 +36,7 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/dispatcher"
+	"github.com/hiveorch/hive/core/dockerapi"
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/rpc"
@@ -73,10 +74,13 @@ type daemon struct {
 	logger  *slog.Logger
 	clock   clock.Clock
 	started time.Time
-	state   nodeState
-	id      *ca.Identity
-	role    types.NodeRole
-	addr    string
+	// dockerAPI is the endpoint of the Docker-compatible API this manager
+	// serves, "" when none.
+	dockerAPI string
+	state     nodeState
+	id        *ca.Identity
+	role      types.NodeRole
+	addr      string
 
 	mux       *transport.Mux
 	pool      *rpc.Pool
@@ -207,6 +211,16 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 	}
+	// The Docker-compatible API's socket, on a manager: listened on
+	// before the API serves, whose Info names it.
+	var dockerLn net.Listener
+	if sock := cfg.DockerAPI.Socket; sock != "" && d.role == types.RoleManager {
+		if dockerLn, err = api.ListenUnix(sock); err != nil {
+			return fmt.Errorf("docker API socket (docker_api.socket; empty turns it off): %w", err)
+		}
+		defer dockerLn.Close() // in case Run fails before it serves
+		d.dockerAPI = "unix://" + sock
+	}
 	srv := api.NewServer(backend, d.logger.With("component", "api"))
 	d.run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })
 	if d.role == types.RoleManager {
@@ -214,6 +228,10 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 		d.run("api-tls", func(ctx context.Context) error {
 			return srv.ServeRestricted(ctx, tlsLn, ca.OUManager, ca.OUClient)
 		})
+		if dockerLn != nil {
+			dsrv := dockerapi.NewServer(backend, d.logger.With("component", "docker-api"))
+			d.run("docker-api", func(ctx context.Context) error { return dsrv.Serve(ctx, dockerLn) })
+		}
 	}
 	if d.opts.Ready != nil {
 		// A locked manager announced itself ready already (awaitUnlock).

@@ -86,6 +86,11 @@ func renderInfo(w io.Writer, info *api.Info, now time.Time) error {
 			lock = "on"
 		}
 		rows = append(rows, [2]string{"Autolock", lock})
+		docker := "off (docker_api.socket is empty)"
+		if info.DockerAPI != "" {
+			docker = info.DockerAPI + " (eval $(hive docker-env) points the docker CLI at it)"
+		}
+		rows = append(rows, [2]string{"Docker API", docker})
 	}
 	var b strings.Builder
 	for _, r := range rows {
