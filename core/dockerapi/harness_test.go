@@ -72,9 +72,7 @@ func (h *harness) client(version ...string) *client.Client {
 	h.t.Helper()
 	opts := []client.Opt{client.WithHost("unix://" + h.sock)}
 	if len(version) > 0 {
-		opts = append(opts, client.WithVersion(version[0]))
-	} else {
-		opts = append(opts, client.WithAPIVersionNegotiation())
+		opts = append(opts, client.WithAPIVersion(version[0]))
 	}
 	c, err := client.New(opts...)
 	if err != nil {

@@ -144,7 +144,7 @@ func TestSwarmAutolockAndUnlockKey(t *testing.T) {
 	if _, err := c.SwarmUnlock(t.Context(), client.SwarmUnlockOptions{Key: "HIVEKEY-1-wrong"}); !cerrdefs.IsPermissionDenied(err) {
 		t.Errorf("unlock with a wrong key: %v, want a 403", err)
 	}
-	if _, err := c.SwarmUnlock(t.Context(), client.SwarmUnlockOptions{Key: k2.Key}); err != nil {
+	if _, err := c.SwarmUnlock(t.Context(), client.SwarmUnlockOptions(k2)); err != nil {
 		t.Errorf("unlock with the key: %v", err)
 	}
 }
