@@ -239,7 +239,7 @@ func StatusOf(kind string) int {
 		return http.StatusBadRequest
 	case "not_found":
 		return http.StatusNotFound
-	case "conflict", "version_conflict":
+	case "conflict", "version_conflict", "still_stopping":
 		return http.StatusConflict
 	case "unavailable":
 		return http.StatusServiceUnavailable

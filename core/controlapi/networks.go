@@ -108,7 +108,7 @@ func (s *Server) RemoveNetwork(ctx context.Context, ref string) error {
 			return inUse("network", name, "--network-rm", users)
 		}
 		if tasks := tasksOnNetwork(tx, n.ID); len(tasks) > 0 {
-			return fmt.Errorf("%w: network %s still has tasks attached that are stopping (%s): retry once they stopped", errdefs.ErrConflict, name, strings.Join(tasks, ", "))
+			return fmt.Errorf("%w: network %s still has tasks attached that are stopping (%s): retry once they stopped", errdefs.ErrStillStopping, name, strings.Join(tasks, ", "))
 		}
 		return tx.DeleteNetwork(n.ID)
 	})

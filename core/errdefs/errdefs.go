@@ -23,6 +23,10 @@ var (
 	// It is an ErrConflict too, told apart from a name or port already
 	// taken by errors.Is, never by its text.
 	ErrVersionConflict error = &subKind{"version conflict", ErrConflict}
+	// ErrStillStopping: the object is held by tasks that are stopping
+	// (a network a removed service's tasks are still attached to);
+	// retrying once they stopped succeeds. It is an ErrConflict too.
+	ErrStillStopping error = &subKind{"still stopping", ErrConflict}
 	// ErrUnavailable: the cluster cannot serve the request now (no leader,
 	// no quorum, a plugin down); retrying later may work.
 	ErrUnavailable = errors.New("unavailable")
@@ -48,13 +52,14 @@ var kinds = []struct {
 	{"invalid_argument", ErrInvalidArgument},
 	{"not_found", ErrNotFound},
 	{"version_conflict", ErrVersionConflict},
+	{"still_stopping", ErrStillStopping},
 	{"conflict", ErrConflict},
 	{"unavailable", ErrUnavailable},
 	{"permission_denied", ErrPermissionDenied},
 }
 
 // Kind returns the name of err's kind ("invalid_argument", "not_found",
-// "version_conflict", "conflict", "unavailable", "permission_denied") or
+// "version_conflict", "still_stopping", "conflict", "unavailable", "permission_denied") or
 // "internal".
 func Kind(err error) string {
 	for _, k := range kinds {

@@ -429,7 +429,7 @@ func (c *cli) removeNetworkRetrying(ctx context.Context, cl *client.Client, n *t
 		if err == nil || errors.Is(err, errdefs.ErrNotFound) {
 			return nil
 		}
-		if !errors.Is(err, errdefs.ErrConflict) || c.now().After(deadline) {
+		if !errors.Is(err, errdefs.ErrStillStopping) || c.now().After(deadline) {
 			return err
 		}
 		if err := c.pause(ctx); err != nil {
