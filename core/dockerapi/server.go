@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hiveorch/hive/core/api"
+	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/errdefs"
 )
 
@@ -28,6 +29,7 @@ const (
 type Server struct {
 	backend api.Backend
 	logger  *slog.Logger
+	clock   clock.Clock
 	handler http.Handler
 }
 
@@ -36,7 +38,7 @@ func NewServer(b api.Backend, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{backend: b, logger: logger}
+	s := &Server{backend: b, logger: logger, clock: clock.Real{}}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = api.LogRequests(logger, writeError, versioned(mux))
@@ -62,6 +64,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.nodeRoutes(mux)
 	s.secretRoutes(mux)
 	s.serviceRoutes(mux)
+	s.networkRoutes(mux)
+	s.distributionRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.Newf(errdefs.ErrNotFound, "page not found: hive's Docker API does not serve %s %s (docs/docker-api.md lists what it serves)", r.Method, r.URL.Path))
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/log"
 	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
 )
 
@@ -51,11 +52,7 @@ func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 		return image, nil
 	}
 	tagged := reference.TagNameOnly(named)
-	// The resolver logs each failed request; its error says it all.
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	ctx = log.WithLogger(ctx, logrus.NewEntry(quiet))
-	_, desc, err := Resolver(insecure).Resolve(ctx, tagged.String())
+	desc, err := Resolve(ctx, tagged.String(), insecure)
 	if err != nil {
 		return "", err
 	}
@@ -64,4 +61,16 @@ func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 		return "", fmt.Errorf("image %s: digest %s: %w", image, desc.Digest, err)
 	}
 	return reference.FamiliarString(pinned), nil
+}
+
+// Resolve returns the descriptor the registry holds for ref (a full
+// reference, as docker.io/library/nginx:latest), asked anonymously. The
+// resolver's log of each failed request is kept quiet: its error says it
+// all.
+func Resolve(ctx context.Context, ref string, insecure []string) (ocispec.Descriptor, error) {
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	ctx = log.WithLogger(ctx, logrus.NewEntry(quiet))
+	_, desc, err := Resolver(insecure).Resolve(ctx, ref)
+	return desc, err
 }
