@@ -230,3 +230,123 @@ func TestDockerCLIServices(t *testing.T) {
 		})
 	}
 }
+
+// dockerStackFile is a stack for docker stack deploy: two networks, a
+// secret and a config, both from files.
+const dockerStackFile = `version: "3.8"
+services:
+  web:
+    image: hive-test/web:v1
+    networks: [front]
+    ports: ["PORT:80"]
+    configs:
+      - source: site
+        target: /etc/site.conf
+    deploy:
+      replicas: 2
+  api:
+    image: hive-test/web:v1
+    networks: [front, back]
+    secrets: [db_password]
+networks:
+  front: {}
+  back: {}
+secrets:
+  db_password:
+    file: ./db_password.txt
+configs:
+  site:
+    file: ./site.conf
+`
+
+// TestDockerCLINetworksAndStacks drives docker network and docker stack
+// against hive: the stack's objects are hive's, its services reach each
+// other, and docker stack rm removes them all.
+func TestDockerCLINetworksAndStacks(t *testing.T) {
+	n := startHive(t)
+	for _, version := range []string{"", "1.41"} {
+		name := "negotiated"
+		if version != "" {
+			name = "API " + version
+		}
+		t.Run(name, func(t *testing.T) {
+			d := newDockerCLI(t, n, version)
+			net := uniq("dnet")
+			d.must("network", "create", "-d", "overlay", "--subnet", "10.123.0.0/24", "--label", "made=docker", net)
+			if out := n.must("network", "ls"); !strings.Contains(out, net) || !strings.Contains(out, "10.123.0.0/24") {
+				t.Errorf("hive network ls:\n%s", out)
+			}
+			if out := d.must("network", "ls", "--filter", "label=made=docker", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"); strings.TrimSpace(out) != net+" overlay swarm" {
+				t.Errorf("docker network ls: %q", out)
+			}
+			if _, stderr, err := d.run("network", "create", "-d", "bridge", uniq("bad")); err == nil || !strings.Contains(stderr, "Driver") {
+				t.Errorf("docker network create -d bridge: %v, %s", err, stderr)
+			}
+			d.must("network", "rm", net)
+
+			stack := uniq("dstk")
+			dir := t.TempDir()
+			port := freePort(t)
+			for file, content := range map[string]string{
+				"compose.yaml":    strings.Replace(dockerStackFile, "PORT", port, 1),
+				"db_password.txt": "docker-stack-s3cret",
+				"site.conf":       "greeting: from docker",
+			} {
+				if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			leaks.secret(t.Name(), "a docker stack's secret", "docker-stack-s3cret")
+			cmd := exec.Command("docker", "stack", "deploy", "-c", "compose.yaml", stack)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host, "DOCKER_CONFIG="+d.config)
+			if version != "" {
+				cmd.Env = append(cmd.Env, "DOCKER_API_VERSION="+version)
+			}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("docker stack deploy: %v\n%s", err, out)
+			}
+			for _, want := range []string{"Creating network " + stack + "_front", "Creating secret " + stack + "_db_password", "Creating config " + stack + "_site", "Creating service " + stack + "_web"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("docker stack deploy output lacks %q:\n%s", want, out)
+				}
+			}
+			if ls := n.must("stack", "ls"); !strings.Contains(ls, stack+" ") {
+				t.Errorf("hive stack ls lacks %s:\n%s", stack, ls)
+			}
+			n.eventually(60*time.Second, "the docker stack's 3 tasks running", func() error {
+				if got := len(n.runningContainers(stack+"_web")) + len(n.runningContainers(stack+"_api")); got != 3 {
+					return fmt.Errorf("%d running", got)
+				}
+				return nil
+			})
+			n.eventually(20*time.Second, "web's config through the published port", func() error {
+				body, err := get("127.0.0.1:"+port, "/file?path=/etc/site.conf")
+				if err != nil || body != "greeting: from docker" {
+					return fmt.Errorf("%q, %v", body, err)
+				}
+				return nil
+			})
+			if out := d.must("stack", "services", stack); !strings.Contains(out, stack+"_web") || !strings.Contains(out, "2/2") {
+				t.Errorf("docker stack services:\n%s", out)
+			}
+			if out := d.must("stack", "ps", "--filter", "desired-state=running", "--format", "{{.Name}} {{.CurrentState}}", stack); strings.Count(out, " Running") != 3 {
+				t.Errorf("docker stack ps:\n%s", out)
+			}
+			if out := d.must("stack", "ls"); !strings.Contains(out, stack) {
+				t.Errorf("docker stack ls:\n%s", out)
+			}
+			d.must("stack", "rm", stack)
+			n.eventually(60*time.Second, "the docker stack gone", func() error {
+				if ls := n.must("stack", "ls"); strings.Contains(ls, stack+" ") {
+					return fmt.Errorf("hive stack ls:\n%s", ls)
+				}
+				if c := append(n.containers(stack+"_web"), n.containers(stack+"_api")...); len(c) > 0 {
+					return fmt.Errorf("containers left: %v", c)
+				}
+				return nil
+			})
+		})
+	}
+}
