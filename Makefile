@@ -56,6 +56,7 @@ bench: build testimage containerd
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/cluster.sh
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/network.sh
 	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/stack.sh
+	HIVE_TEST_BIN=$(CURDIR)/$(HIVE) bench/dockerapi.sh
 
 ## up: build, start hive in the background and deploy a 3-replica demo service
 up: build testimage

@@ -75,10 +75,13 @@ type node struct {
 	host    string
 	listen  string
 	cmd     *exec.Cmd
-	log     *bytes.Buffer
-	logMu   *sync.Mutex
-	exited  chan struct{}
-	nodeID  string
+	// groups are the process groups of every launch (a hive and its
+	// plugins), stopped by the cleanup.
+	groups []int
+	log    *bytes.Buffer
+	logMu  *sync.Mutex
+	exited chan struct{}
+	nodeID string
 	// args are the hive arguments of the daemon's last launch.
 	args []string
 	// upFlags are extra `hive up` flags, for every start of the node.
@@ -127,10 +130,11 @@ func (n *node) launchEnv(args, env []string) {
 	cmd.Env = append(os.Environ(), env...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}
 	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = ownGroup()
 	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("start hive: %v", err)
 	}
-	n.cmd = cmd
+	n.started(cmd)
 	n.exited = make(chan struct{})
 	go func() { cmd.Wait(); close(n.exited) }()
 	n.eventually(30*time.Second, "the API answers", func() error {
@@ -214,11 +218,34 @@ func (n *node) cleanup() {
 			<-n.exited
 		}
 	}
+	// A plugin the daemon started can outlive it (a kill, or a down that
+	// timed out) and finish a container it was creating: its process
+	// group goes first, then the node's containers, twice.
+	for _, pgid := range n.groups {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
 	if n.nodeID != "" {
-		if ids := n.containers(""); len(ids) > 0 {
-			exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		// The second sweep takes a create the engine finished for a
+		// plugin killed mid-request.
+		for i := range 2 {
+			if ids := n.containers(""); len(ids) > 0 {
+				exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+			}
+			if i == 0 {
+				time.Sleep(200 * time.Millisecond)
+			}
 		}
 	}
+}
+
+// ownGroup puts a launched hive in a process group of its own, which its
+// plugins join, so that the cleanup can stop them all.
+func ownGroup() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// started records a launched hive: its command and its process group.
+func (n *node) started(cmd *exec.Cmd) {
+	n.cmd = cmd
+	n.groups = append(n.groups, cmd.Process.Pid)
 }
 
 // run runs a hive CLI command against this node.

@@ -211,11 +211,12 @@ func (n *node) launchIn(ns string, args ...string) {
 	cmd.Env = append(os.Environ(), n.env...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}
 	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = ownGroup()
 	err := nsthread.Run(func() error { return enterNamed(ns) }, cmd.Start)
 	if err != nil {
 		n.t.Fatalf("start hive in network namespace %s: %v", ns, err)
 	}
-	n.cmd = cmd
+	n.started(cmd)
 	n.exited = make(chan struct{})
 	go func() { cmd.Wait(); close(n.exited) }()
 	n.eventually(30*time.Second, "the API answers", func() error {

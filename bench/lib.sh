@@ -117,6 +117,15 @@ mmm() {
 # stats VALUE...: "median min max", one decimal.
 stats() { mmm %.1f "$@"; }
 
+# pct P VALUE...: the P-th percentile (P a whole number) of VALUEs, by
+# nearest rank, one decimal.
+pct() {
+	local p=$1
+	shift
+	printf '%s\n' "$@" | sort -g | awk -v p="$p" '{ v[NR] = $1 }
+		END { r = int((p * NR + 99) / 100); if (r < 1) r = 1; printf "%.1f", v[r] }'
+}
+
 # rstats RATIO...: "median min max" of ratios, two decimals.
 rstats() { mmm %.2f "$@"; }
 
