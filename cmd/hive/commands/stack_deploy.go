@@ -331,6 +331,11 @@ func (d *deployer) apply(ctx context.Context, prune bool) error {
 	}
 	for _, s := range d.objs.Secrets {
 		if cur := d.secrets[s.Spec.Name]; cur != nil {
+			if cur.Spec.Driver != nil {
+				// Its driver holds the value: an update would only
+				// roll its services.
+				continue
+			}
 			// The managers compare the value with the one held: an
 			// equal one changes nothing, a new one rotates it.
 			sec, err := d.cl.UpdateSecret(ctx, cur.ID, s.Value)

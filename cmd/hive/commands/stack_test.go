@@ -392,3 +392,30 @@ func TestStackDeployResolvesImages(t *testing.T) {
 		t.Errorf("--resolve-image sometimes: exit %d, %s", code, stderr)
 	}
 }
+
+// A secret held by a driver is created once and left alone by every
+// re-deploy: an update would only roll the services that use it.
+func TestStackDeployLeavesDriverSecrets(t *testing.T) {
+	h := newHarness(t)
+	f := writeStack(t, `services:
+  api:
+    image: hive-test/web:v1
+    secrets: [vaulted]
+secrets:
+  vaulted:
+    driver: vault
+    driver_opts: {path: "secret/data/app#key"}
+`)
+	h.mustRun("stack", "deploy", "-c", f, "app")
+	spec := h.b.Service("app_api").SpecVersion
+	calls := len(h.b.Calls())
+	h.mustRun("stack", "deploy", "-c", f, "app")
+	for _, c := range h.b.Calls()[calls:] {
+		if c == "UpdateSecret" || c == "UpdateService" {
+			t.Errorf("re-deploy with a driver secret called %s", c)
+		}
+	}
+	if got := h.b.Service("app_api").SpecVersion; got != spec {
+		t.Errorf("app_api spec version %d -> %d on a re-deploy", spec, got)
+	}
+}
