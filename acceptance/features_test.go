@@ -11,9 +11,15 @@ import (
 )
 
 func TestANamedVolumeMountOutlivesTheTask(t *testing.T) {
-	n := startHive(t)
 	vol := uniq("hive-acc-vol")
-	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", vol).Run() })
+	// Registered before the node, so it runs once the node's containers,
+	// which hold the volume, are gone.
+	t.Cleanup(func() {
+		if out, err := exec.Command("docker", "volume", "rm", "-f", vol).CombinedOutput(); err != nil {
+			t.Errorf("docker volume rm %s: %v: %s", vol, err, out)
+		}
+	})
+	n := startHive(t)
 
 	n.must("service", "create", "--name", "writer", "--mount", "type=volume,source="+vol+",target=/var/lib/data",
 		imageV1, "write", "/var/lib/data/greeting", "hello from hive")
