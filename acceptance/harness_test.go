@@ -224,16 +224,22 @@ func (n *node) cleanup() {
 	for _, pgid := range n.groups {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
-	if n.nodeID != "" {
-		// The second sweep takes a create the engine finished for a
-		// plugin killed mid-request.
-		for i := range 2 {
-			if ids := n.containers(""); len(ids) > 0 {
-				exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-			}
-			if i == 0 {
-				time.Sleep(200 * time.Millisecond)
-			}
+	n.removeContainers()
+}
+
+// removeContainers force-removes the node's containers once it is down,
+// twice: the second sweep takes a create the engine finished for a plugin
+// killed mid-request.
+func (n *node) removeContainers() {
+	if n.nodeID == "" {
+		return
+	}
+	for i := range 2 {
+		if ids := n.containers(""); len(ids) > 0 {
+			exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+		if i == 0 {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }

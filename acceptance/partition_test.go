@@ -94,12 +94,10 @@ func (c *cnet) start(ip string, args ...string) *containerNode {
 			out, _ := exec.Command("docker", "logs", "--tail", "200", name).CombinedOutput()
 			t.Logf("logs of %s:\n%s", name, out)
 		}
-		if cn.nodeID != "" {
-			if ids := cn.containers(""); len(ids) > 0 {
-				exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-			}
-		}
+		// The node first: while it runs it starts again the tasks
+		// removed under it (a partition test left two that way).
 		exec.Command("docker", "rm", "-f", "-v", name).Run()
+		cn.removeContainers()
 		os.RemoveAll(dir)
 	})
 	cn.eventually(30*time.Second, "the node's API answers", func() error {
