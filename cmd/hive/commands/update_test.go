@@ -302,8 +302,11 @@ func TestInspectPrettyShowsTheUpdate(t *testing.T) {
 	createForUpdate(t, h)
 	h.mustRun("service", "update", "-d", "--image", "hive-test/web:v2", "--update-delay", "2s", "web")
 	testutil.Eventually(t, 10*time.Second, "the update completes", func() bool {
-		st := h.b.Service("web").UpdateStatus
-		return st != nil && st.State == types.UpdateCompleted
+		// The status of this update, not the create's, which may still
+		// be stored when the update returns.
+		svc := h.b.Service("web")
+		st := svc.UpdateStatus
+		return st != nil && st.State == types.UpdateCompleted && st.SpecVersion == svc.SpecVersion && svc.PreviousSpec != nil
 	})
 	out := h.mustRun("service", "inspect", "--pretty", "web")
 	for _, want := range []string{
