@@ -6,9 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +16,6 @@ import (
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	"github.com/opencontainers/go-digest"
-
-	"github.com/hiveorch/hive/internal/testutil"
 )
 
 const (
@@ -183,22 +178,9 @@ func TestServiceCreateQueryingTheRegistry(t *testing.T) {
 // docker service create pins an image its registry knows and warns, and
 // goes on, for one it does not know, as with dockerd.
 func TestDockerServiceCreatePinsTheImage(t *testing.T) {
-	docker, err := exec.LookPath("docker")
-	if err != nil {
-		testutil.Unavailable(t, "the docker CLI is not installed (apt-get install docker.io): %v", err)
-	}
 	reg, _ := fakeRegistry(t)
 	h := newHarness(t)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(t.Context(), docker, args...)
-		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+h.sock, "DOCKER_CONFIG="+filepath.Join(t.TempDir(), "docker"), "DOCKER_CONTEXT=")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	run := h.dockerCLI()
 	if out := run("service", "create", "-d", "--name", "pinned", reg+"/acme/web:v1"); strings.Contains(out, "could not be accessed") {
 		t.Errorf("docker service create of a known image warned:\n%s", out)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,4 +136,27 @@ func wantInvalid(t *testing.T, err error, want string) (failed bool) {
 		t.Fatal(err)
 	}
 	return false
+}
+
+// dockerCLI returns a runner of the system's docker CLI against the
+// harness, with a config of its own; it fails the test on an error and
+// returns the output, trimmed. Without a docker CLI the test cannot run
+// (and fails under CI).
+func (h *harness) dockerCLI() func(args ...string) string {
+	h.t.Helper()
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		testutil.Unavailable(h.t, "the docker CLI is not installed (apt-get install docker.io): %v", err)
+	}
+	config := filepath.Join(h.t.TempDir(), "docker")
+	return func(args ...string) string {
+		h.t.Helper()
+		cmd := exec.CommandContext(h.t.Context(), docker, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+h.sock, "DOCKER_CONFIG="+config, "DOCKER_CONTEXT=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			h.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
 }

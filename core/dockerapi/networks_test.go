@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +15,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/hiveorch/hive/core/types"
-	"github.com/hiveorch/hive/internal/testutil"
 )
 
 func networkNames(items []network.Summary) []string {
@@ -273,21 +269,8 @@ func TestNetworkListOfOldClientsIsInspectShaped(t *testing.T) {
 }
 
 func TestDockerNetworkCreateLsRm(t *testing.T) {
-	docker, err := exec.LookPath("docker")
-	if err != nil {
-		testutil.Unavailable(t, "the docker CLI is not installed (apt-get install docker.io): %v", err)
-	}
 	h := newHarness(t)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(t.Context(), docker, args...)
-		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+h.sock, "DOCKER_CONFIG="+filepath.Join(t.TempDir(), "docker"), "DOCKER_CONTEXT=")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := h.dockerCLI()
 	id := run("network", "create", "-d", "overlay", "--subnet", "10.40.0.0/24", "--label", "a=b", "x")
 	if n, err := h.b.GetNetwork(t.Context(), "x"); err != nil || n.ID != id || n.Spec.Subnet != "10.40.0.0/24" {
 		t.Fatalf("docker network create printed %q; stored %+v, %v", id, n, err)
