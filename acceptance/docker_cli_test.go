@@ -25,6 +25,9 @@ type dockerCLI struct {
 	host    string
 	config  string
 	version string
+	// env is more of the CLI's environment: DOCKER_TLS_VERIFY and
+	// DOCKER_CERT_PATH for a tcp:// host.
+	env []string
 }
 
 func newDockerCLI(t *testing.T, n *node, version string) *dockerCLI {
@@ -44,7 +47,7 @@ func (d *dockerCLI) run(args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
-	env := []string{"DOCKER_HOST=" + d.host, "DOCKER_CONFIG=" + d.config}
+	env := append([]string{"DOCKER_HOST=" + d.host, "DOCKER_CONFIG=" + d.config}, d.env...)
 	if d.version != "" {
 		env = append(env, "DOCKER_API_VERSION="+d.version)
 	}
@@ -332,6 +335,44 @@ func TestDockerCLINetworksAndStacks(t *testing.T) {
 
 // forAPIVersions runs fn as a subtest per API version, with a docker CLI
 // pinned to it ("" negotiates).
+// TestDockerCLIOverTLS: a manager with docker_api.listen serves the
+// Docker API over TCP with TLS; the docker CLI gets in with the client
+// certificate 'hive cluster client-cert' wrote and the variables 'hive
+// docker-env --tcp' prints, and not without them.
+func TestDockerCLIOverTLS(t *testing.T) {
+	addr := "127.0.0.1:" + freePort(t)
+	n := startHive(t, "HIVE_DOCKER_API_LISTEN="+addr)
+	if got := n.info()["docker_api_tcp"]; got != "tcp://"+addr {
+		t.Fatalf("hive info: docker_api_tcp %v, want tcp://%s", got, addr)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	n.must("cluster", "client-cert", "--out", dir)
+	var env []string
+	for _, line := range strings.Split(n.must("--tls-dir", dir, "docker-env", "--tcp"), "\n") {
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			env = append(env, kv)
+		}
+	}
+	want := []string{"DOCKER_HOST=tcp://" + addr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + dir}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Fatalf("hive docker-env --tcp exports %v, want %v", env, want)
+	}
+	d := &dockerCLI{t: t, host: "tcp://" + addr, config: t.TempDir(), env: env[1:]}
+	n.eventually(10*time.Second, "docker node ls over TLS showing this node ready", func() error {
+		if ls := d.must("node", "ls"); !strings.Contains(ls, n.nodeID+" *") || !strings.Contains(ls, "Ready") {
+			return fmt.Errorf("docker node ls:\n%s", ls)
+		}
+		return nil
+	})
+	if out := d.must("service", "ls"); !strings.HasPrefix(out, "ID ") {
+		t.Errorf("docker service ls over TLS:\n%s", out)
+	}
+	plain := &dockerCLI{t: t, host: "tcp://" + addr, config: d.config}
+	if _, stderr, err := plain.run("node", "ls"); err == nil || !strings.Contains(stderr, "Client sent an HTTP request to an HTTPS server") {
+		t.Errorf("docker node ls without TLS: %v, %s", err, stderr)
+	}
+}
+
 func forAPIVersions(t *testing.T, n *node, versions []string, fn func(t *testing.T, d *dockerCLI, version string)) {
 	for _, version := range versions {
 		name := "negotiated"

@@ -98,6 +98,10 @@ type DockerAPIConfig struct {
 	// Socket is the unix socket a manager serves the Docker-compatible
 	// API on; "" when it is off.
 	Socket string
+	// Listen is the TCP address (host:port, the host possibly empty) a
+	// manager also serves the Docker-compatible API on, over mutual TLS;
+	// "" when it is off.
+	Listen string
 }
 
 // MeshConfig holds the mesh.* keys.

@@ -44,6 +44,7 @@ token_file = "/etc/vault-token"
 		{"raft.snapshot_threshold", "8192", "default", "HIVE_RAFT_SNAPSHOT_THRESHOLD"},
 		{"raft.snapshot_interval", "2m", "default", "HIVE_RAFT_SNAPSHOT_INTERVAL"},
 		{"docker_api.socket", "/srv/hive/docker.sock", "derived from data_dir", "HIVE_DOCKER_API_SOCKET"},
+		{"docker_api.listen", "", "default", "HIVE_DOCKER_API_LISTEN"},
 		{"mesh.bind_addr", "", "default", "HIVE_MESH_BIND_ADDR"},
 		{"networks.default_pool", "10.0.0.0/8", "default", "HIVE_NETWORKS_DEFAULT_POOL"},
 		{"networks.default_size", "24", "default", "HIVE_NETWORKS_DEFAULT_SIZE"},
@@ -88,7 +89,7 @@ func TestKeysMatchTable(t *testing.T) {
 	want := []string{"data_dir", "host", "advertise_addr", "listen_addr", "log.level", "log.format",
 		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.network", "plugins.secrets", "plugins.health_interval",
 		"tasks.history_limit", "raft.heartbeat_timeout", "raft.election_timeout",
-		"raft.snapshot_threshold", "raft.snapshot_interval", "docker_api.socket", "mesh.bind_addr",
+		"raft.snapshot_threshold", "raft.snapshot_interval", "docker_api.socket", "docker_api.listen", "mesh.bind_addr",
 		"networks.default_pool", "networks.default_size", "networks.vxlan_port", "ca.cert_expiry"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("Keys() = %v\nwant %v", names, want)

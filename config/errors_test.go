@@ -111,6 +111,8 @@ func TestBadValues(t *testing.T) {
 			want: `config: listen_addr: invalid value "0.0.0.0:99999" from flag --listen-addr: want host:port with a port in 1-65535, e.g. "0.0.0.0:4242" (port "99999" is not a number in 1-65535)`},
 		{name: "listen without port", env: []string{"HIVE_LISTEN_ADDR=0.0.0.0"},
 			want: `config: listen_addr: invalid value "0.0.0.0" from env HIVE_LISTEN_ADDR: want host:port with a port in 1-65535, e.g. "0.0.0.0:4242" (missing port in address)`},
+		{name: "docker API address without port", env: []string{"HIVE_DOCKER_API_LISTEN=127.0.0.1"},
+			want: `config: docker_api.listen: invalid value "127.0.0.1" from env HIVE_DOCKER_API_LISTEN: want host:port with a port in 1-65535, e.g. "0.0.0.0:4242" (missing port in address)`},
 		{name: "advertise bad port", env: []string{"HIVE_ADVERTISE_ADDR=10.0.0.1:0"},
 			want: `config: advertise_addr: invalid value "10.0.0.1:0" from env HIVE_ADVERTISE_ADDR: want host or host:port with a port in 1-65535, e.g. "10.0.0.5" or "node1.example.com:4242" (port "0" is not a number in 1-65535)`},
 		{name: "mesh bind not an IP", file: "mesh: {bind_addr: eth0}\n",

@@ -260,6 +260,12 @@ var keyTable = func() []keyDef {
 		true, set, show)
 	t[len(t)-1].emptySets = true
 
+	set, show = strKey(func(c *Config) *string { return &c.DockerAPI.Listen }, parseOptionalListenAddr)
+	add("docker_api.listen", "host:port, or empty",
+		"empty: off", "",
+		"TCP address on which a manager also serves the Docker-compatible API, over TLS with the cluster's client certificates (hive cluster client-cert; DOCKER_HOST=tcp://HOST:PORT, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH; hive docker-env --tcp prints them). An empty host means all addresses. See docs/docker-api.md.",
+		false, set, show)
+
 	set, show = strKey(func(c *Config) *string { return &c.Mesh.BindAddr }, parseIP)
 	add("mesh.bind_addr", "IP address",
 		"empty: all addresses", "",

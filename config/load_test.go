@@ -320,6 +320,30 @@ func TestDockerAPISocket(t *testing.T) {
 	}
 }
 
+// docker_api.listen is off unless set; an empty host means all
+// addresses.
+func TestDockerAPIListen(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"off by default", "", nil, ""},
+		{"empty in the environment", "", []string{"HIVE_DOCKER_API_LISTEN="}, ""},
+		{"in the file", "docker_api: {listen: '127.0.0.1:2376'}\n", nil, "127.0.0.1:2376"},
+		{"all addresses", "", []string{"HIVE_DOCKER_API_LISTEN=:2376"}, ":2376"},
+		{"IPv6", "", []string{"HIVE_DOCKER_API_LISTEN=[::1]:2376"}, "[::1]:2376"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			write(t, f.work, "hive.yaml", tc.file)
+			if c := f.mustLoad(t, LoadOptions{Env: tc.env}); c.DockerAPI.Listen != tc.want {
+				t.Errorf("docker_api.listen = %q, want %q", c.DockerAPI.Listen, tc.want)
+			}
+		})
+	}
+}
+
 func TestDefaultDataDir(t *testing.T) {
 	tests := []struct {
 		name      string

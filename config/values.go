@@ -150,6 +150,15 @@ func parseListenAddr(v valueCtx) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// parseOptionalListenAddr is parseListenAddr where an empty value means
+// none.
+func parseOptionalListenAddr(v valueCtx) (string, error) {
+	if s, ok := v.raw.(string); ok && s == "" {
+		return "", nil
+	}
+	return parseListenAddr(v)
+}
+
 // parseAdvertiseAddr parses host[:port]; "" means derived by the daemon.
 func parseAdvertiseAddr(v valueCtx) (string, error) {
 	const w = `host or host:port with a port in 1-65535, e.g. "10.0.0.5" or "node1.example.com:4242"`

@@ -19,23 +19,52 @@ import (
 // ca.OUClient); the unix socket stays unrestricted, guarded by its file
 // permissions.
 func RequireRoles(h http.Handler, roles ...string) http.Handler {
+	return RequireRolesWith(h, hiveRefusal, roles...)
+}
+
+// Refusal is how an API served behind RequireRolesWith turns a caller
+// away: its name and the hints its messages give, and its error format.
+type Refusal struct {
+	// API names the API in messages: "the hive API".
+	API string
+	// UseTLS tells a caller that has a client certificate how to call
+	// the API with it ("use -H tcp://HOST:PORT with --tls-dir").
+	UseTLS string
+	// PointAt tells a caller how to point its client at the directory of
+	// a client certificate ("point --tls-dir (or HIVE_TLS_DIR) at it").
+	PointAt string
+	// WriteError writes the 403 in the API's error format.
+	WriteError func(http.ResponseWriter, error)
+}
+
+// hiveRefusal is the hive API's.
+var hiveRefusal = Refusal{
+	API:        "the hive API",
+	UseTLS:     "use -H tcp://HOST:PORT with --tls-dir",
+	PointAt:    "point --tls-dir (or HIVE_TLS_DIR) at it",
+	WriteError: writeError,
+}
+
+// RequireRolesWith is RequireRoles for any API: the 403s it writes are
+// ref's.
+func RequireRolesWith(h http.Handler, ref Refusal, roles ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
 			if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); !ok || local.Network() == "unix" {
 				h.ServeHTTP(w, r)
 				return
 			}
-			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "the hive API over TCP needs TLS with a client certificate: get one with 'hive cluster client-cert' on a manager, then use -H tcp://HOST:PORT with --tls-dir"))
+			ref.WriteError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "%s over TCP needs TLS with a client certificate: get one with 'hive cluster client-cert' on a manager, then %s", ref.API, ref.UseTLS))
 			return
 		}
 		peer, ok := ca.PeerOf(*r.TLS)
 		if !ok {
-			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "the hive API over TCP needs a client certificate signed by the cluster's CA: get one with 'hive cluster client-cert' on a manager and point --tls-dir (or HIVE_TLS_DIR) at it"))
+			ref.WriteError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "%s over TCP needs a client certificate signed by the cluster's CA: get one with 'hive cluster client-cert' on a manager and %s", ref.API, ref.PointAt))
 			return
 		}
 		if !slices.Contains(roles, peer.Role) {
-			writeError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "permission denied: %s certificates (%s) may not call the hive API, only %s certificates: use a client certificate from 'hive cluster client-cert'",
-				roleName(peer.Role), peer.ID, roleNames(roles)))
+			ref.WriteError(w, errdefs.Newf(errdefs.ErrPermissionDenied, "permission denied: %s certificates (%s) may not call %s, only %s certificates: get a client certificate with 'hive cluster client-cert' and %s",
+				roleName(peer.Role), peer.ID, ref.API, roleNames(roles), ref.PointAt))
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -77,7 +77,11 @@ type Info struct {
 	// DockerAPI is where this manager serves the Docker-compatible API
 	// (unix:///path), "" when it does not (a worker, or docker_api.socket
 	// empty).
-	DockerAPI    string    `json:"docker_api,omitempty"`
+	DockerAPI string `json:"docker_api,omitempty"`
+	// DockerAPITCP is where this manager also serves the Docker API over
+	// TCP with mutual TLS (tcp://HOST:PORT, as docker_api.listen says,
+	// its host possibly empty or unspecified), "" when it does not.
+	DockerAPITCP string    `json:"docker_api_tcp,omitempty"`
 	Runtime      string    `json:"runtime"`
 	Scheduler    string    `json:"scheduler"`
 	Leader       bool      `json:"leader"`

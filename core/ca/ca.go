@@ -19,6 +19,11 @@
 //   - A client certificate (OUClient, IssueClient) lets a remote CLI call
 //     the HTTP API and nothing else. It is never renewed: when it expires,
 //     `hive cluster client-cert` issues a new one.
+//   - A listener certificate (ListenerCert, IssueServer) lets a manager
+//     serve TLS on an address that clients check by name or IP (the Docker
+//     API over TCP, docker_api.listen). It only serves, its key lives in
+//     memory, and it is issued again with a new key once half of the
+//     certificate expiry has passed.
 //   - The root lasts 20 years.
 //
 // Identity holds a node's current certificate so that a renewal takes

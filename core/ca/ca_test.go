@@ -43,26 +43,10 @@ func TestClusterPortRefusesACertificateFromAnotherCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", ServerTLS(root, nc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, "hello")
-			}()
-		}
-	}()
+	addr := serveTLS(t, ServerTLS(root, nc), func(tls.ConnectionState) string { return "hello" })
 
 	// A member of the cluster gets in.
-	c, err := tls.Dial("tcp", l.Addr().String(), ClientTLS(root, nc))
+	c, err := tls.Dial("tcp", addr, ClientTLS(root, nc))
 	if err != nil {
 		t.Fatalf("member dial: %v", err)
 	}
@@ -87,11 +71,40 @@ func TestClusterPortRefusesACertificateFromAnotherCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := ClientTLS(root, intruder)
-	if c, err := tls.Dial("tcp", l.Addr().String(), cfg); err == nil {
+	if c, err := tls.Dial("tcp", addr, cfg); err == nil {
 		_, rerr := io.ReadAll(c)
 		c.Close()
 		if rerr == nil {
 			t.Fatal("a certificate from another CA was accepted")
 		}
 	}
+}
+
+// serveTLS accepts TLS connections with cfg on a loopback port until the
+// test ends, writes each client that completes the handshake what reply
+// says of its connection, and returns the port's address.
+func serveTLS(t *testing.T, cfg *tls.Config, reply func(tls.ConnectionState) string) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				tc := c.(*tls.Conn)
+				if tc.Handshake() != nil {
+					return
+				}
+				io.WriteString(c, reply(tc.ConnectionState()))
+			}()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -234,33 +234,16 @@ func TestIdentityServesTheRenewedCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := NewIdentity(root, nc)
-	l, err := tls.Listen("tcp", "127.0.0.1:0", id.ServerTLS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				tc := c.(*tls.Conn)
-				if tc.Handshake() != nil {
-					return
-				}
-				if p, ok := PeerOf(tc.ConnectionState()); ok {
-					io.WriteString(c, p.ID+"/"+p.Role)
-				}
-			}()
+	addr := serveTLS(t, id.ServerTLS(), func(st tls.ConnectionState) string {
+		if p, ok := PeerOf(st); ok {
+			return p.ID + "/" + p.Role
 		}
-	}()
+		return ""
+	})
 	dial := func() (string, []*x509.Certificate) {
 		t.Helper()
 		d := tls.Dialer{Config: id.ClientTLS()}
-		c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		c, err := d.DialContext(context.Background(), "tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

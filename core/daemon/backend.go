@@ -64,7 +64,7 @@ func (d *daemon) baseInfo() *api.Info {
 		Endpoint: d.cfg.Host, Runtime: d.cfg.Plugins.Runtime, StartedAt: d.started, PID: os.Getpid(),
 		// The cluster is named by its root CA, which join tokens carry.
 		ClusterID: d.id.Root().Digest()[:25],
-		DockerAPI: d.dockerAPI,
+		DockerAPI: d.dockerAPI, DockerAPITCP: d.dockerAPITCP,
 	}
 }
 

@@ -17,6 +17,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,12 +76,13 @@ type daemon struct {
 	clock   clock.Clock
 	started time.Time
 	// dockerAPI is the endpoint of the Docker-compatible API this manager
-	// serves, "" when none.
-	dockerAPI string
-	state     nodeState
-	id        *ca.Identity
-	role      types.NodeRole
-	addr      string
+	// serves, "" when none; dockerAPITCP the same over TCP with TLS.
+	dockerAPI    string
+	dockerAPITCP string
+	state        nodeState
+	id           *ca.Identity
+	role         types.NodeRole
+	addr         string
 
 	mux       *transport.Mux
 	pool      *rpc.Pool
@@ -221,6 +223,16 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 		defer dockerLn.Close() // in case Run fails before it serves
 		d.dockerAPI = "unix://" + sock
 	}
+	// And its TCP address, with TLS by the root's key: openKeys has
+	// returned, so an autolocked manager is unlocked by now.
+	var dockerTCP net.Listener
+	var dockerTLS *tls.Config
+	if addr := cfg.DockerAPI.Listen; addr != "" && d.role == types.RoleManager {
+		if dockerTCP, dockerTLS, d.dockerAPITCP, err = d.listenDockerTCP(addr); err != nil {
+			return err
+		}
+		defer dockerTCP.Close() // in case Run fails before it serves
+	}
 	srv := api.NewServer(backend, d.logger.With("component", "api"))
 	d.run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })
 	if d.role == types.RoleManager {
@@ -228,9 +240,15 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 		d.run("api-tls", func(ctx context.Context) error {
 			return srv.ServeRestricted(ctx, tlsLn, ca.OUManager, ca.OUClient)
 		})
+		dsrv := dockerapi.NewServer(backend, d.logger.With("component", "docker-api"))
 		if dockerLn != nil {
-			dsrv := dockerapi.NewServer(backend, d.logger.With("component", "docker-api"))
 			d.run("docker-api", func(ctx context.Context) error { return dsrv.Serve(ctx, dockerLn) })
+		}
+		if dockerTCP != nil {
+			d.run("docker-api-tcp", func(ctx context.Context) error {
+				return dsrv.ServeTLS(ctx, dockerTCP, dockerTLS, ca.OUManager, ca.OUClient)
+			})
+			d.logger.Info("serving the Docker API over TCP with TLS", "addr", d.dockerAPITCP)
 		}
 	}
 	if d.opts.Ready != nil {

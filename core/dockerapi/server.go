@@ -2,6 +2,7 @@ package dockerapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,23 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // gracefully. It closes l.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return api.ServeHTTP(ctx, l, s.handler, s.logger)
+}
+
+// ServeTLS is Serve for a TCP listener l: it serves TLS with cfg (a
+// ca.ListenerCert's, which asks every client for a certificate of the
+// cluster) and lets in only certificates of one of roles; the others get
+// a 403 in dockerd's error format that says which certificate is needed.
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener, cfg *tls.Config, roles ...string) error {
+	h := api.RequireRolesWith(s.handler, refusal, roles...)
+	return api.ServeHTTP(ctx, tls.NewListener(l, cfg), h, s.logger)
+}
+
+// refusal is how the Docker API over TCP turns a caller away.
+var refusal = api.Refusal{
+	API:        "hive's Docker API",
+	UseTLS:     "set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to its directory ('hive docker-env --tcp' prints them)",
+	PointAt:    "point DOCKER_CERT_PATH at its directory, with DOCKER_TLS_VERIFY=1 ('hive docker-env --tcp' prints them)",
+	WriteError: writeError,
 }
 
 // routes registers every endpoint, unversioned: versioned strips the

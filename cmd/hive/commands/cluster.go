@@ -30,14 +30,20 @@ host, over a manager's cluster port: HIVE_HOST=tcp://ADDR:PORT. The private
 key is generated here and never leaves this host; a manager signs the public
 key. The files ca.crt, client.crt and client.key (the key readable by you
 only) are written to --out, by default the directory the CLI reads them
-from: --tls-dir, $HIVE_TLS_DIR, else ~/.config/hive/tls.
+from: --tls-dir, $HIVE_TLS_DIR, else ~/.config/hive/tls. The same
+certificate is written there again as ca.pem, cert.pem and key.pem, the
+names the docker CLI reads from DOCKER_CERT_PATH: with it the docker CLI
+drives a manager that serves the Docker API over TCP (docker_api.listen;
+'hive docker-env --tcp' prints DOCKER_HOST, DOCKER_TLS_VERIFY and
+DOCKER_CERT_PATH).
 
 A client certificate may call the API and nothing else; it lasts as long as
 the cluster's node certificates (ca.cert_expiry, 90 days by default) and is
 not renewed: run this command again to get a new one. Needs a manager.`,
 		Example: `  hive cluster client-cert
   hive cluster client-cert --name ci --out ./ci-tls
-  HIVE_HOST=tcp://10.0.0.1:4242 hive node ls`,
+  HIVE_HOST=tcp://10.0.0.1:4242 hive node ls
+  DOCKER_HOST=tcp://10.0.0.1:2376 DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=~/.config/hive/tls docker node ls`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {
@@ -87,7 +93,7 @@ not renewed: run this command again to get a new one. Needs a manager.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "`NAME` in the certificate, shown in the managers' logs (default: $USER@hostname)")
-	cmd.Flags().StringVar(&out, "out", "", "`DIR` to write ca.crt, client.crt and client.key to (default: the --tls-dir directory)")
+	cmd.Flags().StringVar(&out, "out", "", "`DIR` to write ca.crt, client.crt and client.key (and ca.pem, cert.pem and key.pem for the docker CLI) to (default: the --tls-dir directory)")
 	return cmd
 }
 
@@ -119,8 +125,17 @@ func (c *cli) defaultClientName() string {
 	return name
 }
 
-// writeClientCert writes the three files, each replaced atomically:
-// ca.crt and client.crt readable by all, client.key by the owner only.
+// The names the docker CLI reads a client certificate under, from
+// DOCKER_CERT_PATH.
+const (
+	dockerCACertFile = "ca.pem"
+	dockerCertFile   = "cert.pem"
+	dockerKeyFile    = "key.pem"
+)
+
+// writeClientCert writes the certificate under hive's names and the
+// docker CLI's, each file replaced atomically: the certificates readable
+// by all, the keys by the owner only.
 func writeClientCert(dir string, caPEM, certPEM, keyPEM []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -129,7 +144,10 @@ func writeClientCert(dir string, caPEM, certPEM, keyPEM []byte) error {
 		name string
 		data []byte
 		mode os.FileMode
-	}{{client.ClientKeyFile, keyPEM, 0o600}, {client.CACertFile, caPEM, 0o644}, {client.ClientCertFile, certPEM, 0o644}} {
+	}{
+		{client.ClientKeyFile, keyPEM, 0o600}, {client.CACertFile, caPEM, 0o644}, {client.ClientCertFile, certPEM, 0o644},
+		{dockerKeyFile, keyPEM, 0o600}, {dockerCACertFile, caPEM, 0o644}, {dockerCertFile, certPEM, 0o644},
+	} {
 		path := filepath.Join(dir, f.name)
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
@@ -154,15 +172,19 @@ func (c *cli) printClientCertUsage(cmd *cobra.Command, name, dir, addr, expires 
 	if def, err := c.tlsDir(); err != nil || def != dir {
 		env = "HIVE_TLS_DIR=" + dir + " "
 	}
-	_, err := fmt.Fprintf(cmd.OutOrStdout(), `Wrote a client certificate for %q to %s (ca.crt, client.crt, client.key); it expires on %s.
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), `Wrote a client certificate for %q to %s (ca.crt, client.crt, client.key,
+and for the docker CLI ca.pem, cert.pem, key.pem); it expires on %s.
 
 Manage the cluster with it from any host that has these files:
 
     %sHIVE_HOST=tcp://%s hive node ls
 
 The CLI uses the certificate whenever the host is tcp://, reading it from
---tls-dir (or $HIVE_TLS_DIR, default ~/.config/hive/tls). Keep client.key
-secret: it gives full control of the cluster.
-`, name, dir, expires, env, addr)
+--tls-dir (or $HIVE_TLS_DIR, default ~/.config/hive/tls). The docker CLI
+uses it with a manager that serves the Docker API over TCP
+(docker_api.listen), with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=%s;
+'hive docker-env --tcp' prints them. Keep client.key and key.pem
+secret: they give full control of the cluster.
+`, name, dir, expires, env, addr, dir)
 	return err
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hiveorch/hive/core/api"
-	"github.com/hiveorch/hive/core/api/apitest"
 	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/transport"
 	"github.com/hiveorch/hive/core/types"
@@ -124,12 +123,19 @@ func TestClientCertWritesTheFilesAndKeepsTheKey(t *testing.T) {
 	if string(caPEM) != string(root.PEM) {
 		t.Error("ca.crt is not the cluster's CA")
 	}
-	for name, mode := range map[string]os.FileMode{"client.key": 0o600, "client.crt": 0o644, "ca.crt": 0o644} {
+	for name, same := range map[string]string{"key.pem": "client.key", "cert.pem": "client.crt", "ca.pem": "ca.crt"} {
+		a, _ := os.ReadFile(filepath.Join(dir, name))
+		b, _ := os.ReadFile(filepath.Join(dir, same))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s, for the docker CLI, is not %s", name, same)
+		}
+	}
+	for name, mode := range map[string]os.FileMode{"client.key": 0o600, "client.crt": 0o644, "ca.crt": 0o644, "key.pem": 0o600, "cert.pem": 0o644, "ca.pem": 0o644} {
 		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != mode {
 			t.Errorf("%s: mode %v, %v; want %v", name, fi.Mode().Perm(), err, mode)
 		}
 	}
-	for _, want := range []string{`Wrote a client certificate for "ci" to ` + dir, "HIVE_TLS_DIR=" + dir + " HIVE_HOST=tcp://10.0.0.1:4242 hive node ls", "Keep client.key\nsecret"} {
+	for _, want := range []string{`Wrote a client certificate for "ci" to ` + dir, "HIVE_TLS_DIR=" + dir + " HIVE_HOST=tcp://10.0.0.1:4242 hive node ls", "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=" + dir + ";", "Keep client.key and key.pem\nsecret"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -164,47 +170,47 @@ func TestClientCertDefaultsToTheTLSDir(t *testing.T) {
 // one.
 func TestRemoteCLIWithAClientCertificate(t *testing.T) {
 	h := newHarness(t)
-	root, nc, err := ca.Bootstrap(t.TempDir(), "node1aaaaaaaaaaaaaaaaaaaa", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.b.CA = root
-	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(root, nc), testutil.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mux.Close() })
-	h.b.ClusterAddr = mux.Addr().String()
-	serveRemote(t, h.b, mux)
+	root, clusterAddr := withClusterPort(t, h)
 
 	dir := filepath.Join(t.TempDir(), "tls")
 	h.mustRun("cluster", "client-cert", "--out", dir, "--name", "remote")
 
-	remote := []string{"HIVE_HOST=tcp://" + mux.Addr().String(), "HIVE_TLS_DIR=" + dir}
+	remote := []string{"HIVE_HOST=tcp://" + clusterAddr, "HIVE_TLS_DIR=" + dir}
 	out, errOut, code := runCLI(t, remote, "node", "ls")
 	if code != 0 || !strings.Contains(out, "laptop") {
 		t.Fatalf("remote node ls: exit %d\n%s%s", code, out, errOut)
 	}
-	out, _, code = runCLI(t, []string{"HIVE_HOST=tcp://" + mux.Addr().String()}, "--tls-dir", dir, "join-token", "-q", "worker")
+	out, _, code = runCLI(t, []string{"HIVE_HOST=tcp://" + clusterAddr}, "--tls-dir", dir, "join-token", "-q", "worker")
 	if code != 0 || !strings.HasPrefix(out, "HIVE-1-"+root.Digest()) {
 		t.Fatalf("remote join-token: exit %d, %q", code, out)
 	}
 
 	empty := t.TempDir()
-	_, errOut, code = runCLI(t, []string{"HIVE_HOST=tcp://" + mux.Addr().String(), "HIVE_TLS_DIR=" + empty}, "node", "ls")
+	_, errOut, code = runCLI(t, []string{"HIVE_HOST=tcp://" + clusterAddr, "HIVE_TLS_DIR=" + empty}, "node", "ls")
 	if code == 0 || !strings.Contains(errOut, "no client certificate for a tcp:// host: "+filepath.Join(empty, "ca.crt")+" does not exist: on a manager, run 'hive cluster client-cert") {
 		t.Fatalf("without a certificate: exit %d, %q", code, errOut)
 	}
 }
 
-// serveRemote serves b's API on the cluster port, for managers and
-// clients only.
-func serveRemote(t *testing.T, b *apitest.Backend, mux *transport.Mux) {
+// withClusterPort gives the harness's backend a cluster CA and serves its
+// API on a cluster port of its own, for managers and clients only, as a
+// manager does; it returns the root and the port's address.
+func withClusterPort(t *testing.T, h *harness) (*ca.Root, string) {
 	t.Helper()
+	root, nc, err := ca.Bootstrap(t.TempDir(), h.b.InfoValue.NodeID, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := transport.Listen("127.0.0.1:0", ca.ServerTLS(root, nc), testutil.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mux.Close() })
+	h.b.CA, h.b.ClusterAddr = root, mux.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- api.NewServer(b, testutil.Logger(t)).ServeRestricted(ctx, mux.Listener(transport.ProtoAPI, false), ca.OUManager, ca.OUClient)
+		done <- api.NewServer(h.b, testutil.Logger(t)).ServeRestricted(ctx, mux.Listener(transport.ProtoAPI, false), ca.OUManager, ca.OUClient)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -212,4 +218,5 @@ func serveRemote(t *testing.T, b *apitest.Backend, mux *transport.Mux) {
 			t.Errorf("ServeRestricted: %v", err)
 		}
 	})
+	return root, mux.Addr().String()
 }

@@ -86,11 +86,7 @@ func renderInfo(w io.Writer, info *api.Info, now time.Time) error {
 			lock = "on"
 		}
 		rows = append(rows, [2]string{"Autolock", lock})
-		docker := "off (docker_api.socket is empty)"
-		if info.DockerAPI != "" {
-			docker = info.DockerAPI + " (eval $(hive docker-env) points the docker CLI at it)"
-		}
-		rows = append(rows, [2]string{"Docker API", docker})
+		rows = append(rows, [2]string{"Docker API", dockerAPIRow(info)})
 	}
 	var b strings.Builder
 	for _, r := range rows {
@@ -98,4 +94,20 @@ func renderInfo(w io.Writer, info *api.Info, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dockerAPIRow is the Docker API row of hive info: the socket and the TCP
+// address the manager serves it on, and how to point the docker CLI there.
+func dockerAPIRow(info *api.Info) string {
+	var parts []string
+	if info.DockerAPI != "" {
+		parts = append(parts, info.DockerAPI+" (eval $(hive docker-env) points the docker CLI at it)")
+	}
+	if info.DockerAPITCP != "" {
+		parts = append(parts, info.DockerAPITCP+" with TLS (eval $(hive docker-env --tcp))")
+	}
+	if len(parts) == 0 {
+		return "off (docker_api.socket and docker_api.listen are empty)"
+	}
+	return strings.Join(parts, "; ")
 }
