@@ -264,7 +264,7 @@ func TestTheAgentSweepsTheSecretsOfTasksThatAreGone(t *testing.T) {
 	t.Cleanup(func() { _ = files.release("kept"); _ = files.release("gone") })
 	fake := runtime.NewFake()
 	fake.AddImage("web")
-	if err := fake.EnsureImage(context.Background(), "web", nil); err != nil {
+	if err := fake.EnsureImage(context.Background(), "web", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	kept := secretTask("kept")

@@ -103,7 +103,7 @@ func TestBuiltinRuntimeStartsConfiguresAndServesCalls(t *testing.T) {
 	if err := r.Health(ctx); err != nil {
 		t.Fatalf("Health: %v", err)
 	}
-	if err := r.EnsureImage(ctx, "web:1", nil); err != nil {
+	if err := r.EnsureImage(ctx, "web:1", nil, nil); err != nil {
 		t.Fatalf("EnsureImage: %v", err)
 	}
 	id, err := r.Create(ctx, &runtime.ContainerSpec{Name: "web.1", Image: "web:1", Labels: map[string]string{"hive.task": "t1"}})
@@ -221,7 +221,7 @@ func TestKilledPluginIsRestarted(t *testing.T) {
 
 	// A long call in flight: follow the logs of a container that runs
 	// until stopped; its first line proves the stream is open.
-	if err := r.EnsureImage(ctx, "web:1", nil); err != nil {
+	if err := r.EnsureImage(ctx, "web:1", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	id, err := r.Create(ctx, &runtime.ContainerSpec{Name: "web.1", Image: "web:1"})

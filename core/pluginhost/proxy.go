@@ -74,9 +74,10 @@ var _ runtime.Runtime = (*Runtime)(nil)
 
 func rt(b sdk.Base) runtime.Runtime { return b.(runtime.Runtime) }
 
-// EnsureImage calls the plugin's EnsureImage.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, progress func(runtime.PullProgress)) error {
-	return call0(ctx, r.e, func(b sdk.Base) error { return rt(b).EnsureImage(ctx, ref, progress) })
+// EnsureImage calls the plugin's EnsureImage, passing auth (nil for an
+// anonymous pull) on to it.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.RegistryAuth, progress func(runtime.PullProgress)) error {
+	return call0(ctx, r.e, func(b sdk.Base) error { return rt(b).EnsureImage(ctx, ref, auth, progress) })
 }
 
 // Create calls the plugin's Create.

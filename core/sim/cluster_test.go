@@ -54,7 +54,7 @@ func TestSettleStopsAtTheFirstSafetyViolation(t *testing.T) {
 	// A container hive does not know of, as if started by hand with
 	// hive's labels.
 	rt := c.Node(0).Runtime
-	if err := rt.EnsureImage(c.Context(), Image, nil); err != nil {
+	if err := rt.EnsureImage(c.Context(), Image, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	id, err := rt.Create(c.Context(), &runtime.ContainerSpec{Name: "rogue", Image: Image,

@@ -18,6 +18,10 @@ func conformanceOptions(env *testEnv, r *Runtime) conformance.Options {
 		PullImage: func(t *testing.T) string {
 			return conformance.PushWithDocker(t, conformance.StartRegistry(t), testImage)
 		},
+		// The same from a registry that needs a credential.
+		PrivateImage: func(t *testing.T) (string, runtime.RegistryAuth) {
+			return conformance.PushPrivate(t, testImage)
+		},
 		RemoveVolume: r.RemoveVolume,
 	}
 }

@@ -33,12 +33,15 @@ func normalizeRef(ref string) (string, error) {
 }
 
 // EnsureImage makes ref available in the namespace and unpacked for the
-// snapshotter, pulling it only when containerd does not have it. An image
-// that cannot be had (unknown to the registry, registry unreachable,
-// access denied) is an error wrapping sdk.ErrNotFound whose text is
-// "image not found: REF: REASON"; containerd unreachable is
+// snapshotter, pulling it only when containerd does not have it. auth,
+// when not nil, answers the challenge of the registry it applies to, for
+// that pull only. An image that cannot be had (unknown to the registry,
+// registry unreachable) is an error wrapping sdk.ErrNotFound whose text
+// is "image not found: REF: REASON"; a registry refusing the pull for
+// want of credentials, or refusing those given, is runtime.PullDenied's
+// error (wrapping sdk.ErrNotFound too); containerd unreachable is
 // sdk.ErrUnavailable. Concurrent calls for one image pull it once.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, progress func(runtime.PullProgress)) error {
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.RegistryAuth, progress func(runtime.PullProgress)) error {
 	name, err := normalizeRef(ref)
 	if err != nil {
 		return fmt.Errorf("ensure image: %w", err)
@@ -64,7 +67,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, progress func(run
 	_, err = eng.client.Pull(eng.ctx(pullCtx), name,
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(eng.Snapshotter),
-		containerd.WithResolver(eng.resolver()),
+		containerd.WithResolver(eng.resolver(auth)),
 		containerd.WithImageHandler(progressHandler(progress)))
 	if err != nil {
 		switch {
@@ -77,6 +80,8 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, progress func(run
 			// containerd itself, not the registry (whose errors are not
 			// gRPC statuses).
 			return wrapErr(err, "pull image %s", ref)
+		case registry.Denied(err):
+			return runtime.PullDenied(ref, auth, err)
 		}
 		return fmt.Errorf("image not found: %s: %w", ref, withKind(sdk.ErrNotFound, err))
 	}
@@ -103,8 +108,11 @@ func (e *engine) unpack(ctx context.Context, img containerd.Image, ref string) e
 }
 
 // resolver resolves references on Docker registries: HTTPS, or plain HTTP
-// for loopback registries and those in insecure_registries.
-func (e *engine) resolver() remotes.Resolver { return registry.Resolver(e.Insecure) }
+// for loopback registries and those in insecure_registries; auth (nil:
+// none) answers the challenge of the registry it is for.
+func (e *engine) resolver(auth *runtime.RegistryAuth) remotes.Resolver {
+	return registry.Resolver(e.Insecure, auth)
+}
 
 // progressHandler reports each blob the pull fetches.
 func progressHandler(progress func(runtime.PullProgress)) images.Handler {

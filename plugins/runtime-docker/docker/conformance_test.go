@@ -22,6 +22,10 @@ func conformanceOptions(t *testing.T) conformance.Options {
 		PullImage: func(t *testing.T) string {
 			return conformance.PushWithDocker(t, conformance.StartRegistry(t), testImage)
 		},
+		// The same from a registry that needs a credential.
+		PrivateImage: func(t *testing.T) (string, runtime.RegistryAuth) {
+			return conformance.PushPrivate(t, testImage)
+		},
 		RemoveVolume: func(ctx context.Context, name string) error {
 			_, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
 			if cerrdefs.IsNotFound(err) {

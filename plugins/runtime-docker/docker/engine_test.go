@@ -88,7 +88,7 @@ func TestEnsureImage(t *testing.T) {
 
 	t.Run("present", func(t *testing.T) {
 		calls := 0
-		if err := r.EnsureImage(ctx, testImage, func(runtime.PullProgress) { calls++ }); err != nil {
+		if err := r.EnsureImage(ctx, testImage, nil, func(runtime.PullProgress) { calls++ }); err != nil {
 			t.Fatal(err)
 		}
 		if calls != 0 {
@@ -97,14 +97,14 @@ func TestEnsureImage(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		const ref = "hive-test/does-not-exist:1"
-		err := r.EnsureImage(ctx, ref, func(p runtime.PullProgress) { t.Logf("progress %+v", p) })
+		err := r.EnsureImage(ctx, ref, nil, func(p runtime.PullProgress) { t.Logf("progress %+v", p) })
 		mustErrIs(t, err, sdk.ErrNotFound)
 		if !strings.HasPrefix(err.Error(), "image not found: "+ref+": ") || len(err.Error()) <= len("image not found: "+ref+": ") {
 			t.Fatalf("error %q; want \"image not found: %s: <reason>\"", err, ref)
 		}
 	})
 	t.Run("invalid reference", func(t *testing.T) {
-		err := r.EnsureImage(ctx, "Not A Reference!", nil)
+		err := r.EnsureImage(ctx, "Not A Reference!", nil, nil)
 		mustErrIs(t, err, sdk.ErrInvalidArgument)
 	})
 }
@@ -294,7 +294,7 @@ func TestUnreachableEngineIsUnavailable(t *testing.T) {
 	}
 	nop := func(runtime.LogEntry) error { return nil }
 	calls := map[string]func() error{
-		"EnsureImage": func() error { return r.EnsureImage(ctx, testImage, nil) },
+		"EnsureImage": func() error { return r.EnsureImage(ctx, testImage, nil, nil) },
 		"Create":      func() error { _, err := r.Create(ctx, spec(t, "sleep")); return err },
 		"Start":       func() error { return r.Start(ctx, "x") },
 		"Stop":        func() error { return r.Stop(ctx, "x", runtime.StopOptions{}) },

@@ -92,13 +92,13 @@ func TestStreamErrIsUnavailableUnlessCancelled(t *testing.T) {
 }
 
 func TestImageNotFoundText(t *testing.T) {
-	err := pullErr("hive-test/does-not-exist:1", daemonErr(cerrdefs.ErrInternal, "Get \"https://registry-1.docker.io/v2/\": no such host"))
+	err := pullErr("hive-test/does-not-exist:1", nil, daemonErr(cerrdefs.ErrInternal, "Get \"https://registry-1.docker.io/v2/\": no such host"))
 	mustErrIs(t, err, sdk.ErrNotFound)
 	want := `image not found: hive-test/does-not-exist:1: Get "https://registry-1.docker.io/v2/": no such host`
 	if err.Error() != want {
 		t.Fatalf("text = %q, want %q", err, want)
 	}
-	err = pullErr("img", fmt.Errorf("dial: %w", syscall.ECONNREFUSED))
+	err = pullErr("img", nil, fmt.Errorf("dial: %w", syscall.ECONNREFUSED))
 	mustErrIs(t, err, sdk.ErrUnavailable)
 	if errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("an unreachable engine %v says the image is not found", err)

@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/registry"
+
 	"github.com/hiveorch/hive/internal/testutil"
 	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
@@ -166,7 +169,7 @@ func TestEnsureImagePullsAndReportsProgress(t *testing.T) {
 `)
 	})
 	var got []runtime.PullProgress
-	if err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:1", func(p runtime.PullProgress) { got = append(got, p) }); err != nil {
+	if err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:1", nil, func(p runtime.PullProgress) { got = append(got, p) }); err != nil {
 		t.Fatal(err)
 	}
 	want := []runtime.PullProgress{
@@ -189,7 +192,7 @@ func TestEnsureImageFindsErrorsInThePullStream(t *testing.T) {
 {"errorDetail":{"message":"manifest for example.com/app:2 not found: manifest unknown"},"error":"manifest for example.com/app:2 not found: manifest unknown"}
 `)
 	})
-	err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:2", nil)
+	err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:2", nil, nil)
 	mustErrIs(t, err, sdk.ErrNotFound)
 	want := "image not found: example.com/app:2: manifest for example.com/app:2 not found: manifest unknown"
 	if err.Error() != want {
@@ -205,24 +208,116 @@ func TestEnsureImageChecksThePulledImageIsThere(t *testing.T) {
 	f.handle("POST /images/create", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"Status: Downloaded newer image"}`+"\n")
 	})
-	err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:3", nil)
+	err := f.runtime(t).EnsureImage(t.Context(), "example.com/app:3", nil, nil)
 	mustErrIs(t, err, sdk.ErrNotFound)
 	if !strings.HasPrefix(err.Error(), "image not found: example.com/app:3: ") {
 		t.Fatalf("error %q", err)
 	}
 }
 
-func TestEnsureImageRejectsAnUnauthorizedPull(t *testing.T) {
-	f := newFakeEngine(t)
-	f.handle("GET /images/example.com/private:1/json", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, `{"message":"No such image"}`)
-	})
-	f.handle("POST /images/create", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, `{"message":"pull access denied for example.com/private, repository does not exist or may require 'docker login'"}`)
-	})
-	err := f.runtime(t).EnsureImage(t.Context(), "example.com/private:1", nil)
-	mustErrIs(t, err, sdk.ErrNotFound)
-	if !strings.Contains(err.Error(), "pull access denied") || errors.Is(err, sdk.ErrUnavailable) {
-		t.Fatalf("error %q", err)
+// TestEnsureImageSaysWhenTheRegistryWantsCredentials: the engine's answers
+// to a pull a registry refused (a 404 or 500 with the registry's text)
+// become runtime.PullDenied's error, which says whether credentials were
+// missing or refused, and never holds the password.
+func TestEnsureImageSaysWhenTheRegistryWantsCredentials(t *testing.T) {
+	const password = "pa55-do-not-print"
+	good := &runtime.RegistryAuth{ServerAddress: "example.com", Username: "alice", Password: password}
+	for _, tc := range []struct {
+		name   string
+		auth   *runtime.RegistryAuth
+		status int
+		answer string
+		want   []string
+	}{
+		{"docker hub style, no credential", nil, http.StatusNotFound,
+			"pull access denied for example.com/private, repository does not exist or may require 'docker login'",
+			[]string{"image not found: example.com/private:1: the registry example.com requires credentials (pull access denied): pull access denied for", "--with-registry-auth"}},
+		{"basic auth registry, no credential", nil, http.StatusInternalServerError,
+			`Head \"http://example.com/v2/private/manifests/1\": no basic auth credentials`,
+			[]string{"the registry example.com requires credentials", "no basic auth credentials", "log in to example.com"}},
+		{"credential refused", good, http.StatusInternalServerError,
+			"unauthorized: authentication required",
+			[]string{"image not found: example.com/private:1: the registry example.com refused the credentials given (username alice): unauthorized: authentication required", "docker login example.com"}},
+		{"credential for another registry", &runtime.RegistryAuth{ServerAddress: "other.example", Username: "alice", Password: password}, http.StatusInternalServerError,
+			"no basic auth credentials",
+			[]string{"requires credentials", "the credential given is for other.example, not example.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeEngine(t)
+			f.handle("GET /images/example.com/private:1/json", func(w http.ResponseWriter, _ *http.Request) {
+				writeJSON(w, http.StatusNotFound, `{"message":"No such image"}`)
+			})
+			f.handle("POST /images/create", func(w http.ResponseWriter, _ *http.Request) {
+				writeJSON(w, tc.status, `{"message":"`+tc.answer+`"}`)
+			})
+			err := f.runtime(t).EnsureImage(t.Context(), "example.com/private:1", tc.auth, nil)
+			mustErrIs(t, err, sdk.ErrNotFound)
+			if errors.Is(err, sdk.ErrUnavailable) {
+				t.Errorf("error %q wraps sdk.ErrUnavailable; a refusal is final", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Error("the error holds the password")
+			}
+		})
+	}
+}
+
+// TestEnsureImageSendsTheCredentialToItsRegistryOnly: the credential goes
+// to the engine as the X-Registry-Auth header the docker CLI sends (the
+// engine's own decoder reads it back), for a pull from the registry it is
+// for; a pull from another registry goes without it.
+func TestEnsureImageSendsTheCredentialToItsRegistryOnly(t *testing.T) {
+	auth := &runtime.RegistryAuth{ServerAddress: "https://index.docker.io/v1/", Username: "alice", Password: "pa55", IdentityToken: "tok"}
+	for _, tc := range []struct {
+		ref, fromImage string
+		want           *registry.AuthConfig
+	}{
+		{"acme/web:1", "docker.io/acme/web", &registry.AuthConfig{ServerAddress: "https://index.docker.io/v1/", Username: "alice", Password: "pa55", IdentityToken: "tok"}},
+		{"example.com/web:1", "example.com/web", nil},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			f := newFakeEngine(t)
+			var pulled bool
+			var header string
+			f.handle("GET /images/"+tc.ref+"/json", func(w http.ResponseWriter, _ *http.Request) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if !pulled {
+					writeJSON(w, http.StatusNotFound, `{"message":"No such image"}`)
+					return
+				}
+				writeJSON(w, http.StatusOK, `{"Id":"sha256:1"}`)
+			})
+			f.handle("POST /images/create", func(w http.ResponseWriter, req *http.Request) {
+				if got := req.URL.Query().Get("fromImage"); got != tc.fromImage {
+					t.Errorf("fromImage %q, want %q", got, tc.fromImage)
+				}
+				f.mu.Lock()
+				pulled, header = true, req.Header.Get(registry.AuthHeader)
+				f.mu.Unlock()
+				writeJSON(w, http.StatusOK, `{"status":"Pull complete"}`+"\n")
+			})
+			if err := f.runtime(t).EnsureImage(t.Context(), tc.ref, auth, nil); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == nil {
+				if header != "" {
+					t.Errorf("a pull from another registry sent %s", registry.AuthHeader)
+				}
+				return
+			}
+			got, err := authconfig.Decode(header)
+			if err != nil {
+				t.Fatalf("decode %s: %v", registry.AuthHeader, err)
+			}
+			if *got != *tc.want {
+				t.Errorf("the engine got the credential %+v, want %+v", runtime.RegistryAuth{ServerAddress: got.ServerAddress, Username: got.Username}, runtime.RegistryAuth{ServerAddress: tc.want.ServerAddress, Username: tc.want.Username})
+			}
+		})
 	}
 }

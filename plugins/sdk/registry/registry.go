@@ -5,24 +5,49 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
 	"github.com/containerd/log"
 	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
+
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
 // Resolver resolves references over HTTPS, or over plain HTTP for
 // loopback registries and those in insecure (host[:port]), as the Docker
-// Engine treats 127.0.0.0/8 and its insecure-registries; it answers a
-// registry's token challenge anonymously.
-func Resolver(insecure []string) remotes.Resolver {
+// Engine treats 127.0.0.0/8 and its insecure-registries. It answers a
+// registry's token or basic challenge with auth when auth applies to that
+// registry (runtime.RegistryAuth.AppliesTo: Docker Hub's names are one),
+// anonymously otherwise and when auth is nil. The resolver keeps auth for
+// its own life only: make one per pull.
+func Resolver(insecure []string, auth *runtime.RegistryAuth) remotes.Resolver {
 	insecure = slices.Clone(insecure)
+	// Token (and basic) challenges answered anonymously when there is no
+	// credential: Docker Hub wants a token even for a public image.
+	var authOpts []docker.AuthorizerOpt
+	if auth != nil {
+		cred := *auth
+		authOpts = append(authOpts, docker.WithAuthCreds(func(host string) (string, string, error) {
+			switch {
+			case !cred.AppliesTo(host):
+				return "", "", nil
+			case cred.IdentityToken != "":
+				// containerd takes an empty user name with a secret as
+				// a refresh token.
+				return "", cred.IdentityToken, nil
+			}
+			return cred.Username, cred.Password, nil
+		}))
+	}
 	return docker.NewResolver(docker.ResolverOptions{
 		Hosts: docker.ConfigureDefaultRegistries(
 			docker.WithPlainHTTP(func(host string) (bool, error) {
@@ -31,11 +56,21 @@ func Resolver(insecure []string) remotes.Resolver {
 				}
 				return slices.Contains(insecure, host), nil
 			}),
-			// Token (and basic) challenges answered anonymously: Docker
-			// Hub wants a token even for a public image.
-			docker.WithAuthorizer(docker.NewDockerAuthorizer()),
+			docker.WithAuthorizer(docker.NewDockerAuthorizer(authOpts...)),
 		),
 	})
+}
+
+// Denied reports whether err, from a resolver of this package or a fetch
+// through it, is a registry refusing access for want of credentials or of
+// valid ones: a challenge the resolver could not answer ("no basic auth
+// credentials", a refused token) or a 401 or 403 answer.
+func Denied(err error) bool {
+	if errors.Is(err, docker.ErrInvalidAuthorization) {
+		return true
+	}
+	var status remoteerrors.ErrUnexpectedStatus
+	return errors.As(err, &status) && (status.StatusCode == http.StatusUnauthorized || status.StatusCode == http.StatusForbidden)
 }
 
 // Pin returns image with the digest its tag points at on its registry
@@ -71,6 +106,6 @@ func Resolve(ctx context.Context, ref string, insecure []string) (ocispec.Descri
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
 	ctx = log.WithLogger(ctx, logrus.NewEntry(quiet))
-	_, desc, err := Resolver(insecure).Resolve(ctx, ref)
+	_, desc, err := Resolver(insecure, nil).Resolve(ctx, ref)
 	return desc, err
 }

@@ -30,10 +30,10 @@ func newGRPCClient(conn grpc.ClientConnInterface) *grpcClient {
 	return &grpcClient{Client: base.Client{RPC: rpc}, rpc: rpc}
 }
 
-func (c *grpcClient) EnsureImage(ctx context.Context, ref string, progress func(PullProgress)) error {
+func (c *grpcClient) EnsureImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(PullProgress)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.rpc.EnsureImage(ctx, &pb.EnsureImageRequest{Ref: ref})
+	stream, err := c.rpc.EnsureImage(ctx, &pb.EnsureImageRequest{Ref: ref, Auth: authToPB(auth)})
 	if err != nil {
 		return sdk.FromCall(ctx, err)
 	}

@@ -21,7 +21,13 @@ func TestFakeConformance(t *testing.T) {
 			f := runtime.NewFake()
 			f.AddImage(testImage)
 			conformance.Run(t, func(t *testing.T) runtime.Runtime { return tc.wrap(t, f) },
-				conformance.Options{Image: testImage, SkipPorts: true, SkipBadCommand: true})
+				conformance.Options{Image: testImage, SkipPorts: true, SkipBadCommand: true,
+					PrivateImage: func(t *testing.T) (string, runtime.RegistryAuth) {
+						const ref = "registry.example.com/hive-conformance/private:1"
+						auth := runtime.RegistryAuth{ServerAddress: "registry.example.com", Username: "alice", Password: "pa55"}
+						f.RequireAuth(ref, auth)
+						return ref, auth
+					}})
 		})
 	}
 }

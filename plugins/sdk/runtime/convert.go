@@ -195,6 +195,31 @@ func progressFromPB(p *pb.PullProgress) PullProgress {
 	return PullProgress{Status: p.GetStatus(), Layer: p.GetLayer(), Current: p.GetCurrent(), Total: p.GetTotal()}
 }
 
+// authToPB keeps nil as nil: no credential is an anonymous pull.
+func authToPB(a *RegistryAuth) *pb.RegistryAuth {
+	if a == nil {
+		return nil
+	}
+	return &pb.RegistryAuth{
+		ServerAddress: a.ServerAddress,
+		Username:      a.Username,
+		Password:      a.Password,
+		IdentityToken: a.IdentityToken,
+	}
+}
+
+func authFromPB(a *pb.RegistryAuth) *RegistryAuth {
+	if a == nil {
+		return nil
+	}
+	return &RegistryAuth{
+		ServerAddress: a.GetServerAddress(),
+		Username:      a.GetUsername(),
+		Password:      a.GetPassword(),
+		IdentityToken: a.GetIdentityToken(),
+	}
+}
+
 func statsToPB(s *Stats) *pb.StatsResponse {
 	if s == nil {
 		return &pb.StatsResponse{}

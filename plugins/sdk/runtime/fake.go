@@ -25,6 +25,9 @@ import (
 // progress the first time; an unknown reference is an error wrapping
 // sdk.ErrNotFound ("image not found: REF"). Create needs the image pulled,
 // as Docker needs it local, so call EnsureImage first as hive's agent does.
+// An image added with RequireAuth pulls only with the credential it names
+// (else the PullDenied error); LastPullAuth tells which credential each
+// EnsureImage call for a reference was given.
 //
 // Containers: Create (a taken name wraps sdk.ErrAlreadyExists), Start (the
 // container runs with a PID, StartedAt and an address 10.0.x.y), Stop,
@@ -79,7 +82,8 @@ import (
 // Time is the Fake's clock, read when the container is inspected or
 // listed; SetHealth overrides the result for the current run.
 //
-// Test controls: AddImage, AllowAnyImage, AddLog, Exit, IgnoreStop,
+// Test controls: AddImage, AllowAnyImage, RequireAuth, LastPullAuth,
+// AddLog, Exit, IgnoreStop,
 // SetImageHealthcheck, SetHealth, Spec (the spec a container was created
 // with),
 // SetDown (every call fails wrapping sdk.ErrUnavailable and in-flight
@@ -93,8 +97,10 @@ type Fake struct {
 	mu         sync.Mutex
 	now        func() time.Time
 	anyImage   bool
-	registry   map[string]bool // images EnsureImage can pull
-	local      map[string]bool // images pulled
+	registry   map[string]bool          // images EnsureImage can pull
+	local      map[string]bool          // images pulled
+	needAuth   map[string]RegistryAuth  // images that pull only with this credential
+	pullAuth   map[string]*RegistryAuth // ref -> the credential of its last EnsureImage
 	containers map[string]*fakeContainer
 	byName     map[string]string // name -> ID
 	volumes    map[string]map[string][]byte
@@ -153,6 +159,8 @@ func NewFake() *Fake {
 		now:        time.Now,
 		registry:   map[string]bool{},
 		local:      map[string]bool{},
+		needAuth:   map[string]RegistryAuth{},
+		pullAuth:   map[string]*RegistryAuth{},
 		containers: map[string]*fakeContainer{},
 		byName:     map[string]string{},
 		volumes:    map[string]map[string][]byte{},
@@ -350,8 +358,10 @@ func (f *Fake) Health(ctx context.Context) error {
 }
 
 // EnsureImage pulls ref from the Fake's registry the first time, reporting
-// progress, and does nothing for an image already pulled.
-func (f *Fake) EnsureImage(ctx context.Context, ref string, progress func(PullProgress)) error {
+// progress, and does nothing for an image already pulled. It records auth
+// (see LastPullAuth); an image added with RequireAuth needs that
+// credential.
+func (f *Fake) EnsureImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(PullProgress)) error {
 	f.mu.Lock()
 	if err := f.beginLocked("EnsureImage"); err != nil {
 		f.mu.Unlock()
@@ -361,6 +371,7 @@ func (f *Fake) EnsureImage(ctx context.Context, ref string, progress func(PullPr
 		f.mu.Unlock()
 		return errorf(sdk.ErrInvalidArgument, "ensure image: empty image reference")
 	}
+	f.recordAuthLocked(ref, auth)
 	if f.local[ref] {
 		f.mu.Unlock()
 		return nil
@@ -368,6 +379,10 @@ func (f *Fake) EnsureImage(ctx context.Context, ref string, progress func(PullPr
 	if !f.anyImage && !f.registry[ref] {
 		f.mu.Unlock()
 		return errorf(sdk.ErrNotFound, "image not found: %s", ref)
+	}
+	if err := f.checkAuthLocked(ref, auth); err != nil {
+		f.mu.Unlock()
+		return err
 	}
 	f.mu.Unlock()
 

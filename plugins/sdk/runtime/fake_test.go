@@ -19,7 +19,7 @@ func newFake(t *testing.T) *runtime.Fake {
 	t.Helper()
 	f := runtime.NewFake()
 	f.AddImage(testImage)
-	if err := f.EnsureImage(ctxFor(t), testImage, nil); err != nil {
+	if err := f.EnsureImage(ctxFor(t), testImage, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -65,13 +65,13 @@ func TestFakeImages(t *testing.T) {
 	if _, err := f.Create(ctx, &runtime.ContainerSpec{Name: "a", Image: testImage}); !errors.Is(err, sdk.ErrNotFound) {
 		t.Errorf("Create before the image is pulled = %v, want not found", err)
 	}
-	if err := f.EnsureImage(ctx, testImage, nil); !errors.Is(err, sdk.ErrNotFound) {
+	if err := f.EnsureImage(ctx, testImage, nil, nil); !errors.Is(err, sdk.ErrNotFound) {
 		t.Errorf("EnsureImage of an image the registry lacks = %v, want not found", err)
 	}
 	f.AllowAnyImage(true)
 	for i, wantProgress := range []bool{true, false} {
 		progress := 0
-		if err := f.EnsureImage(ctx, "anything:1", func(runtime.PullProgress) { progress++ }); err != nil {
+		if err := f.EnsureImage(ctx, "anything:1", nil, func(runtime.PullProgress) { progress++ }); err != nil {
 			t.Fatalf("EnsureImage with AllowAnyImage = %v", err)
 		}
 		if (progress > 0) != wantProgress {
@@ -86,7 +86,7 @@ func TestFakeImages(t *testing.T) {
 	}
 	ctxDone, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := f.EnsureImage(ctxDone, "other:1", nil); !errors.Is(err, context.Canceled) {
+	if err := f.EnsureImage(ctxDone, "other:1", nil, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("EnsureImage with a cancelled context = %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func ctxFor(t *testing.T) context.Context {
 func started(t *testing.T, rt runtime.Runtime, name string, args ...string) string {
 	t.Helper()
 	ctx := ctxFor(t)
-	if err := rt.EnsureImage(ctx, testImage, nil); err != nil {
+	if err := rt.EnsureImage(ctx, testImage, nil, nil); err != nil {
 		t.Fatalf("EnsureImage = %v", err)
 	}
 	id, err := rt.Create(ctx, &runtime.ContainerSpec{Name: name, Image: testImage, Args: args})
@@ -120,7 +120,7 @@ func TestHarnessSpecRoundTrip(t *testing.T) {
 			Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
 	}
 	ctx := ctxFor(t)
-	if err := rt.EnsureImage(ctx, testImage, nil); err != nil {
+	if err := rt.EnsureImage(ctx, testImage, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rt.Create(ctx, spec); err != nil {
@@ -136,7 +136,7 @@ func TestHarnessSpecRoundTrip(t *testing.T) {
 func TestHarnessContainerRoundTrip(t *testing.T) {
 	f, rt := newHarness(t)
 	ctx := ctxFor(t)
-	if err := rt.EnsureImage(ctx, testImage, nil); err != nil {
+	if err := rt.EnsureImage(ctx, testImage, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	id, err := rt.Create(ctx, &runtime.ContainerSpec{Name: "c", Image: testImage, Args: []string{"sleep"},
@@ -256,7 +256,7 @@ func TestHarnessErrorKindsSurvive(t *testing.T) {
 	kinds := []error{sdk.ErrNotFound, sdk.ErrAlreadyExists, sdk.ErrInvalidArgument, sdk.ErrUnavailable,
 		sdk.ErrFailedPrecondition, sdk.ErrUnimplemented}
 	calls := map[string]func() error{
-		"EnsureImage": func() error { return rt.EnsureImage(ctx, testImage, nil) },
+		"EnsureImage": func() error { return rt.EnsureImage(ctx, testImage, nil, nil) },
 		"Create": func() error {
 			_, err := rt.Create(ctx, &runtime.ContainerSpec{Name: "x", Image: testImage})
 			return err
@@ -309,7 +309,7 @@ func TestHarnessErrorKindsSurvive(t *testing.T) {
 		if !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), "nope") {
 			t.Errorf("Inspect(nope) = %v, want not found naming nope", err)
 		}
-		err = rt.EnsureImage(ctx, "example.com/missing:1", nil)
+		err = rt.EnsureImage(ctx, "example.com/missing:1", nil, nil)
 		if !errors.Is(err, sdk.ErrNotFound) || err.Error() != "image not found: example.com/missing:1" {
 			t.Errorf("EnsureImage(missing) = %v, want %q wrapping sdk.ErrNotFound", err, "image not found: example.com/missing:1")
 		}

@@ -23,10 +23,16 @@ type Runtime interface {
 	sdk.Base
 
 	// EnsureImage makes the image available locally, pulling it only when
-	// it is missing. progress, when not nil, receives pull progress; it
-	// must not be called after EnsureImage returns. An image that cannot be
-	// found anywhere is an error wrapping sdk.ErrNotFound.
-	EnsureImage(ctx context.Context, ref string, progress func(PullProgress)) error
+	// it is missing. auth, when not nil, is the credential for that pull
+	// (nil pulls anonymously): the runtime sends it only to the registry
+	// it is for (RegistryAuth.AppliesTo), uses it for that pull only, and
+	// never stores or logs it. progress, when not nil, receives pull
+	// progress; it must not be called after EnsureImage returns. An image
+	// that cannot be had is an error wrapping sdk.ErrNotFound whose text
+	// is "image not found: REF: REASON"; a registry refusing the pull for
+	// want of a credential, or refusing the one given, is such an error
+	// that says so (PullDenied builds it).
+	EnsureImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(PullProgress)) error
 	// Create creates (does not start) a container and returns its ID. A
 	// container of the same name already existing is an error wrapping
 	// sdk.ErrAlreadyExists.

@@ -50,7 +50,7 @@ func (s *grpcServer) EnsureImage(req *pb.EnsureImageRequest, stream grpc.ServerS
 		}
 		sendErr = stream.Send(progressToPB(p))
 	}
-	err := s.impl.EnsureImage(stream.Context(), req.GetRef(), progress)
+	err := s.impl.EnsureImage(stream.Context(), req.GetRef(), authFromPB(req.GetAuth()), progress)
 	mu.Lock()
 	done = true
 	mu.Unlock()

@@ -21,12 +21,12 @@ func TestHarnessEnsureImageProgress(t *testing.T) {
 	var direct []runtime.PullProgress
 	other := runtime.NewFake()
 	other.AddImage(testImage)
-	if err := other.EnsureImage(ctx, testImage, func(p runtime.PullProgress) { direct = append(direct, p) }); err != nil {
+	if err := other.EnsureImage(ctx, testImage, nil, func(p runtime.PullProgress) { direct = append(direct, p) }); err != nil {
 		t.Fatal(err)
 	}
 
 	var got []runtime.PullProgress
-	if err := rt.EnsureImage(ctx, testImage, func(p runtime.PullProgress) { got = append(got, p) }); err != nil {
+	if err := rt.EnsureImage(ctx, testImage, nil, func(p runtime.PullProgress) { got = append(got, p) }); err != nil {
 		t.Fatalf("EnsureImage = %v", err)
 	}
 	if len(got) == 0 || !reflect.DeepEqual(got, direct) {
@@ -37,10 +37,10 @@ func TestHarnessEnsureImageProgress(t *testing.T) {
 	}
 
 	got = nil
-	if err := rt.EnsureImage(ctx, testImage, func(p runtime.PullProgress) { got = append(got, p) }); err != nil || len(got) != 0 {
+	if err := rt.EnsureImage(ctx, testImage, nil, func(p runtime.PullProgress) { got = append(got, p) }); err != nil || len(got) != 0 {
 		t.Errorf("second EnsureImage = %v with progress %+v; want nil and no pull", err, got)
 	}
-	if err := rt.EnsureImage(ctx, testImage, nil); err != nil {
+	if err := rt.EnsureImage(ctx, testImage, nil, nil); err != nil {
 		t.Errorf("EnsureImage with no progress func = %v", err)
 	}
 }

@@ -28,8 +28,11 @@ const (
 )
 
 type EnsureImageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ref   string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// auth, when set, is the credential for this pull only (see
+	// runtime.RegistryAuth); absent means an anonymous pull.
+	Auth          *RegistryAuth `protobuf:"bytes,2,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -69,6 +72,13 @@ func (x *EnsureImageRequest) GetRef() string {
 		return x.Ref
 	}
 	return ""
+}
+
+func (x *EnsureImageRequest) GetAuth() *RegistryAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
 }
 
 type PullProgress struct {
@@ -1706,14 +1716,86 @@ func (x *StatsResponse) GetMemoryLimit() uint64 {
 	return 0
 }
 
+// RegistryAuth: see runtime.RegistryAuth. server_address empty means the
+// image's own registry; identity_token, when set, is used instead of the
+// password.
+type RegistryAuth struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ServerAddress string                 `protobuf:"bytes,1,opt,name=server_address,json=serverAddress,proto3" json:"server_address,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	IdentityToken string                 `protobuf:"bytes,4,opt,name=identity_token,json=identityToken,proto3" json:"identity_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegistryAuth) Reset() {
+	*x = RegistryAuth{}
+	mi := &file_runtime_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryAuth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryAuth) ProtoMessage() {}
+
+func (x *RegistryAuth) ProtoReflect() protoreflect.Message {
+	mi := &file_runtime_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryAuth.ProtoReflect.Descriptor instead.
+func (*RegistryAuth) Descriptor() ([]byte, []int) {
+	return file_runtime_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RegistryAuth) GetServerAddress() string {
+	if x != nil {
+		return x.ServerAddress
+	}
+	return ""
+}
+
+func (x *RegistryAuth) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *RegistryAuth) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *RegistryAuth) GetIdentityToken() string {
+	if x != nil {
+		return x.IdentityToken
+	}
+	return ""
+}
+
 var File_runtime_proto protoreflect.FileDescriptor
 
 const file_runtime_proto_rawDesc = "" +
 	"\n" +
 	"\rruntime.proto\x12\x0ehive.plugin.v1\x1a\n" +
-	"base.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n" +
+	"base.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n" +
 	"\x12EnsureImageRequest\x12\x10\n" +
-	"\x03ref\x18\x01 \x01(\tR\x03ref\"l\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\x120\n" +
+	"\x04auth\x18\x02 \x01(\v2\x1c.hive.plugin.v1.RegistryAuthR\x04auth\"l\n" +
 	"\fPullProgress\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
 	"\x05layer\x18\x02 \x01(\tR\x05layer\x12\x18\n" +
@@ -1845,7 +1927,12 @@ const file_runtime_proto_rawDesc = "" +
 	"\vcpu_percent\x18\x03 \x01(\x01R\n" +
 	"cpuPercent\x12!\n" +
 	"\fmemory_bytes\x18\x04 \x01(\x04R\vmemoryBytes\x12!\n" +
-	"\fmemory_limit\x18\x05 \x01(\x04R\vmemoryLimit2\xfd\a\n" +
+	"\fmemory_limit\x18\x05 \x01(\x04R\vmemoryLimit\"\x94\x01\n" +
+	"\fRegistryAuth\x12%\n" +
+	"\x0eserver_address\x18\x01 \x01(\tR\rserverAddress\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12%\n" +
+	"\x0eidentity_token\x18\x04 \x01(\tR\ridentityToken2\xfd\a\n" +
 	"\aRuntime\x12M\n" +
 	"\bDescribe\x12\x1f.hive.plugin.v1.DescribeRequest\x1a .hive.plugin.v1.DescribeResponse\x12P\n" +
 	"\tConfigure\x12 .hive.plugin.v1.ConfigureRequest\x1a!.hive.plugin.v1.ConfigureResponse\x12G\n" +
@@ -1874,7 +1961,7 @@ func file_runtime_proto_rawDescGZIP() []byte {
 	return file_runtime_proto_rawDescData
 }
 
-var file_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_runtime_proto_goTypes = []any{
 	(*EnsureImageRequest)(nil),    // 0: hive.plugin.v1.EnsureImageRequest
 	(*PullProgress)(nil),          // 1: hive.plugin.v1.PullProgress
@@ -1904,69 +1991,71 @@ var file_runtime_proto_goTypes = []any{
 	(*LogEntry)(nil),              // 25: hive.plugin.v1.LogEntry
 	(*StatsRequest)(nil),          // 26: hive.plugin.v1.StatsRequest
 	(*StatsResponse)(nil),         // 27: hive.plugin.v1.StatsResponse
-	nil,                           // 28: hive.plugin.v1.ContainerSpec.LabelsEntry
-	nil,                           // 29: hive.plugin.v1.Container.LabelsEntry
-	nil,                           // 30: hive.plugin.v1.ListRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(*DescribeRequest)(nil),       // 32: hive.plugin.v1.DescribeRequest
-	(*ConfigureRequest)(nil),      // 33: hive.plugin.v1.ConfigureRequest
-	(*HealthRequest)(nil),         // 34: hive.plugin.v1.HealthRequest
-	(*DescribeResponse)(nil),      // 35: hive.plugin.v1.DescribeResponse
-	(*ConfigureResponse)(nil),     // 36: hive.plugin.v1.ConfigureResponse
-	(*HealthResponse)(nil),        // 37: hive.plugin.v1.HealthResponse
+	(*RegistryAuth)(nil),          // 28: hive.plugin.v1.RegistryAuth
+	nil,                           // 29: hive.plugin.v1.ContainerSpec.LabelsEntry
+	nil,                           // 30: hive.plugin.v1.Container.LabelsEntry
+	nil,                           // 31: hive.plugin.v1.ListRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*DescribeRequest)(nil),       // 33: hive.plugin.v1.DescribeRequest
+	(*ConfigureRequest)(nil),      // 34: hive.plugin.v1.ConfigureRequest
+	(*HealthRequest)(nil),         // 35: hive.plugin.v1.HealthRequest
+	(*DescribeResponse)(nil),      // 36: hive.plugin.v1.DescribeResponse
+	(*ConfigureResponse)(nil),     // 37: hive.plugin.v1.ConfigureResponse
+	(*HealthResponse)(nil),        // 38: hive.plugin.v1.HealthResponse
 }
 var file_runtime_proto_depIdxs = []int32{
-	28, // 0: hive.plugin.v1.ContainerSpec.labels:type_name -> hive.plugin.v1.ContainerSpec.LabelsEntry
-	2,  // 1: hive.plugin.v1.ContainerSpec.ports:type_name -> hive.plugin.v1.PortBinding
-	3,  // 2: hive.plugin.v1.ContainerSpec.mounts:type_name -> hive.plugin.v1.Mount
-	4,  // 3: hive.plugin.v1.ContainerSpec.resources:type_name -> hive.plugin.v1.Resources
-	6,  // 4: hive.plugin.v1.ContainerSpec.healthcheck:type_name -> hive.plugin.v1.Healthcheck
-	29, // 5: hive.plugin.v1.Container.labels:type_name -> hive.plugin.v1.Container.LabelsEntry
-	31, // 6: hive.plugin.v1.Container.created_at:type_name -> google.protobuf.Timestamp
-	31, // 7: hive.plugin.v1.Container.started_at:type_name -> google.protobuf.Timestamp
-	31, // 8: hive.plugin.v1.Container.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 9: hive.plugin.v1.Container.ports:type_name -> hive.plugin.v1.PortBinding
-	5,  // 10: hive.plugin.v1.CreateRequest.spec:type_name -> hive.plugin.v1.ContainerSpec
-	7,  // 11: hive.plugin.v1.InspectResponse.container:type_name -> hive.plugin.v1.Container
-	30, // 12: hive.plugin.v1.ListRequest.labels:type_name -> hive.plugin.v1.ListRequest.LabelsEntry
-	7,  // 13: hive.plugin.v1.ListResponse.containers:type_name -> hive.plugin.v1.Container
-	31, // 14: hive.plugin.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
-	31, // 15: hive.plugin.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	31, // 16: hive.plugin.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
-	31, // 17: hive.plugin.v1.StatsResponse.time:type_name -> google.protobuf.Timestamp
-	32, // 18: hive.plugin.v1.Runtime.Describe:input_type -> hive.plugin.v1.DescribeRequest
-	33, // 19: hive.plugin.v1.Runtime.Configure:input_type -> hive.plugin.v1.ConfigureRequest
-	34, // 20: hive.plugin.v1.Runtime.Health:input_type -> hive.plugin.v1.HealthRequest
-	0,  // 21: hive.plugin.v1.Runtime.EnsureImage:input_type -> hive.plugin.v1.EnsureImageRequest
-	8,  // 22: hive.plugin.v1.Runtime.Create:input_type -> hive.plugin.v1.CreateRequest
-	10, // 23: hive.plugin.v1.Runtime.Start:input_type -> hive.plugin.v1.StartRequest
-	12, // 24: hive.plugin.v1.Runtime.Stop:input_type -> hive.plugin.v1.StopRequest
-	14, // 25: hive.plugin.v1.Runtime.Kill:input_type -> hive.plugin.v1.KillRequest
-	16, // 26: hive.plugin.v1.Runtime.Remove:input_type -> hive.plugin.v1.RemoveRequest
-	18, // 27: hive.plugin.v1.Runtime.Inspect:input_type -> hive.plugin.v1.InspectRequest
-	20, // 28: hive.plugin.v1.Runtime.List:input_type -> hive.plugin.v1.ListRequest
-	22, // 29: hive.plugin.v1.Runtime.Wait:input_type -> hive.plugin.v1.WaitRequest
-	24, // 30: hive.plugin.v1.Runtime.Logs:input_type -> hive.plugin.v1.LogsRequest
-	26, // 31: hive.plugin.v1.Runtime.Stats:input_type -> hive.plugin.v1.StatsRequest
-	35, // 32: hive.plugin.v1.Runtime.Describe:output_type -> hive.plugin.v1.DescribeResponse
-	36, // 33: hive.plugin.v1.Runtime.Configure:output_type -> hive.plugin.v1.ConfigureResponse
-	37, // 34: hive.plugin.v1.Runtime.Health:output_type -> hive.plugin.v1.HealthResponse
-	1,  // 35: hive.plugin.v1.Runtime.EnsureImage:output_type -> hive.plugin.v1.PullProgress
-	9,  // 36: hive.plugin.v1.Runtime.Create:output_type -> hive.plugin.v1.CreateResponse
-	11, // 37: hive.plugin.v1.Runtime.Start:output_type -> hive.plugin.v1.StartResponse
-	13, // 38: hive.plugin.v1.Runtime.Stop:output_type -> hive.plugin.v1.StopResponse
-	15, // 39: hive.plugin.v1.Runtime.Kill:output_type -> hive.plugin.v1.KillResponse
-	17, // 40: hive.plugin.v1.Runtime.Remove:output_type -> hive.plugin.v1.RemoveResponse
-	19, // 41: hive.plugin.v1.Runtime.Inspect:output_type -> hive.plugin.v1.InspectResponse
-	21, // 42: hive.plugin.v1.Runtime.List:output_type -> hive.plugin.v1.ListResponse
-	23, // 43: hive.plugin.v1.Runtime.Wait:output_type -> hive.plugin.v1.WaitResponse
-	25, // 44: hive.plugin.v1.Runtime.Logs:output_type -> hive.plugin.v1.LogEntry
-	27, // 45: hive.plugin.v1.Runtime.Stats:output_type -> hive.plugin.v1.StatsResponse
-	32, // [32:46] is the sub-list for method output_type
-	18, // [18:32] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	28, // 0: hive.plugin.v1.EnsureImageRequest.auth:type_name -> hive.plugin.v1.RegistryAuth
+	29, // 1: hive.plugin.v1.ContainerSpec.labels:type_name -> hive.plugin.v1.ContainerSpec.LabelsEntry
+	2,  // 2: hive.plugin.v1.ContainerSpec.ports:type_name -> hive.plugin.v1.PortBinding
+	3,  // 3: hive.plugin.v1.ContainerSpec.mounts:type_name -> hive.plugin.v1.Mount
+	4,  // 4: hive.plugin.v1.ContainerSpec.resources:type_name -> hive.plugin.v1.Resources
+	6,  // 5: hive.plugin.v1.ContainerSpec.healthcheck:type_name -> hive.plugin.v1.Healthcheck
+	30, // 6: hive.plugin.v1.Container.labels:type_name -> hive.plugin.v1.Container.LabelsEntry
+	32, // 7: hive.plugin.v1.Container.created_at:type_name -> google.protobuf.Timestamp
+	32, // 8: hive.plugin.v1.Container.started_at:type_name -> google.protobuf.Timestamp
+	32, // 9: hive.plugin.v1.Container.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: hive.plugin.v1.Container.ports:type_name -> hive.plugin.v1.PortBinding
+	5,  // 11: hive.plugin.v1.CreateRequest.spec:type_name -> hive.plugin.v1.ContainerSpec
+	7,  // 12: hive.plugin.v1.InspectResponse.container:type_name -> hive.plugin.v1.Container
+	31, // 13: hive.plugin.v1.ListRequest.labels:type_name -> hive.plugin.v1.ListRequest.LabelsEntry
+	7,  // 14: hive.plugin.v1.ListResponse.containers:type_name -> hive.plugin.v1.Container
+	32, // 15: hive.plugin.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
+	32, // 16: hive.plugin.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	32, // 17: hive.plugin.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	32, // 18: hive.plugin.v1.StatsResponse.time:type_name -> google.protobuf.Timestamp
+	33, // 19: hive.plugin.v1.Runtime.Describe:input_type -> hive.plugin.v1.DescribeRequest
+	34, // 20: hive.plugin.v1.Runtime.Configure:input_type -> hive.plugin.v1.ConfigureRequest
+	35, // 21: hive.plugin.v1.Runtime.Health:input_type -> hive.plugin.v1.HealthRequest
+	0,  // 22: hive.plugin.v1.Runtime.EnsureImage:input_type -> hive.plugin.v1.EnsureImageRequest
+	8,  // 23: hive.plugin.v1.Runtime.Create:input_type -> hive.plugin.v1.CreateRequest
+	10, // 24: hive.plugin.v1.Runtime.Start:input_type -> hive.plugin.v1.StartRequest
+	12, // 25: hive.plugin.v1.Runtime.Stop:input_type -> hive.plugin.v1.StopRequest
+	14, // 26: hive.plugin.v1.Runtime.Kill:input_type -> hive.plugin.v1.KillRequest
+	16, // 27: hive.plugin.v1.Runtime.Remove:input_type -> hive.plugin.v1.RemoveRequest
+	18, // 28: hive.plugin.v1.Runtime.Inspect:input_type -> hive.plugin.v1.InspectRequest
+	20, // 29: hive.plugin.v1.Runtime.List:input_type -> hive.plugin.v1.ListRequest
+	22, // 30: hive.plugin.v1.Runtime.Wait:input_type -> hive.plugin.v1.WaitRequest
+	24, // 31: hive.plugin.v1.Runtime.Logs:input_type -> hive.plugin.v1.LogsRequest
+	26, // 32: hive.plugin.v1.Runtime.Stats:input_type -> hive.plugin.v1.StatsRequest
+	36, // 33: hive.plugin.v1.Runtime.Describe:output_type -> hive.plugin.v1.DescribeResponse
+	37, // 34: hive.plugin.v1.Runtime.Configure:output_type -> hive.plugin.v1.ConfigureResponse
+	38, // 35: hive.plugin.v1.Runtime.Health:output_type -> hive.plugin.v1.HealthResponse
+	1,  // 36: hive.plugin.v1.Runtime.EnsureImage:output_type -> hive.plugin.v1.PullProgress
+	9,  // 37: hive.plugin.v1.Runtime.Create:output_type -> hive.plugin.v1.CreateResponse
+	11, // 38: hive.plugin.v1.Runtime.Start:output_type -> hive.plugin.v1.StartResponse
+	13, // 39: hive.plugin.v1.Runtime.Stop:output_type -> hive.plugin.v1.StopResponse
+	15, // 40: hive.plugin.v1.Runtime.Kill:output_type -> hive.plugin.v1.KillResponse
+	17, // 41: hive.plugin.v1.Runtime.Remove:output_type -> hive.plugin.v1.RemoveResponse
+	19, // 42: hive.plugin.v1.Runtime.Inspect:output_type -> hive.plugin.v1.InspectResponse
+	21, // 43: hive.plugin.v1.Runtime.List:output_type -> hive.plugin.v1.ListResponse
+	23, // 44: hive.plugin.v1.Runtime.Wait:output_type -> hive.plugin.v1.WaitResponse
+	25, // 45: hive.plugin.v1.Runtime.Logs:output_type -> hive.plugin.v1.LogEntry
+	27, // 46: hive.plugin.v1.Runtime.Stats:output_type -> hive.plugin.v1.StatsResponse
+	33, // [33:47] is the sub-list for method output_type
+	19, // [19:33] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_runtime_proto_init() }
@@ -1981,7 +2070,7 @@ func file_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runtime_proto_rawDesc), len(file_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,7 +32,7 @@ func (s *suite) testBadCommand(t *testing.T) {
 	}
 	spec := s.spec("bad-command")
 	spec.Command = []string{"/no/such/program"}
-	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil); err != nil {
+	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil, nil); err != nil {
 		t.Fatalf("EnsureImage(%s) = %v", spec.Image, err)
 	}
 	id, err := s.rt.Create(s.ctx(t), spec)
@@ -191,20 +191,32 @@ func (s *suite) testPull(t *testing.T) {
 	ref := s.opts.PullImage(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*s.opts.Timeout)
 	defer cancel()
+	s.pullAndRun(t, ctx, ref, nil, "pulled")
+	if err := s.rt.EnsureImage(ctx, ref, nil, nil); err != nil {
+		t.Errorf("EnsureImage(%s) once it is there = %v", ref, err)
+	}
+}
+
+// pullAndRun pulls ref with auth (nil: anonymously), checks that the pull
+// reported progress, and runs a container of it (named short) that must
+// exit 0. Its messages never show auth's password or token.
+func (s *suite) pullAndRun(t *testing.T, ctx context.Context, ref string, auth *runtime.RegistryAuth, short string) {
+	t.Helper()
 	progress := 0
-	if err := s.rt.EnsureImage(ctx, ref, func(runtime.PullProgress) { progress++ }); err != nil {
-		t.Fatalf("EnsureImage(%s) from the registry = %v", ref, err)
+	if err := s.rt.EnsureImage(ctx, ref, auth, func(runtime.PullProgress) { progress++ }); err != nil {
+		msg := err.Error()
+		if auth != nil {
+			msg = redact(msg, *auth)
+		}
+		t.Fatalf("EnsureImage(%s) from the registry (credential %v) = %s", ref, auth, msg)
 	}
 	if progress == 0 {
 		t.Errorf("EnsureImage(%s) pulled without reporting progress", ref)
 	}
-	spec := s.spec("pulled", "exit", "0")
+	spec := s.spec(short, "exit", "0")
 	spec.Image = ref
 	id := s.run(t, spec)
 	if st := s.wait(t, id); st.ExitCode != 0 {
-		t.Errorf("a container of the pulled image exited %d, want 0", st.ExitCode)
-	}
-	if err := s.rt.EnsureImage(ctx, ref, nil); err != nil {
-		t.Errorf("EnsureImage(%s) once it is there = %v", ref, err)
+		t.Errorf("a container of the image %s pulled from the registry exited %d, want 0", ref, st.ExitCode)
 	}
 }

@@ -14,7 +14,8 @@
 // runtime: already there, found by EnsureImage, or loaded by
 // Options.LoadImage (DockerSave helps); with Options.PullImage it also
 // checks a real pull from a registry (StartRegistry and PushWithDocker
-// help). Every container it creates carries the label hive.test=1 and a
+// help), and with Options.PrivateImage a pull from a registry that needs
+// credentials (PushPrivate helps). Every container it creates carries the label hive.test=1 and a
 // label naming the run, and is removed when the test ends, pass or fail.
 package conformance
 
@@ -58,6 +59,11 @@ type Options struct {
 	// runtime does not have but can pull (pushed to a registry the test
 	// runs: StartRegistry and PushWithDocker), for the pull check.
 	PullImage func(t *testing.T) string
+	// PrivateImage, when set, returns a reference to the test image that
+	// the runtime does not have, in a registry that serves it only with
+	// the credential returned (PushPrivate), for the check that a pull
+	// needs and uses it.
+	PrivateImage func(t *testing.T) (string, runtime.RegistryAuth)
 	// RemoveVolume, when set, is called at the end with each named volume
 	// the suite made the runtime create, so that nothing is left behind.
 	// The Runtime interface has no call to remove a volume.
@@ -125,6 +131,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"a running container is reachable at its address", s.testAddress},
 		{"a host port bound on every address answers on loopback", s.testHostPortAllAddresses},
 		{"a missing image is pulled from a registry", s.testPull},
+		{"a pull from a registry that needs credentials fails without them with a clear error and works with them", s.testPrivatePull},
 	} {
 		t.Run(c.name, c.run)
 	}
@@ -181,7 +188,7 @@ func (s *suite) spec(short string, args ...string) *runtime.ContainerSpec {
 // removes it when t ends.
 func (s *suite) create(t *testing.T, spec *runtime.ContainerSpec) string {
 	t.Helper()
-	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil); err != nil {
+	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil, nil); err != nil {
 		t.Fatalf("EnsureImage(%s) = %v; the suite needs the test image (acceptance/testimage/build.sh)", spec.Image, err)
 	}
 	id, err := s.rt.Create(s.ctx(t), spec)

@@ -41,7 +41,7 @@ func (s *suite) testDNSInvalid(t *testing.T) {
 	const bad = "resolver.example"
 	spec := s.spec("dns-invalid", "sleep")
 	spec.DNS = []string{"10.0.0.2", bad}
-	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil); err != nil {
+	if err := s.rt.EnsureImage(s.ctx(t), spec.Image, nil, nil); err != nil {
 		t.Fatalf("EnsureImage(%s) = %v", spec.Image, err)
 	}
 	id, err := s.rt.Create(s.ctx(t), spec)

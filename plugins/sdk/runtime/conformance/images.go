@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +38,14 @@ func DockerSave(ctx context.Context, refs ...string) ([]byte, error) {
 // StartRegistry runs a Docker registry (Debian's docker-registry binary)
 // on a free loopback port with its storage in a temporary directory, and
 // returns its host:port. It stops when t ends. Runtimes treat loopback
-// registries as plain HTTP.
-func StartRegistry(t *testing.T) string {
+// registries as plain HTTP. With RequireBasicAuth it serves only the
+// credential given.
+func StartRegistry(t *testing.T, opts ...RegistryOption) string {
 	t.Helper()
+	var rc registryConfig
+	for _, o := range opts {
+		o(&rc)
+	}
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Fatalf("docker-registry is not installed (apt-get install docker-registry): %v", err)
@@ -53,6 +59,9 @@ func StartRegistry(t *testing.T) string {
 	l.Close()
 	cfg := fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nlog:\n  level: warn\n",
 		filepath.Join(dir, "data"), addr)
+	if rc.basicAuth != nil {
+		cfg += htpasswdConfig(t, dir, *rc.basicAuth)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -81,9 +90,16 @@ func StartRegistry(t *testing.T) string {
 // Docker runtime must pull it), and returns the reference.
 func PushWithDocker(t *testing.T, registry, image string) string {
 	t.Helper()
-	ref := fmt.Sprintf("%s/hive-conformance/pulled:%d", registry, time.Now().UnixNano())
+	return pushWithDocker(t, nil, registry+"/hive-conformance/pulled", image)
+}
+
+// pushWithDocker is PushWithDocker with global docker options (such as
+// --config DIR) and a repository to push to.
+func pushWithDocker(t *testing.T, dockerOpts []string, repo, image string) string {
+	t.Helper()
+	ref := fmt.Sprintf("%s:%d", repo, time.Now().UnixNano())
 	for _, args := range [][]string{{"tag", image, ref}, {"push", ref}, {"rmi", ref}} {
-		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		if out, err := exec.Command("docker", append(slices.Clone(dockerOpts), args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}

@@ -226,7 +226,7 @@ func (s *suite) testDuplicateName(t *testing.T) {
 
 func (s *suite) testMissingImage(t *testing.T) {
 	ref := "hive-test/no-such-image:" + s.runID
-	err := s.rt.EnsureImage(s.ctx(t), ref, nil)
+	err := s.rt.EnsureImage(s.ctx(t), ref, nil, nil)
 	if !errors.Is(err, sdk.ErrNotFound) {
 		t.Errorf("EnsureImage(%s) = %v, want an error wrapping sdk.ErrNotFound", ref, err)
 	}
