@@ -192,6 +192,10 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 	}
 	if r.container == nil {
 		files, err := r.a.values.files(t)
+		var auth *runtime.RegistryAuth
+		if err == nil {
+			auth, err = r.a.values.pullAuth(t)
+		}
 		var waiting *waitingError
 		switch {
 		case errors.As(err, &waiting):
@@ -207,7 +211,7 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 		case err != nil:
 			return r.reject(err)
 		}
-		if err := r.pull(ctx, t.Spec.Container.Image); err != nil {
+		if err := r.pull(ctx, t.Spec.Container.Image, auth); err != nil {
 			if transient(err) {
 				return retry
 			}
@@ -252,9 +256,10 @@ func (r *runner) prepare(ctx context.Context, t *types.Task) action {
 	return next
 }
 
-// pull makes the image available, reporting pull progress in the task's
-// status message at most once a second.
-func (r *runner) pull(ctx context.Context, image string) error {
+// pull makes the image available, with the registry credential auth
+// when not nil, reporting pull progress in the task's status message at
+// most once a second.
+func (r *runner) pull(ctx context.Context, image string, auth *runtime.RegistryAuth) error {
 	var mu sync.Mutex
 	done := false
 	var last time.Time
@@ -274,7 +279,7 @@ func (r *runner) pull(ctx context.Context, image string) error {
 		st.Message = msg
 		r.set(st)
 	}
-	err := r.a.rt.EnsureImage(ctx, image, progress)
+	err := r.a.rt.EnsureImage(ctx, image, auth, progress)
 	mu.Lock()
 	done = true
 	mu.Unlock()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
 // SecretsTarget is the directory where a task's container finds its
@@ -94,6 +95,29 @@ func (v *values) files(t *types.Task) ([]taskFile, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// pullAuth returns the registry credential a task's image is pulled with
+// (nil for none), or a *waitingError while its pull secret has not
+// arrived.
+func (v *values) pullAuth(t *types.Task) (*runtime.RegistryAuth, error) {
+	id := t.Spec.Container.PullSecret
+	if id == "" {
+		return nil, nil
+	}
+	v.mu.Lock()
+	data, ok := v.secrets[id]
+	reason := v.secretErrors[id]
+	v.mu.Unlock()
+	if !ok {
+		return nil, &waitingError{what: "the service's registry credential", reason: reason}
+	}
+	a, err := types.RegistryAuthOf(data.Value)
+	if err != nil {
+		return nil, err
+	}
+	ra := runtime.RegistryAuth(*a)
+	return &ra, nil
 }
 
 func nameOr(name, id string) string {

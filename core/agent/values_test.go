@@ -316,3 +316,35 @@ func TestFileTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestThePullSecretIsTheCredentialOfThePull proves a task's registry
+// credential (its pull secret) reaches the runtime's pull and nothing
+// else: the task waits for it like for a secret, pulls with it, and gets
+// no file of it.
+func TestThePullSecretIsTheCredentialOfThePull(t *testing.T) {
+	fake := runtime.NewFake()
+	auth := types.RegistryAuth{ServerAddress: "127.0.0.1:5000", Username: "ci", Password: "pw-agent-1"}
+	fake.RequireAuth("127.0.0.1:5000/private:v1", runtime.RegistryAuth(auth))
+	ta := startAgent(t, filepath.Join(t.TempDir(), "secrets"), fake)
+	task := &types.Task{ID: "t1", ServiceID: "s1", ServiceName: "app", Slot: 1, NodeID: "n1",
+		DesiredState: types.TaskStateRunning, Status: types.TaskStatus{State: types.TaskStateAssigned}}
+	task.Spec.Container.Image = "127.0.0.1:5000/private:v1"
+	task.Spec.Container.PullSecret = "pull1"
+	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}}
+	testutil.Eventually(t, 10*time.Second, "the task waits for its credential", func() bool {
+		st := ta.mgr.statusOf("t1")
+		return st.State == types.TaskStatePreparing && st.Message == "waiting for the service's registry credential"
+	})
+	value, err := auth.SecretValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.mgr.sets <- &session.Assignment{Tasks: []*types.Task{task}, Secrets: map[string]session.SecretData{"pull1": {ValueVersion: 1, Value: value}}}
+	testutil.Eventually(t, 10*time.Second, "the task runs", func() bool { return ta.mgr.statusOf("t1").State == types.TaskStateRunning })
+	if got := fake.LastPullAuth(task.Spec.Container.Image); got == nil || *got != runtime.RegistryAuth(auth) {
+		t.Fatalf("the runtime pulled with %v, want %v", got, auth)
+	}
+	if spec := ta.rt.spec("t1"); len(spec.Mounts) != 0 {
+		t.Fatalf("the container got mounts %+v: the credential must not become a file", spec.Mounts)
+	}
+}

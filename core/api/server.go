@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
@@ -68,7 +70,7 @@ func ServeHTTP(ctx context.Context, l net.Listener, h http.Handler, logger *slog
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(serverErrors{logger}, "", 0),
 		BaseContext: func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), streamsKey{}, streams)
 		},
@@ -299,4 +301,20 @@ func decodeBodyMax(w http.ResponseWriter, r *http.Request, what string, v any, m
 		return errdefs.Newf(errdefs.ErrInvalidArgument, "invalid request body: it holds more than one JSON %s", what)
 	}
 	return nil
+}
+
+// serverErrors is the log of net/http's server: a TLS handshake refused
+// (a client without a certificate, or speaking plain HTTP, on a port
+// anyone may reach) is logged at debug, so that it cannot flood the log;
+// every other line at warn.
+type serverErrors struct{ logger *slog.Logger }
+
+func (e serverErrors) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	e.logger.Log(context.Background(), level, msg)
+	return len(p), nil
 }

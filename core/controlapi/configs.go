@@ -167,6 +167,9 @@ func resolveRefs(tx store.ReadTx, c *types.ContainerSpec) error {
 			}
 			return err
 		}
+		if isPullSecret(sec) {
+			return invalid(fmt.Errorf("secret %s holds a service's registry credential: it is for pulling the image only, and cannot be granted to a task", sec.Spec.Name))
+		}
 		r.SecretID, r.SecretName = sec.ID, sec.Spec.Name
 	}
 	for i := range c.Configs {

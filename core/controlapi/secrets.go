@@ -53,6 +53,9 @@ func (s *Server) CreateSecret(ctx context.Context, spec types.SecretSpec, value 
 	if err := spec.Validate(); err != nil {
 		return nil, invalid(err)
 	}
+	if _, ok := spec.Labels[types.LabelRegistryAuth]; ok {
+		return nil, invalid(fmt.Errorf("secret %s: label %s is hive's own (it marks a service's registry credential): choose another label", spec.Name, types.LabelRegistryAuth))
+	}
 	sec := &types.Secret{ID: s.IDs.NewID(), Spec: spec, ValueVersion: 1}
 	if spec.Driver != nil {
 		if value.Len() > 0 {
@@ -99,12 +102,24 @@ func (s *Server) sealValue(name string, value types.SecretValue) ([]byte, error)
 	return sealed, nil
 }
 
-// ListSecrets returns every secret, without values, sorted by name.
+// ownedByService refuses to change or remove a service's pull secret
+// other than through its service.
+func ownedByService(sec *types.Secret) error {
+	if svc, ok := sec.Spec.Labels[types.LabelRegistryAuth]; ok {
+		return fmt.Errorf("%w: secret %s holds the registry credential of service %s: it changes with 'hive service update --with-registry-auth' and goes with the service", errdefs.ErrConflict, sec.Spec.Name, shortID(svc))
+	}
+	return nil
+}
+
+// ListSecrets returns every secret but the services' pull secrets,
+// without values, sorted by name.
 func (s *Server) ListSecrets(ctx context.Context) ([]*types.Secret, error) {
 	var out []*types.Secret
 	s.view(ctx, func(tx store.ReadTx) {
 		for _, sec := range tx.Secrets() {
-			out = append(out, forAPI(sec))
+			if !isPullSecret(sec) {
+				out = append(out, forAPI(sec))
+			}
 		}
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
@@ -143,6 +158,9 @@ func (s *Server) RemoveSecret(ctx context.Context, ref string) error {
 			return err
 		}
 		name = sec.Spec.Name
+		if err := ownedByService(sec); err != nil {
+			return err
+		}
 		if users := servicesUsing(tx, func(c types.ContainerSpec) bool { return usesSecret(c, sec.ID) }); len(users) > 0 {
 			return inUse("secret", name, "--secret-rm", users)
 		}
@@ -172,6 +190,9 @@ func (s *Server) UpdateSecret(ctx context.Context, ref string, value types.Secre
 			return err
 		}
 		id = cur.ID
+		if err := ownedByService(cur); err != nil {
+			return err
+		}
 		sec := cur.Copy()
 		if cur.Spec.Driver != nil {
 			if value.Len() > 0 {

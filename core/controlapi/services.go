@@ -33,6 +33,13 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 	if spec.Name == "" {
 		spec.Name = generatedName(spec.Task.Container.Image, s.IDs.NewID())
 	}
+	if err := keepPullSecret(&spec, nil); err != nil {
+		return nil, err
+	}
+	auth, err := s.takeRegistryAuth(&spec)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.resolveRefs(ctx, &spec); err != nil {
 		return nil, err
 	}
@@ -41,7 +48,7 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 		return nil, invalid(err)
 	}
 	svc := &types.Service{ID: s.IDs.NewID(), Spec: spec, SpecVersion: 1}
-	err := s.update(ctx, func(tx store.Tx) error {
+	err = s.update(ctx, func(tx store.Tx) error {
 		if other := tx.ServiceByName(spec.Name); other != nil {
 			return fmt.Errorf("%w: service name %q is already in use by service %s: choose another name or remove that service", errdefs.ErrConflict, spec.Name, shortID(other.ID))
 		}
@@ -57,6 +64,9 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 			return err
 		}
 		svc.Endpoint.Ports, svc.Endpoint.VirtualIPs = ports, vips
+		if err := s.putPullSecret(tx, svc.ID, &svc.Spec, auth); err != nil {
+			return err
+		}
 		return tx.CreateService(svc)
 	})
 	if err != nil {
@@ -70,6 +80,10 @@ func (s *Server) CreateService(ctx context.Context, spec types.ServiceSpec) (*ty
 // caller read.
 func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) (*types.Service, error) {
 	spec = spec.Copy()
+	auth, err := s.takeRegistryAuth(&spec)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.resolveRefs(ctx, &spec); err != nil {
 		return nil, err
 	}
@@ -78,7 +92,7 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		return nil, invalid(err)
 	}
 	var id string
-	err := s.update(ctx, func(tx store.Tx) error {
+	err = s.update(ctx, func(tx store.Tx) error {
 		cur, err := s.resolveService(tx, ref)
 		if err != nil {
 			return err
@@ -93,8 +107,14 @@ func (s *Server) UpdateService(ctx context.Context, ref string, version uint64, 
 		if spec.Mode != cur.Spec.Mode {
 			return invalid(fmt.Errorf("the mode of service %s cannot change from %s to %s: create a new service", cur.Spec.Name, cur.Spec.Mode, spec.Mode))
 		}
+		if err := keepPullSecret(&spec, cur); err != nil {
+			return err
+		}
+		if err := s.putPullSecret(tx, cur.ID, &spec, auth); err != nil {
+			return err
+		}
 		if reflect.DeepEqual(spec, cur.Spec) {
-			return nil
+			return nil // a new credential (if any) is all that changed
 		}
 		if err := checkRefs(tx, spec.Task.Container); err != nil {
 			return err
@@ -213,6 +233,9 @@ func (s *Server) RemoveService(ctx context.Context, ref string) error {
 			if err := tx.UpdateTask(nt); err != nil {
 				return err
 			}
+		}
+		if err := removePullSecrets(tx, svc.ID); err != nil {
+			return err
 		}
 		return tx.DeleteService(svc.ID)
 	})

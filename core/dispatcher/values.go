@@ -87,7 +87,8 @@ func Needs(t *types.Task) bool {
 }
 
 // References returns the IDs of the secrets and configs the tasks that
-// still need them reference, each once, sorted.
+// still need them reference, each once, sorted. A task's pull secret (its
+// registry credential) counts as a secret it references.
 func References(tasks []*types.Task) (secrets, configs []string) {
 	for _, t := range tasks {
 		if !Needs(t) {
@@ -95,6 +96,9 @@ func References(tasks []*types.Task) (secrets, configs []string) {
 		}
 		for _, r := range t.Spec.Container.Secrets {
 			secrets = append(secrets, r.SecretID)
+		}
+		if id := t.Spec.Container.PullSecret; id != "" {
+			secrets = append(secrets, id)
 		}
 		for _, r := range t.Spec.Container.Configs {
 			configs = append(configs, r.ConfigID)

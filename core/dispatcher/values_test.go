@@ -258,3 +258,15 @@ func TestSecretDeliveryRedacts(t *testing.T) {
 		}
 	}
 }
+
+// A task's pull secret (its service's registry credential) is a secret it
+// references, while it needs its values, like its granted secrets.
+func TestReferencesCountThePullSecret(t *testing.T) {
+	running := &types.Task{ID: "t1", DesiredState: types.TaskStateRunning, Spec: types.TaskSpec{Container: types.ContainerSpec{
+		PullSecret: "pull1", Secrets: []types.SecretReference{{SecretID: "s1"}}}}}
+	stopped := &types.Task{ID: "t2", DesiredState: types.TaskStateShutdown, Spec: types.TaskSpec{Container: types.ContainerSpec{PullSecret: "pull2"}}}
+	secrets, configs := References([]*types.Task{running, stopped})
+	if fmt.Sprint(secrets) != "[pull1 s1]" || len(configs) != 0 {
+		t.Fatalf("References = %v %v, want [pull1 s1] and no configs", secrets, configs)
+	}
+}

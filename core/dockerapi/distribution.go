@@ -13,7 +13,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/types"
 	hiveregistry "github.com/hiveorch/hive/plugins/sdk/registry"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
 // resolveTimeout bounds the asking of a registry: the CLI waits for the
@@ -44,11 +46,12 @@ func (s *Server) inspectDistribution(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.Newf(errdefs.ErrNotFound, "page not found: hive's Docker API does not serve %s %s (docs/docker-api.md lists what it serves)", r.Method, r.URL.Path))
 		return
 	}
-	if err := checkRegistryAuth(r); err != nil {
+	auth, err := registryAuthOf(r)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	desc, err := s.resolveImage(r.Context(), name)
+	desc, err := s.resolveImage(r.Context(), name, auth)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -59,9 +62,9 @@ func (s *Server) inspectDistribution(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// resolveImage asks the image's registry, anonymously, for the
+// resolveImage asks the image's registry, with auth or anonymously, for the
 // descriptor of its tag (latest when it names none) or its digest.
-func (s *Server) resolveImage(ctx context.Context, image string) (ocispec.Descriptor, error) {
+func (s *Server) resolveImage(ctx context.Context, image string, auth *types.RegistryAuth) (ocispec.Descriptor, error) {
 	ref, err := reference.ParseAnyReference(image)
 	if err != nil {
 		return ocispec.Descriptor{}, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid image reference %q: %v", image, err)
@@ -75,10 +78,17 @@ func (s *Server) resolveImage(ctx context.Context, image string) (ocispec.Descri
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	desc, err := hiveregistry.Resolve(ctx, named.String(), nil)
+	var ra *runtime.RegistryAuth
+	if auth != nil {
+		c := runtime.RegistryAuth(*auth)
+		ra = &c
+	}
+	desc, err := hiveregistry.Resolve(ctx, named.String(), nil, ra)
 	switch {
 	case err == nil:
 		return desc, nil
+	case hiveregistry.Denied(err):
+		return desc, errdefs.Newf(errdefs.ErrPermissionDenied, "image %s: its registry refused access: %v", reference.FamiliarString(named), err)
 	case cerrdefs.IsNotFound(err):
 		return desc, errdefs.Newf(errdefs.ErrNotFound, "image %s not found on its registry: %v", reference.FamiliarString(named), err)
 	case errors.Is(err, context.Canceled):

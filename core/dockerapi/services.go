@@ -1,9 +1,11 @@
 package dockerapi
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
@@ -102,11 +104,11 @@ type serviceRequest struct {
 	Networks []swarm.NetworkAttachmentConfig `json:",omitempty"`
 }
 
-// readServiceSpec reads a create or update request: it refuses registry
-// credentials (checkRegistryAuth), then decodes the body into hive's
-// spec.
+// readServiceSpec reads a create or update request: the body decoded into
+// hive's spec, with the registry credential of X-Registry-Auth, if any.
 func readServiceSpec(w http.ResponseWriter, r *http.Request) (types.ServiceSpec, error) {
-	if err := checkRegistryAuth(r); err != nil {
+	auth, err := registryAuthOf(r)
+	if err != nil {
 		return types.ServiceSpec{}, err
 	}
 	var req serviceRequest
@@ -119,26 +121,40 @@ func readServiceSpec(w http.ResponseWriter, r *http.Request) (types.ServiceSpec,
 		}
 		req.TaskTemplate.Networks = req.Networks
 	}
-	return serviceSpecFromDocker(req.ServiceSpec)
+	spec, err := serviceSpecFromDocker(req.ServiceSpec)
+	spec.RegistryAuth = auth
+	return spec, err
 }
 
-// checkRegistryAuth refuses registry credentials in X-Registry-Auth:
-// hive does not yet pass them to the nodes' runtimes, and pulling without
-// them would fail later and less clearly. A header without credentials
-// (an empty one, or only a server address) is fine.
-func checkRegistryAuth(r *http.Request) error {
+// registryAuthOf decodes the registry credential of X-Registry-Auth (the
+// docker CLI's --with-registry-auth): nil when the header is absent or
+// carries none (an empty one, or only a server address). The credential
+// goes to the managers, which seal it and hand it to the nodes that pull
+// the service's image.
+func registryAuthOf(r *http.Request) (*types.RegistryAuth, error) {
 	v := r.Header.Get(registry.AuthHeader)
 	if v == "" {
-		return nil
+		return nil, nil
 	}
 	ac, err := authconfig.Decode(v)
 	if err != nil {
-		return errdefs.Newf(errdefs.ErrInvalidArgument, "invalid %s header: want base64url-encoded JSON registry credentials", registry.AuthHeader)
+		return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid %s header: want base64url-encoded JSON registry credentials", registry.AuthHeader)
 	}
-	if ac.Username != "" || ac.Password != "" || ac.Auth != "" || ac.IdentityToken != "" || ac.RegistryToken != "" {
-		return errdefs.Newf(errdefs.ErrInvalidArgument, "hive does not yet pass registry credentials (%s, docker's --with-registry-auth) to its nodes: log in to the registry on each node instead", registry.AuthHeader)
+	if ac.RegistryToken != "" {
+		return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "%s carries a registry bearer token (registrytoken), which expires: hive keeps credentials for later pulls, so send a username with a password or an identity token", registry.AuthHeader)
 	}
-	return nil
+	if ac.Auth != "" && ac.Username == "" && ac.Password == "" {
+		raw, err := base64.StdEncoding.DecodeString(ac.Auth)
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if err != nil || !ok {
+			return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid %s header: its auth field is not base64 of USER:PASSWORD", registry.AuthHeader)
+		}
+		ac.Username, ac.Password = user, pass
+	}
+	if ac.Username == "" && ac.Password == "" && ac.IdentityToken == "" {
+		return nil, nil
+	}
+	return &types.RegistryAuth{ServerAddress: ac.ServerAddress, Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken}, nil
 }
 
 // createService answers POST /services/create with 201 and the new ID.

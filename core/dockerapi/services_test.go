@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -204,21 +205,76 @@ func TestUnsupportedFieldsAreRefusedWithTheirName(t *testing.T) {
 	}
 }
 
-func TestRegistryCredentialsAreRefused(t *testing.T) {
+// X-Registry-Auth (docker service create --with-registry-auth) reaches
+// the managers, which keep it as the service's pull secret; no answer
+// carries it back.
+func TestRegistryCredentialsBecomeThePullSecret(t *testing.T) {
 	h := newHarness(t)
 	c := h.client()
-	auth, err := authconfig.Encode(registry.AuthConfig{Username: "u", Password: "p"})
+	ctx := context.Background()
+	const password = "pw-5d2e91"
+	auth, err := authconfig.Encode(registry.AuthConfig{Username: "u", Password: password, ServerAddress: "127.0.0.1:5000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.ServiceCreate(context.Background(), client.ServiceCreateOptions{Spec: simpleSpec("web", 1), EncodedRegistryAuth: auth})
-	if !cerrdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "registry credentials") || strings.Contains(err.Error(), auth) {
-		t.Errorf("create with credentials: %v", err)
+	created, err := c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: simpleSpec("web", 1), EncodedRegistryAuth: auth})
+	if err != nil {
+		t.Fatalf("create with credentials: %v", err)
+	}
+	svc, err := h.b.GetService(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Task.Container.PullSecret == "" {
+		t.Fatal("the credential did not become the service's pull secret")
+	}
+	resp := h.raw("GET", "/v1.44/services/"+created.ID)
+	body, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(body), password) {
+		t.Fatal("service inspect carries the password")
+	}
+	// The docker CLI's update without --with-registry-auth keeps it.
+	insp, err := c.ServiceInspect(ctx, created.ID, client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := insp.Service.Spec
+	spec.Labels = map[string]string{"k": "v"}
+	if _, err := c.ServiceUpdate(ctx, created.ID, client.ServiceUpdateOptions{Version: insp.Service.Version, Spec: spec, RegistryAuthFrom: swarm.RegistryAuthFromSpec}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := h.b.GetService(ctx, created.ID); again.Spec.Task.Container.PullSecret != svc.Spec.Task.Container.PullSecret {
+		t.Fatalf("an update without credentials changed the pull secret: %q", again.Spec.Task.Container.PullSecret)
+	}
+
+	for _, tc := range []struct{ name, header, want string }{
+		{"not base64", "%%%", "invalid X-Registry-Auth header"},
+		{"registry token", mustEncode(t, registry.AuthConfig{RegistryToken: "tok"}), "registry bearer token"},
+		{"user without password", mustEncode(t, registry.AuthConfig{Username: "u", ServerAddress: "127.0.0.1:5000"}), "no password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: simpleSpec("bad", 1), EncodedRegistryAuth: tc.header})
+			if !cerrdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want a 400 with %q", err, tc.want)
+			}
+		})
 	}
 	empty, _ := authconfig.Encode(registry.AuthConfig{ServerAddress: "https://index.docker.io/v1/"})
-	if _, err := c.ServiceCreate(context.Background(), client.ServiceCreateOptions{Spec: simpleSpec("web", 1), EncodedRegistryAuth: empty}); err != nil {
+	if _, err := c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: simpleSpec("anon", 1), EncodedRegistryAuth: empty}); err != nil {
 		t.Errorf("create with an address and no credentials: %v", err)
 	}
+	if anon, _ := h.b.GetService(ctx, "anon"); anon == nil || anon.Spec.Task.Container.PullSecret != "" {
+		t.Errorf("a header without credentials made a pull secret: %+v", anon)
+	}
+}
+
+func mustEncode(t *testing.T, ac registry.AuthConfig) string {
+	t.Helper()
+	s, err := authconfig.Encode(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestServiceLogsAreMultiplexedWithDetails(t *testing.T) {

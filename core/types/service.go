@@ -72,6 +72,11 @@ type ServiceSpec struct {
 	// a task of this service may start (compose's depends_on, which hive
 	// honours on the cluster).
 	DependsOn []ServiceDependency `json:"depends_on,omitempty"`
+	// RegistryAuth is set in a create or update request only (--with-
+	// registry-auth, Docker's X-Registry-Auth): the managers seal it into
+	// the service's pull secret (ContainerSpec.PullSecret) and never store
+	// it here. Nil on update keeps the credential the service has.
+	RegistryAuth *RegistryAuth `json:"registry_auth,omitempty"`
 }
 
 // ServiceDependency is one entry of ServiceSpec.DependsOn. When and how
@@ -131,6 +136,12 @@ type ContainerSpec struct {
 	// in memory on the node.
 	Secrets []SecretReference `json:"secrets,omitempty"`
 	Configs []ConfigReference `json:"configs,omitempty"`
+	// PullSecret is the ID of the secret holding the registry credential
+	// the image is pulled with (labelled LabelRegistryAuth), delivered
+	// like a secret to the nodes that run the service's tasks only. The
+	// managers set it from ServiceSpec.RegistryAuth; empty pulls
+	// anonymously.
+	PullSecret string `json:"pull_secret,omitempty"`
 }
 
 // HealthConfig is a task's health check, with Docker's semantics. A task
@@ -405,6 +416,10 @@ func (s ServiceSpec) Copy() ServiceSpec {
 	s.Update = s.Update.copy()
 	s.Rollback = s.Rollback.copy()
 	s.DependsOn = slices.Clone(s.DependsOn)
+	if s.RegistryAuth != nil {
+		a := *s.RegistryAuth
+		s.RegistryAuth = &a
+	}
 	return s
 }
 

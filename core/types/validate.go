@@ -131,6 +131,11 @@ func (s *ServiceSpec) Validate() error {
 	errs = append(errs, s.Update.validate("update", s.Endpoint.Ports)...)
 	errs = append(errs, s.Rollback.validate("rollback", s.Endpoint.Ports)...)
 	errs = append(errs, s.validateDependsOn()...)
+	if s.RegistryAuth != nil {
+		if err := s.RegistryAuth.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

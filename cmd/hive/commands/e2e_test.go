@@ -71,7 +71,7 @@ func newHarness(t *testing.T) *harness {
 
 // testPinImage is the CLI's registry in these tests: none answers, unless
 // a test puts one in its place.
-var testPinImage = func(_ context.Context, image string) (string, error) {
+var testPinImage = func(_ context.Context, image string, _ *types.RegistryAuth) (string, error) {
 	return "", fmt.Errorf("dial tcp: lookup registry-1.docker.io: no such host (the tests have no registry)")
 }
 

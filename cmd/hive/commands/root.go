@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hiveorch/hive/core/api/client"
+	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/registry"
+	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
 // RootOptions configures the command tree NewRoot builds.
@@ -67,15 +69,21 @@ type cli struct {
 	// display.
 	isTerminal func(w io.Writer) bool
 	// pinImage resolves an image's tag to its digest on its registry
-	// (stack deploy --resolve-image).
-	pinImage func(ctx context.Context, image string) (string, error)
+	// (stack deploy --resolve-image), with auth when not nil.
+	pinImage func(ctx context.Context, image string, auth *types.RegistryAuth) (string, error)
 
 	client *client.Client
 }
 
-// pinOnRegistry is pinImage: the image's registry, asked anonymously.
-func pinOnRegistry(ctx context.Context, image string) (string, error) {
-	return registry.Pin(ctx, image, nil)
+// pinOnRegistry is pinImage: the image's registry, asked with auth or
+// anonymously.
+func pinOnRegistry(ctx context.Context, image string, auth *types.RegistryAuth) (string, error) {
+	var ra *runtime.RegistryAuth
+	if auth != nil {
+		c := runtime.RegistryAuth(*auth)
+		ra = &c
+	}
+	return registry.Pin(ctx, image, nil, ra)
 }
 
 // NewRoot builds the hive command tree.

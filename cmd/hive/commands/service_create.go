@@ -13,7 +13,7 @@ import (
 )
 
 func (c *cli) serviceCreateCommand() *cobra.Command {
-	var detach, quiet bool
+	var detach, quiet, withAuth bool
 	cmd := &cobra.Command{
 		Use:   "create [flags] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a service",
@@ -32,12 +32,18 @@ the service stays created, so look with 'hive service ps NAME'.`,
   hive service create --name api --secret db_password --secret source=tls_key,target=tls/key.pem,mode=0400 \
       --config source=api.yaml,target=/etc/api/config.yaml hive-test/api:v1
   hive service create --name agent --mode global --limit-memory 256m busybox top
-  hive service create -d --name job --restart-condition none alpine sh -c 'echo hi'`,
+  hive service create -d --name job --restart-condition none alpine sh -c 'echo hi'
+  docker login registry.example.com && hive service create --with-registry-auth --name app registry.example.com/team/app:1`,
 		Args: minArgs(1, "an IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, err := createSpec(cmd.Flags(), args, c.lookupEnv)
 			if err != nil {
 				return err
+			}
+			if withAuth {
+				if spec.RegistryAuth, err = c.registryAuth(spec.Task.Container.Image); err != nil {
+					return err
+				}
 			}
 			cl, err := c.api()
 			if err != nil {
@@ -58,6 +64,7 @@ the service stays created, so look with 'hive service ps NAME'.`,
 	addSpecFlags(cmd.Flags(), "create")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the service is created, without waiting for it to converge")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the service ID, no progress")
+	cmd.Flags().BoolVar(&withAuth, "with-registry-auth", false, withRegistryAuthUsage)
 	return cmd
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func (c *cli) serviceUpdateCommand() *cobra.Command {
-	var rollback, detach, quiet bool
+	var rollback, detach, quiet, withAuth bool
 	cmd := &cobra.Command{
 		Use:   "update [flags] SERVICE",
 		Short: "Update a service",
@@ -37,7 +37,11 @@ the same port; a --X-rm is applied before the --X-add.
 
 Unless --detach is given, progress is shown until the update completes; the
 command exits 1 with the reason if the update pauses or rolls back. A
-paused update resumes with any change, or --force.`,
+paused update resumes with any change, or --force.
+
+--with-registry-auth sends the credential 'docker login' stored for the
+image's registry; a new credential replaces the old one without replacing a
+task (the next pull uses it).`,
 		Example: `  hive service update --image hive-test/web:v2 web
   hive service update --image hive-test/web:v2 --update-order start-first --update-parallelism 2 web
   hive service update --env-add LEVEL=debug --env-rm OLD web
@@ -58,7 +62,12 @@ paused update resumes with any change, or --force.`,
 				return err
 			}
 			svc, err := updateWithRetry(cmd.Context(), cl, args[0], func(spec *types.ServiceSpec) error {
-				return applySpecFlagsResolving(cmd.Flags(), "update", spec, c.lookupEnv, networkResolver(cmd.Context(), cl))
+				if err := applySpecFlagsResolving(cmd.Flags(), "update", spec, c.lookupEnv, networkResolver(cmd.Context(), cl)); err != nil || !withAuth {
+					return err
+				}
+				var err error
+				spec.RegistryAuth, err = c.registryAuth(spec.Task.Container.Image)
+				return err
 			})
 			if err != nil {
 				return err
@@ -74,6 +83,7 @@ paused update resumes with any change, or --force.`,
 	cmd.Flags().BoolVar(&rollback, "rollback", false, "go back to the previous spec, as hive service rollback")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the change is stored, without following the update")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress")
+	cmd.Flags().BoolVar(&withAuth, "with-registry-auth", false, withRegistryAuthUsage+"; without it the service keeps the credential it has")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ func (c *cli) stackDeployCommand() *cobra.Command {
 		files         []string
 		prune, detach bool
 		quiet         bool
+		withAuth      bool
 		resolveImage  string
 	)
 	cmd := &cobra.Command{
@@ -89,6 +90,11 @@ first, until the stack converges or one service cannot.`,
 			if err := d.check(); err != nil {
 				return err
 			}
+			if withAuth {
+				if err := d.readAuth(); err != nil {
+					return err
+				}
+			}
 			d.resolveImages(cmd.Context(), resolveImage)
 			if err := d.apply(cmd.Context(), prune); err != nil {
 				return err
@@ -103,6 +109,7 @@ first, until the stack converges or one service cannot.`,
 	cmd.Flags().BoolVar(&prune, "prune", false, "remove the stack's services that the files no longer name")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", true, "return once the changes are stored; --detach=false follows every service until the stack converges")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress (with --detach=false)")
+	cmd.Flags().BoolVar(&withAuth, "with-registry-auth", false, withRegistryAuthUsage+", for every service of the stack")
 	cmd.Flags().StringVar(&resolveImage, "resolve-image", resolveAlways, "pin each service's image to the digest its tag points at on its registry: always, changed (new and changed images only) or never")
 	return cmd
 }
@@ -140,9 +147,11 @@ func (d *deployer) resolveImages(ctx context.Context, mode string) {
 	}
 	keep := func(spec types.ServiceSpec) bool { return mode == resolveChanged && running(spec) != "" }
 	var images []string
+	auths := map[string]*types.RegistryAuth{} // by image
 	for _, spec := range d.objs.Services {
 		if !keep(spec) && !slices.Contains(images, spec.Task.Container.Image) {
 			images = append(images, spec.Task.Container.Image)
+			auths[spec.Task.Container.Image] = d.auths[spec.Name]
 		}
 	}
 	var (
@@ -155,7 +164,7 @@ func (d *deployer) resolveImages(ctx context.Context, mode string) {
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 			defer cancel()
-			pinned, err := d.c.pinImage(rctx, img)
+			pinned, err := d.c.pinImage(rctx, img, auths[img])
 			mu.Lock()
 			defer mu.Unlock()
 			pins[img], errs[img] = pinned, err
@@ -194,6 +203,25 @@ type deployer struct {
 
 	// deployed are the stack's services after apply, by name.
 	deployed map[string]*types.Service
+	// auths are the registry credentials sent with each service, by
+	// name (--with-registry-auth).
+	auths map[string]*types.RegistryAuth
+}
+
+// readAuth reads the registry credential of each service's image, before
+// anything is created, for --with-registry-auth.
+func (d *deployer) readAuth() error {
+	d.auths = map[string]*types.RegistryAuth{}
+	var errs []error
+	for _, spec := range d.objs.Services {
+		a, err := d.c.registryAuth(spec.Task.Container.Image)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", spec.Name, err))
+			continue
+		}
+		d.auths[spec.Name] = a
+	}
+	return errors.Join(errs...)
 }
 
 func (d *deployer) read(ctx context.Context) error {
@@ -381,8 +409,11 @@ func (d *deployer) apply(ctx context.Context, prune bool) error {
 		if err != nil && !isNotFound(err) {
 			return err
 		}
+		auth := d.auths[spec.Name]
 		if isNotFound(err) {
 			fmt.Fprintf(d.out, "Creating service %s\n", spec.Name)
+			spec := spec.Copy()
+			spec.RegistryAuth = auth
 			svc, err := d.cl.CreateService(ctx, spec)
 			if err != nil {
 				return fmt.Errorf("create service %s: %w", spec.Name, err)
@@ -394,16 +425,23 @@ func (d *deployer) apply(ctx context.Context, prune bool) error {
 		if err != nil {
 			return err
 		}
-		if same {
+		if same && auth == nil {
 			fmt.Fprintf(d.out, "Service %s unchanged (id: %s)\n", spec.Name, cur.ID)
 			d.deployed[spec.Name] = cur
 			continue
 		}
-		fmt.Fprintf(d.out, "Updating service %s (id: %s)\n", spec.Name, cur.ID)
+		if same {
+			// Only the credential is sent: the managers store it if it
+			// changed, and replace no task.
+			fmt.Fprintf(d.out, "Service %s unchanged, registry credential sent (id: %s)\n", spec.Name, cur.ID)
+		} else {
+			fmt.Fprintf(d.out, "Updating service %s (id: %s)\n", spec.Name, cur.ID)
+		}
 		svc, err := updateWithRetry(ctx, d.cl, cur.ID, func(s *types.ServiceSpec) error {
 			force := s.Task.ForceUpdate
 			*s = spec.Copy()
 			s.Task.ForceUpdate = force
+			s.RegistryAuth = auth
 			return nil
 		})
 		if err != nil {
@@ -432,6 +470,7 @@ func (d *deployer) apply(ctx context.Context, prune bool) error {
 func (d *deployer) sameSpec(want types.ServiceSpec, cur *types.Service) (bool, error) {
 	w := want.Copy()
 	w.Task.ForceUpdate = cur.Spec.Task.ForceUpdate
+	w.Task.Container.PullSecret = cur.Spec.Task.Container.PullSecret // hive's, never the file's
 	for i := range w.Networks {
 		n := d.networkByRef(w.Networks[i].Target)
 		if n == nil {

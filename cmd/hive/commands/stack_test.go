@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hiveorch/hive/core/types"
 )
 
 const stackFile = `services:
@@ -335,7 +337,7 @@ func TestStackDeployResolvesImages(t *testing.T) {
 	reachable := true
 	saved := testPinImage
 	t.Cleanup(func() { testPinImage = saved })
-	testPinImage = func(_ context.Context, image string) (string, error) {
+	testPinImage = func(_ context.Context, image string, _ *types.RegistryAuth) (string, error) {
 		if !reachable {
 			return "", errors.New("dial tcp 127.0.0.1:5000: connect: connection refused")
 		}

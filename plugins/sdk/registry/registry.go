@@ -76,9 +76,10 @@ func Denied(err error) bool {
 // Pin returns image with the digest its tag points at on its registry
 // (as docker service create does: "nginx:1.27@sha256:…"), so that every
 // node runs the same image. An image that names a digest already is
-// returned as it is. Pin asks anonymously. A registry's error is returned
-// as the resolver gives it (it names the registry, not the image).
-func Pin(ctx context.Context, image string, insecure []string) (string, error) {
+// returned as it is. Pin asks with auth, or anonymously when it is nil.
+// A registry's error is returned as the resolver gives it (it names the
+// registry, not the image).
+func Pin(ctx context.Context, image string, insecure []string, auth *runtime.RegistryAuth) (string, error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", image, err)
@@ -87,7 +88,7 @@ func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 		return image, nil
 	}
 	tagged := reference.TagNameOnly(named)
-	desc, err := Resolve(ctx, tagged.String(), insecure)
+	desc, err := Resolve(ctx, tagged.String(), insecure, auth)
 	if err != nil {
 		return "", err
 	}
@@ -99,13 +100,13 @@ func Pin(ctx context.Context, image string, insecure []string) (string, error) {
 }
 
 // Resolve returns the descriptor the registry holds for ref (a full
-// reference, as docker.io/library/nginx:latest), asked anonymously. The
-// resolver's log of each failed request is kept quiet: its error says it
-// all.
-func Resolve(ctx context.Context, ref string, insecure []string) (ocispec.Descriptor, error) {
+// reference, as docker.io/library/nginx:latest), asked with auth (nil:
+// anonymously). The resolver's log of each failed request is kept quiet:
+// its error says it all.
+func Resolve(ctx context.Context, ref string, insecure []string, auth *runtime.RegistryAuth) (ocispec.Descriptor, error) {
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
 	ctx = log.WithLogger(ctx, logrus.NewEntry(quiet))
-	_, desc, err := Resolver(insecure, nil).Resolve(ctx, ref)
+	_, desc, err := Resolver(insecure, auth).Resolve(ctx, ref)
 	return desc, err
 }

@@ -53,18 +53,18 @@ func fakeRegistry(t *testing.T) string {
 func TestPin(t *testing.T) {
 	host := fakeRegistry(t)
 	ctx := context.Background()
-	got, err := Pin(ctx, host+"/acme/web:v1", nil)
+	got, err := Pin(ctx, host+"/acme/web:v1", nil, nil)
 	if err != nil || got != host+"/acme/web:v1@"+testDigest {
 		t.Fatalf("Pin = %q, %v; want the tag with its digest", got, err)
 	}
 	pinned := host + "/acme/web:v1@" + testDigest
-	if got, err := Pin(ctx, pinned, nil); err != nil || got != pinned {
+	if got, err := Pin(ctx, pinned, nil, nil); err != nil || got != pinned {
 		t.Errorf("Pin of a pinned image = %q, %v; want it unchanged", got, err)
 	}
-	if _, err := Pin(ctx, host+"/acme/web:v9", nil); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := Pin(ctx, host+"/acme/web:v9", nil, nil); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("Pin of an unknown tag: %v; want not found, naming it", err)
 	}
-	if _, err := Pin(ctx, "UPPER/case", nil); err == nil {
+	if _, err := Pin(ctx, "UPPER/case", nil, nil); err == nil {
 		t.Error("Pin of an invalid reference succeeded")
 	}
 }
