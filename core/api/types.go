@@ -101,6 +101,10 @@ type Info struct {
 	Locked bool `json:"locked,omitempty"`
 	// Autolock says whether the cluster's managers are autolocked.
 	Autolock bool `json:"autolock,omitempty"`
+	// ClusterVersion is the Meta.Version of the cluster's settings (a
+	// manager's answer only): what a change of them is checked against,
+	// as the Docker API's /swarm/update?version=N.
+	ClusterVersion uint64 `json:"cluster_version,omitempty"`
 }
 
 // ServiceSummary is a service with the counts `hive service ls` shows.

@@ -45,7 +45,7 @@ func (b *managerBackend) Info(ctx context.Context) (*api.Info, error) {
 		}
 		info.Services = len(tx.Services())
 		if c := tx.Cluster(); c != nil {
-			info.Autolock = c.Encryption.Autolock
+			info.Autolock, info.ClusterVersion = c.Encryption.Autolock, c.Version
 		}
 		for _, t := range tx.Tasks() {
 			info.Tasks++

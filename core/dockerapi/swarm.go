@@ -1,6 +1,7 @@
 package dockerapi
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
 
@@ -53,7 +54,7 @@ func (s *Server) inspectSwarm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, swarm.Swarm{
-		ClusterInfo: swarm.ClusterInfo{ID: in.ClusterID, Spec: clusterSpec(in)},
+		ClusterInfo: swarm.ClusterInfo{ID: in.ClusterID, Meta: swarm.Meta{Version: swarm.Version{Index: in.ClusterVersion}}, Spec: clusterSpec(in)},
 		JoinTokens:  swarm.JoinTokens{Worker: tokens.Worker, Manager: tokens.Manager},
 	})
 }
@@ -107,11 +108,12 @@ func (s *Server) leaveSwarm(w http.ResponseWriter, r *http.Request) {
 // Spec.EncryptionConfig.AutoLockManagers is the backend's SetAutolock, and
 // rotateWorkerToken, rotateManagerToken and rotateManagerUnlockKey are its
 // rotations. Any other change to the spec is refused, naming the field.
-// The version is required, as dockerd requires it, but hive's API keeps
-// no version of the cluster's settings to compare it with: the update is
-// applied whatever version was read.
+// The version must be the one GET /swarm answered (the version of the
+// cluster's settings), as dockerd requires: a change made since is a 409
+// (the check comes before the change, not in the same transaction).
 func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
-	if _, err := queryVersion(r, "swarm"); err != nil {
+	version, err := queryVersion(r, "swarm")
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -132,6 +134,10 @@ func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
 	in, err := s.backend.Info(ctx)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if version != in.ClusterVersion {
+		writeError(w, fmt.Errorf("%w: update out of sequence: the swarm's settings changed since they were read (version %d, now %d): inspect the swarm again and retry", errdefs.ErrVersionConflict, version, in.ClusterVersion))
 		return
 	}
 	if err := checkClusterSpec(spec); err != nil {

@@ -164,3 +164,29 @@ func TestSwarmInitJoinLeave(t *testing.T) {
 		t.Errorf("leave: %v (calls %v)", err, h.b.Calls())
 	}
 }
+
+// /swarm/update checks the version GET /swarm answered, as dockerd does.
+func TestSwarmUpdateChecksTheVersion(t *testing.T) {
+	h := newSwarmHarness(t)
+	c := h.client()
+	h.b.InfoValue.ClusterVersion = 5
+	_, _ = h.b.Info(t.Context()) // takes the backend's lock: the server's read comes after this write
+	read, err := c.SwarmInspect(t.Context(), client.SwarmInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Swarm.Version.Index != 5 {
+		t.Fatalf("swarm inspect: version %d, want the cluster's 5", read.Swarm.Version.Index)
+	}
+	stale := swarm.Version{Index: 4}
+	_, err = c.SwarmUpdate(t.Context(), client.SwarmUpdateOptions{Version: stale, Spec: read.Swarm.Spec, RotateWorkerToken: true})
+	if !cerrdefs.IsConflict(err) || !strings.Contains(err.Error(), "update out of sequence") {
+		t.Fatalf("update with a stale version: %v, want a 409 out of sequence", err)
+	}
+	if h.b.Called("RotateJoinToken") {
+		t.Fatal("a stale update rotated the token")
+	}
+	if _, err := c.SwarmUpdate(t.Context(), client.SwarmUpdateOptions{Version: read.Swarm.Version, Spec: read.Swarm.Spec, RotateWorkerToken: true}); err != nil {
+		t.Fatalf("update with the version read: %v", err)
+	}
+}
