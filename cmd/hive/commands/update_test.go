@@ -304,8 +304,16 @@ func TestInspectPrettyShowsTheUpdate(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the update completes", func() bool {
 		// The status of this update, not the create's, which may still
 		// be stored when the update returns.
+		// And every task on the new image: a task the orchestrator
+		// made from the create's spec after the update would start
+		// another update.
 		svc := h.b.Service("web")
 		st := svc.UpdateStatus
+		for _, tk := range h.b.TasksOf("web") {
+			if tk.DesiredState <= types.TaskStateRunning && tk.Spec.Container.Image != "hive-test/web:v2" {
+				return false
+			}
+		}
 		return st != nil && st.State == types.UpdateCompleted && st.SpecVersion == svc.SpecVersion && svc.PreviousSpec != nil
 	})
 	out := h.mustRun("service", "inspect", "--pretty", "web")

@@ -177,11 +177,27 @@ func (e *engine) deleteTask(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	if _, err := task.Delete(e.ctx(ctx), containerd.WithProcessKill); err != nil && !cerrdefs.IsNotFound(err) {
+	// The shim may still count the task's process as running for a
+	// moment after its exit was reported (a health check's exec that
+	// died with it is reaped after it): try again for a while.
+	for attempt := 1; ; attempt++ {
+		_, err := task.Delete(e.ctx(ctx), containerd.WithProcessKill)
+		switch {
+		case err == nil || cerrdefs.IsNotFound(err):
+			return nil
+		case attempt < deleteAttempts && strings.Contains(err.Error(), "running process") && ctx.Err() == nil:
+			time.Sleep(deleteRetryDelay)
+			continue
+		}
 		return wrapErr(err, "delete task")
 	}
-	return nil
 }
+
+// How long deleteTask waits for the shim to see a task's process gone.
+const (
+	deleteAttempts   = 40
+	deleteRetryDelay = 50 * time.Millisecond
+)
 
 // task loads the task of container id.
 func (e *engine) task(ctx context.Context, id string) (containerd.Task, error) {
