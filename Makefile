@@ -69,9 +69,9 @@ up: build testimage
 	@echo "  $(HIVE) service ps demo"
 	@echo "  make down                              # remove the demo and stop hive"
 
-## down: remove the demo service and stop hive
+## down: remove the demo service, wait until its containers are stopped, and stop hive
 down:
-	-@$(HIVE) service rm demo 2>/dev/null
+	-@$(HIVE) service rm --wait demo 2>/dev/null
 	$(HIVE) down
 
 ## lint: formatting, vet and staticcheck

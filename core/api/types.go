@@ -166,8 +166,10 @@ type LogLine struct {
 const (
 	PluginRunning    = "running"
 	PluginStarting   = "starting"
+	PluginUnhealthy  = "unhealthy"
 	PluginRestarting = "restarting"
 	PluginFailed     = "failed"
+	PluginStopped    = "stopped"
 )
 
 // PluginStatus is one plugin as the node serving the request runs it.
@@ -177,12 +179,40 @@ type PluginStatus struct {
 	Version string `json:"version"`
 	// Source is "builtin" or the path of the plugin's executable.
 	Source string `json:"source"`
-	// State is "running", "starting", "restarting" or "failed".
-	State        string   `json:"state"`
-	PID          int      `json:"pid,omitempty"`
-	Restarts     int      `json:"restarts"`
+	// State is "starting", "running", "unhealthy" (it runs but its health
+	// check fails: its engine is unreachable, say), "restarting", "failed"
+	// or "stopped".
+	State    string `json:"state"`
+	PID      int    `json:"pid,omitempty"`
+	Restarts int    `json:"restarts"`
+	// Error is why the plugin is unhealthy, restarting or failed.
 	Error        string   `json:"error,omitempty"`
 	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// pluginKindRuntime is PluginStatus.Kind of a container runtime.
+const pluginKindRuntime = "runtime"
+
+// Trouble says what is wrong with a plugin that is unhealthy, restarting
+// or failed, and what that means for the node, as `hive up` warns: ""
+// for one that is starting, running or stopped.
+func (p PluginStatus) Trouble() string {
+	switch p.State {
+	case PluginUnhealthy, PluginRestarting, PluginFailed:
+	default:
+		return ""
+	}
+	msg := p.Kind + " plugin " + p.Name + " is " + p.State
+	if p.State == PluginFailed {
+		msg = p.Kind + " plugin " + p.Name + " has failed"
+	}
+	if p.Error != "" {
+		msg += ": " + p.Error
+	}
+	if p.Kind == pluginKindRuntime {
+		msg += "; this node cannot run tasks until it is healthy"
+	}
+	return msg
 }
 
 // ErrorResponse is the body of every error the API returns, and the last

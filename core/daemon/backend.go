@@ -121,6 +121,26 @@ func (d *daemon) pluginStatus() []api.PluginStatus {
 	return out
 }
 
+// reportPluginTrouble warns, once the node's plugins have started, of each plugin that is unhealthy, restarting or failed,
+// in the words `hive up -d` prints: the foreground `hive up` shows it on
+// its terminal.
+func (d *daemon) reportPluginTrouble(ctx context.Context) error {
+	_ = d.runtime.WaitReady(ctx)
+	_ = d.network.WaitReady(ctx)
+	if d.scheduler != nil {
+		_ = d.scheduler.WaitReady(ctx)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	for _, p := range d.pluginStatus() {
+		if msg := p.Trouble(); msg != "" {
+			d.logger.Warn(msg, "plugin", p.Name)
+		}
+	}
+	return nil
+}
+
 // Shutdown stops the daemon.
 func (b *managerBackend) Shutdown(ctx context.Context) error {
 	b.d.logger.Info("shutdown requested through the API")

@@ -258,6 +258,7 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 	d.logger.Info("hive is up", "role", d.role, "api", cfg.Host, "cluster_addr", d.addr, "data_dir", cfg.DataDir, "new_cluster", fresh)
 
 	d.startNode(ctx)
+	d.run("plugin-report", d.reportPluginTrouble)
 
 	select {
 	case <-ctx.Done():

@@ -12,8 +12,10 @@
 // Describe itself (its kind must match), then configured with its
 // settings.
 //
-// One supervisor goroutine per plugin health-checks the process every
-// HealthInterval and restarts it, with exponential backoff, when it exits
+// One supervisor goroutine per plugin health-checks the process once as
+// soon as it is configured (so that it shows as running or unhealthy from
+// the start, never running while its engine is unreachable), then every
+// HealthInterval, and restarts it, with exponential backoff, when it exits
 // or stops answering. A plugin that answers but reports a problem (its
 // engine is unreachable) is marked unhealthy and left running. A plugin
 // that cannot work until the operator acts (wrong kind, bad settings, a

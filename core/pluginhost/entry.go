@@ -230,7 +230,7 @@ func (e *entry) run(ctx context.Context) {
 			// that whoever sees it running can count on the next check
 			// being an interval later.
 			ticker := e.clk.NewTicker(e.interval)
-			e.running(inst, info)
+			e.running(inst, info, e.firstCheck(ctx, inst))
 			err = e.watch(ctx, inst, ticker)
 			ticker.Stop()
 			uptime = e.clk.Now().Sub(startedAt)
@@ -330,13 +330,32 @@ func (e *entry) wrongKind(got sdk.Kind) error {
 		e.name, got, e.kind, e.kind, e.kind)}
 }
 
-func (e *entry) running(inst *instance, info sdk.Info) {
+// running makes inst the live instance: running, or unhealthy when
+// healthErr (its first health check's error) is not nil.
+func (e *entry) running(inst *instance, info sdk.Info, healthErr error) {
 	e.mu.Lock()
 	e.inst, e.info, e.pid = inst, info, inst.pid
 	restarts := e.restarts
-	e.setLocked(StateRunning, "")
+	if healthErr != nil {
+		e.setLocked(StateUnhealthy, healthErr.Error())
+	} else {
+		e.setLocked(StateRunning, "")
+	}
 	e.mu.Unlock()
 	e.log.Info("plugin started", "pid", inst.pid, "restarts", restarts, "version", info.Version)
+	if healthErr != nil {
+		e.log.Warn("plugin unhealthy", "error", healthErr)
+	}
+}
+
+// firstCheck health-checks a process just configured, before it shows as
+// running: the error of a failed check, nil when healthy.
+func (e *entry) firstCheck(ctx context.Context, inst *instance) error {
+	result, err := e.check(ctx, inst)
+	if result == checkOK {
+		return nil
+	}
+	return err
 }
 
 // down gives up inst: calls fail fast from now on.

@@ -276,7 +276,11 @@ func TestSupervisorHealth(t *testing.T) {
 	l.pingErr = errors.New("transport is closing")
 	l.mu.Unlock()
 	clk.Advance(waitRetry(t, e, clk))
-	waitState(t, e, StateRunning)
+	// The check made at start fails too: unhealthy from the start, and
+	// that check is no strike.
+	if st := waitState(t, e, StateUnhealthy); !strings.Contains(st.Error, "connection refused") {
+		t.Fatalf("unhealthy at start: error = %q", st.Error)
+	}
 	sinceTick = 0 // the new process has a new ticker
 	for range transportStrikes {
 		tick()
@@ -372,10 +376,11 @@ func TestProxyCallsFailFastWhileDown(t *testing.T) {
 
 func TestProxyCallInFlightWhenThePluginGoesDownIsUnavailable(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1000, 0))
-	impl := &fakeBase{kind: sdk.KindRuntime, healthHang: true}
+	impl := &fakeBase{kind: sdk.KindRuntime}
 	l := &fakeLauncher{impl: impl}
 	e := runEntry(t, l, clk, time.Hour)
 	waitState(t, e, StateRunning)
+	impl.set(func(f *fakeBase) { f.healthHang = true })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -44,8 +44,10 @@ func newHarness(t *testing.T) *harness {
 		ManagerStatus: &types.ManagerStatus{Leader: true, Reachability: "reachable"}})
 	b.AddNode(&types.Node{ID: "node2bbbbbbbbbbbbbbbbbbbb", Description: types.NodeDescription{Hostname: "worker-1", Runtime: types.Plugin{Name: "docker", Version: "20.10.24"}},
 		Spec:   types.NodeSpec{Role: types.RoleWorker, Availability: types.AvailabilityDrain},
-		Status: types.NodeStatus{State: types.NodeStateDown}})
+		Status: types.NodeStatus{State: types.NodeStateDown, Message: "heartbeat failure: the node stopped answering for a long time now"}})
 	b.PluginList = []api.PluginStatus{
+		{Name: "runtime-containerd", Kind: "runtime", Version: "0.1.0", Source: "builtin", State: "unhealthy",
+			Error: "health check: containerd at /nonexistent.sock is unreachable; check that it runs"},
 		{Name: "runtime-docker", Kind: "runtime", Version: "0.1.0", Source: "builtin", State: "running"},
 		{Name: "scheduler-x", Kind: "scheduler", Version: "2.0.0", Source: "/opt/hive/plugins/scheduler-x", State: "failed", Error: "exit status 2"},
 	}
@@ -383,6 +385,40 @@ func TestServicePsScaleRm(t *testing.T) {
 	}
 }
 
+func TestServiceRmWaitReturnsOnceTheTasksStopped(t *testing.T) {
+	h := newHarness(t)
+	h.mustRun("service", "create", "--name", "web", "--replicas", "2", "--constraint", "node.hostname==laptop", "nginx")
+	svc := h.b.Service("web")
+	if out := h.mustRun("service", "rm", "--wait", "web"); out != "web\n" {
+		t.Errorf("service rm --wait printed %q", out)
+	}
+	tasks, err := h.b.ListTasks(context.Background(), api.TaskFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if task.ServiceID == svc.ID && !task.Status.State.Terminal() {
+			t.Errorf("task %s is %s after service rm --wait", task.Name(), task.Status.State)
+		}
+	}
+}
+
+func TestServiceRmWaitTimesOutOnATaskThatDoesNotStop(t *testing.T) {
+	h := newHarness(t)
+	h.b.AddService(&types.Service{ID: "svcstuck", Spec: types.ServiceSpec{Name: "stuck"}})
+	// Its task runs on worker-1, which is down: nothing will stop it.
+	h.b.AddTask(&types.Task{ID: "taskstuck", ServiceID: "svcstuck", Slot: 1, NodeID: "node2bbbbbbbbbbbbbbbbbbbb",
+		DesiredState: types.TaskStateRunning, Status: types.TaskStatus{State: types.TaskStateRunning}})
+	out, errOut, code := h.run("service", "rm", "--wait", "--timeout", "300ms", "stuck")
+	want := "Error: 1 task(s) of the removed services are still stopping after 300ms: see their nodes with 'hive node ls'\n"
+	if code != 1 || out != "stuck\n" || errOut != want {
+		t.Errorf("service rm --wait of a stuck service: exit %d, stdout %q, stderr %q, want stderr %q", code, out, errOut, want)
+	}
+	if _, errOut, code := h.run("service", "rm", "--wait", "--timeout", "0s", "web"); code != 1 || errOut != "Error: --timeout must be positive, got 0s\n" {
+		t.Errorf("--timeout 0s: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestScaleRetriesOnceOnConflict(t *testing.T) {
 	h := newHarness(t)
 	h.mustRun("service", "create", "-d", "--name", "web", "nginx")
@@ -427,11 +463,14 @@ func TestServiceLogs(t *testing.T) {
 func TestReadCommands(t *testing.T) {
 	h := newHarness(t)
 	out := h.mustRun("node", "ls")
-	want := "ID                            HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS   RUNTIME\n" +
+	want := "ID                            HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS   RUNTIME           MESSAGE\n" +
 		"node1aaaaaaaaaaaaaaaaaaaa *   laptop     Ready    Active         Leader           docker 20.10.24\n" +
-		"node2bbbbbbbbbbbbbbbbbbbb     worker-1   Down     Drain                           docker 20.10.24\n"
+		"node2bbbbbbbbbbbbbbbbbbbb     worker-1   Down     Drain                           docker 20.10.24   heartbeat failure: the node stopped answering for a long ti…\n"
 	if out != want {
 		t.Errorf("node ls:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustRun("node", "ls", "--no-trunc"); !strings.Contains(out, "   heartbeat failure: the node stopped answering for a long time now\n") {
+		t.Errorf("node ls --no-trunc does not show the whole message:\n%s", out)
 	}
 	if out := h.mustRun("node", "ls", "-q"); out != "node1aaaaaaaaaaaaaaaaaaaa\nnode2bbbbbbbbbbbbbbbbbbbb\n" {
 		t.Errorf("node ls -q = %q", out)
@@ -440,11 +479,15 @@ func TestReadCommands(t *testing.T) {
 		t.Errorf("node inspect self = %s", out)
 	}
 	out = h.mustRun("plugin", "ls")
-	want = "NAME             KIND        VERSION   SOURCE                          STATE\n" +
-		"runtime-docker   runtime     0.1.0     builtin                         running\n" +
-		"scheduler-x      scheduler   2.0.0     /opt/hive/plugins/scheduler-x   failed: exit status 2\n"
+	want = "NAME                 KIND        VERSION   SOURCE                          STATE       ERROR\n" +
+		"runtime-containerd   runtime     0.1.0     builtin                         unhealthy   health check: containerd at /nonexistent.sock is unreachabl…\n" +
+		"runtime-docker       runtime     0.1.0     builtin                         running\n" +
+		"scheduler-x          scheduler   2.0.0     /opt/hive/plugins/scheduler-x   failed      exit status 2\n"
 	if out != want {
 		t.Errorf("plugin ls:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustRun("plugin", "ls", "--no-trunc"); !strings.Contains(out, " unhealthy   health check: containerd at /nonexistent.sock is unreachable; check that it runs\n") {
+		t.Errorf("plugin ls --no-trunc does not show the whole error:\n%s", out)
 	}
 	if out := h.mustRun("info"); !strings.Contains(out, "Node ID:     node1aaaaaaaaaaaaaaaaaaaa\n") || !strings.Contains(out, "Leader:      yes\n") {
 		t.Errorf("info:\n%s", out)

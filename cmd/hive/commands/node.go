@@ -18,8 +18,9 @@ func (c *cli) nodeCommand() *cobra.Command {
 
 func (c *cli) nodeLsCommand() *cobra.Command {
 	var (
-		format string
-		quiet  bool
+		format  string
+		quiet   bool
+		noTrunc bool
 	)
 	cmd := &cobra.Command{
 		Use:     "ls",
@@ -27,9 +28,11 @@ func (c *cli) nodeLsCommand() *cobra.Command {
 		Short:   "List the nodes of the cluster",
 		Long: `List the nodes of the cluster. The node the CLI is talking to is marked
 with * after its ID. MANAGER STATUS is Leader, Reachable or Unreachable for
-managers and empty for workers.`,
+managers and empty for workers. MESSAGE says why a node is not Ready (it
+stopped answering, say), cut short unless --no-trunc is given.`,
 		Example: `  hive node ls
   hive node ls -q
+  hive node ls --no-trunc
   hive node ls --format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,11 +62,12 @@ managers and empty for workers.`,
 			if err != nil {
 				return err
 			}
-			return renderNodes(out, nodes, info.NodeID)
+			return renderNodes(out, nodes, info.NodeID, !noTrunc)
 		},
 	}
 	addFormatFlag(cmd, &format, formatTable)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only print node IDs")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not shorten messages")
 	return cmd
 }
 
@@ -77,16 +81,28 @@ func sortNodes(nodes []*types.Node) {
 	})
 }
 
-// renderNodes prints the node ls table; selfID's row gets a * after the ID.
-func renderNodes(w io.Writer, nodes []*types.Node, selfID string) error {
-	t := newTable(w, "ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "RUNTIME")
+// maxNodeMessageLength is where node ls cuts a node's message unless
+// --no-trunc is given.
+const maxNodeMessageLength = 60
+
+// renderNodes prints the node ls table; selfID's row gets a * after the
+// ID, and trunc cuts the messages.
+func renderNodes(w io.Writer, nodes []*types.Node, selfID string, trunc bool) error {
+	t := newTable(w, "ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "RUNTIME", "MESSAGE")
 	for _, n := range nodes {
 		id := n.ID
 		if n.ID == selfID {
 			id += " *"
 		}
+		msg := ""
+		if n.Status.State != types.NodeStateReady {
+			msg = n.Status.Message
+		}
+		if trunc {
+			msg = cutText(msg, maxNodeMessageLength)
+		}
 		t.row(id, n.Description.Hostname, capitalize(string(n.Status.State)),
-			capitalize(string(n.Spec.Availability)), managerStatus(n), runtimeName(n.Description.Runtime))
+			capitalize(string(n.Spec.Availability)), managerStatus(n), runtimeName(n.Description.Runtime), msg)
 	}
 	return t.flush()
 }

@@ -289,31 +289,61 @@ func formatCPU(nano int64) string {
 // formatBytes renders a size in binary units: 536870912 -> "512MiB".
 func formatBytes(n int64) string { return units.BytesSize(float64(n)) }
 
+// serviceRmWaitTimeout is how long service rm --wait waits by default.
+const serviceRmWaitTimeout = 60 * time.Second
+
 func (c *cli) serviceRmCommand() *cobra.Command {
-	return &cobra.Command{
+	var (
+		wait    bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
 		Use:     "rm SERVICE [SERVICE...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more services",
 		Long: `Remove services; their tasks are stopped. Each removed service is printed as
 given. A service that cannot be removed is reported and the others are still
-removed; the command then exits 1.`,
+removed; the command then exits 1.
+
+With --wait, the command returns only once every task of the removed services
+has stopped (their containers are stopped, and the agents remove them), or
+fails after --timeout saying how many are still stopping.`,
 		Example: `  hive service rm web
+  hive service rm --wait web
   hive service rm $(hive service ls -q)`,
 		Args: minArgs(1, "one service"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout must be positive, got %s", timeout)
+			}
 			cl, err := c.api()
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
 			var errs []error
+			var removed []string
 			for _, ref := range args {
-				if err := cl.RemoveService(cmd.Context(), ref); err != nil {
+				svc, err := cl.GetService(ctx, ref)
+				if err == nil {
+					err = cl.RemoveService(ctx, svc.ID)
+				}
+				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
+				removed = append(removed, svc.ID)
 				fmt.Fprintln(cmd.OutOrStdout(), ref)
+			}
+			if wait && len(removed) > 0 {
+				if err := c.waitTasksGone(ctx, cl, removed, timeout); err != nil {
+					errs = append(errs, fmt.Errorf("%w: see their nodes with 'hive node ls'", err))
+				}
 			}
 			return errorOf(errs)
 		},
 	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "return once the services' tasks have stopped")
+	cmd.Flags().DurationVar(&timeout, "timeout", serviceRmWaitTimeout, "how long --wait waits")
+	return cmd
 }

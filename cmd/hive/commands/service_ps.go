@@ -191,8 +191,17 @@ func taskError(err string, trunc bool) string {
 	if err == "" {
 		return ""
 	}
-	if r := []rune(err); trunc && len(r) > maxErrLength {
-		err = string(r[:maxErrLength-1]) + "…"
+	if trunc {
+		err = cutText(err, maxErrLength)
 	}
 	return `"` + err + `"`
+}
+
+// cutText cuts s to n characters, the last one an ellipsis, when it is
+// longer.
+func cutText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

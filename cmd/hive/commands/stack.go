@@ -362,8 +362,8 @@ func (c *cli) removeStack(ctx context.Context, cl *client.Client, cmd *cobra.Com
 		removed = append(removed, s.Service.ID)
 	}
 	if len(o.networks) > 0 {
-		if err := c.waitTasksGone(ctx, cl, removed); err != nil {
-			errs = append(errs, err)
+		if err := c.waitTasksGone(ctx, cl, removed, stackRmTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("%w: run 'hive stack rm' again once they stopped", err))
 		}
 	}
 	for _, n := range o.networks {
@@ -387,14 +387,16 @@ func (c *cli) removeStack(ctx context.Context, cl *client.Client, cmd *cobra.Com
 	return errs
 }
 
-// waitTasksGone polls until no task of the services is still running or
-// stopping: a network is refused removal while a task is attached.
-func (c *cli) waitTasksGone(ctx context.Context, cl *client.Client, services []string) error {
+// waitTasksGone polls, for up to timeout, until no task of the removed
+// services is still running or stopping: their containers are stopped
+// (the agents then remove them), and a network is no longer refused
+// removal for a task attached to it.
+func (c *cli) waitTasksGone(ctx context.Context, cl *client.Client, services []string, timeout time.Duration) error {
 	removed := map[string]bool{}
 	for _, id := range services {
 		removed[id] = true
 	}
-	deadline := c.now().Add(stackRmTimeout)
+	deadline := c.now().Add(timeout)
 	for {
 		// A removed service's tasks are listed only unfiltered: the
 		// filter resolves a service that no longer exists.
@@ -412,7 +414,7 @@ func (c *cli) waitTasksGone(ctx context.Context, cl *client.Client, services []s
 			return nil
 		}
 		if c.now().After(deadline) {
-			return fmt.Errorf("%d task(s) of the removed services are still stopping after %s: run 'hive stack rm' again once they stopped", left, stackRmTimeout)
+			return fmt.Errorf("%d task(s) of the removed services are still stopping after %s", left, timeout)
 		}
 		if err := c.pause(ctx); err != nil {
 			return err

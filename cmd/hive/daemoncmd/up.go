@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hiveorch/hive/config"
+	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/api/client"
 	"github.com/hiveorch/hive/core/daemon"
 	"github.com/hiveorch/hive/core/errdefs"
@@ -204,6 +206,9 @@ func startDetached(cmd *cobra.Command, cfg *config.Config, args []string) error 
 		pcancel()
 		if err == nil {
 			fmt.Fprintf(cmd.OutOrStdout(), "hive is up (pid %d)\n  API:  %s\n  logs: %s\n  stop: hive down\n", child.Process.Pid, cfg.Host, logPath)
+			for _, msg := range pluginTrouble(ctx, cl, tick.C) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg)
+			}
 			return nil
 		}
 		select {
@@ -212,6 +217,29 @@ func startDetached(cmd *cobra.Command, cfg *config.Config, args []string) error 
 		case <-ctx.Done():
 			return fmt.Errorf("hive did not answer at %s within 60s; see %s", cfg.Host, logPath)
 		case <-tick.C:
+		}
+	}
+}
+
+// pluginTrouble waits, polling at each tick until ctx is done, for the
+// plugins of the node to be past starting, and returns what is wrong with
+// each unhealthy, restarting or failed one.
+func pluginTrouble(ctx context.Context, cl *client.Client, tick <-chan time.Time) []string {
+	for {
+		plugins, err := cl.Plugins(ctx)
+		if err == nil && !slices.ContainsFunc(plugins, func(p api.PluginStatus) bool { return p.State == api.PluginStarting }) {
+			var out []string
+			for _, p := range plugins {
+				if msg := p.Trouble(); msg != "" {
+					out = append(out, msg)
+				}
+			}
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
 		}
 	}
 }
