@@ -63,6 +63,7 @@ DP_H=""            # hive's VXLAN port
 SWARM_OURS=0       # 1 while swarm mode is on because this script turned it on
 GWBRIDGE_EXISTED=1 # docker_gwbridge was there before the script began
 declare -a SWARM_SVCS=()
+RAW_LABEL=hive-bench.dockerapi # the raw docker runs' containers: RAW_LABEL=PREFIX-RAW-N
 # lib.sh's node table, for started, wait_leader and stop_node (which read
 # and write it all).
 # shellcheck disable=SC2034
@@ -75,13 +76,17 @@ cleanup() {
 	trap - EXIT ERR INT TERM
 	set +e
 	log "cleaning up"
-	local link
+	local link c
 	if ((rc != 0)) && [[ -n $DIR && -f $DIR/hive.log ]]; then
 		cp "$DIR/hive.log" "/tmp/hive-bench-dockerapi-$RUN_ID-failed.log" &&
 			log "hive's log is kept in /tmp/hive-bench-dockerapi-$RUN_ID-failed.log"
 	fi
 	[[ -z $DIR ]] || stop_node "$DIR"
 	[[ -z $HIVE_NODE ]] || rm_containers "label=hive.node.id=$HIVE_NODE"
+	for c in $(docker ps -aq --filter "label=$RAW_LABEL"); do
+		[[ $(docker inspect -f "{{index .Config.Labels \"$RAW_LABEL\"}}" "$c" 2>/dev/null) == "$PREFIX"-* ]] &&
+			docker rm -f "$c" >/dev/null
+	done
 	for link in $(own_vxlan "$DP_H"); do
 		log "removing the VXLAN device $link hive left in the host's namespace"
 		ip link delete "$link"
@@ -124,9 +129,11 @@ create() {
 		filter=(--filter "label=com.docker.swarm.service.name=$name")
 		SWARM_SVCS+=("$name")
 		;;
+	RAW) filter=(--filter "label=$RAW_LABEL=$name") ;;
 	esac
 	t0=$(now)
 	case $tag in
+	RAW) out=$(raw_run "$name" 2>&1) ;;
 	DAPI) out=$(dh service create -d --no-resolve-image --replicas "$REPLICAS" --name "$name" "$IMAGE" 2>&1) ;;
 	CLI) out=$(hc "$DIR" service create -d --replicas "$REPLICAS" --name "$name" "$IMAGE" 2>&1) ;;
 	SW) out=$(docker service create -d --no-resolve-image --replicas "$REPLICAS" --name "$name" "$IMAGE" 2>&1) ;;
@@ -136,12 +143,26 @@ create() {
 	t=$(ms "$t0" "$(now)")
 	ms_+=("$t") ret_+=("$ret")
 	case $tag in
+	RAW) out=$(rm_containers "label=$RAW_LABEL=$name" 2>&1) ;;
 	DAPI) out=$(dh service rm "$name" 2>&1) ;;
 	CLI) out=$(hc "$DIR" service rm "$name" 2>&1) ;;
 	SW) out=$(docker service rm "$name" 2>&1) ;;
 	esac || die "$tag: service rm $name failed:"$'\n'"$out"
 	wait_gone "$tag service $name" "${filter[@]}"
 	log "(d1) $tag $name: create returned after $(fmt_ms "$ret"), $REPLICAS containers ran after $(fmt_ms "$t")"
+}
+
+# raw_run NAME: REPLICAS `docker run -d` of IMAGE at once, labelled
+# RAW_LABEL=NAME: the engine starting the containers with no orchestrator,
+# the floor under every create of (d1).
+raw_run() {
+	local k pids=() rc=0
+	for k in $(seq "$REPLICAS"); do
+		docker run -d --label "$RAW_LABEL=$1" --name "$1-$k" "$IMAGE" >/dev/null &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do wait "$k" || rc=1; done
+	return "$rc"
 }
 
 # populate TAG: create SERVICES services of 0 replicas by TAG's docker
@@ -274,10 +295,11 @@ fi
 
 # ---- (d1) create 10 replicas until they run -------------------------------
 
-declare -a DAPI_MS=() DAPI_RET=() CLI_MS=() CLI_RET=() SW_MS=() SW_RET=()
+# shellcheck disable=SC2034 # RAW_RET: filled through create's nameref, not reported
+declare -a DAPI_MS=() DAPI_RET=() CLI_MS=() CLI_RET=() SW_MS=() SW_RET=() RAW_MS=() RAW_RET=()
 declare -a DAPI_LS=() SW_LS=() DAPI_API=() SW_API=()
 DAPI_POP="" SW_POP=""
-TAGS=(DAPI CLI)
+TAGS=(DAPI CLI RAW)
 [[ -n $SWARM_ERR ]] || TAGS+=(SW)
 for i in $(seq "$RUNS"); do
 	# Each run in another order, so that whatever else runs on the
@@ -341,6 +363,7 @@ read -r h h_min h_max <<<"$(stats "${DAPI_MS[@]}")"
 read -r hr hr_min hr_max <<<"$(stats "${DAPI_RET[@]}")"
 read -r c c_min c_max <<<"$(stats "${CLI_MS[@]}")"
 read -r cr cr_min cr_max <<<"$(stats "${CLI_RET[@]}")"
+read -r w w_min w_max <<<"$(stats "${RAW_MS[@]}")"
 hl50=$(pct 50 "${DAPI_LS[@]}") hl99=$(pct 99 "${DAPI_LS[@]}")
 ha50=$(pct 50 "${DAPI_API[@]}") ha99=$(pct 99 "${DAPI_API[@]}")
 read -r _ hl_min hl_max <<<"$(stats "${DAPI_LS[@]}")"
@@ -368,6 +391,7 @@ table() {
 	echo "|---|---|---|---|---|"
 	echo "| (d1) \`docker service create -d --no-resolve-image --replicas $REPLICAS\` through hive's Docker API until $REPLICAS containers run, vs the same command against the engine in swarm mode | $(fmt_ms "$h") | $s_cell | $(ratio "$h" "${s:-0}") | ≤ 0.8: $s_goal |"
 	echo "| (d1′) the Docker API's overhead: (d1) through hive's Docker API, vs \`hive service create -d --replicas $REPLICAS\` (hive's own CLI) until $REPLICAS containers run | $(fmt_ms "$h") | $(fmt_ms "$c") | $(ratio "$h" "$c") | — |"
+	echo "| (d1r) the engine's floor: (d1) through hive's Docker API, vs $REPLICAS \`docker run -d\` of the image at once, no orchestrator, until they run | $(fmt_ms "$h") | $(fmt_ms "$w") | $(ratio "$h" "$w") | — |"
 	echo "| (d2) \`docker service ls\` with $SERVICES services, whole command, p50 ($CALLS calls) | $(fmt_ms "$hl50") | $(cell "$sl50") | $(ratio "$hl50" "${sl50:-0}") | — |"
 	echo "| (d2) \`docker service ls\`, p99 | $(fmt_ms "$hl99") | $(cell "$sl99") | $(ratio "$hl99" "${sl99:-0}") | — |"
 	echo "| (d2′) \`GET /services?status=true\` with $SERVICES services (curl --unix-socket, time_total), p50 ($REQUESTS requests) | $(fmt_ms "$ha50") | $(cell "$sa50") | $(ratio "$ha50" "${sa50:-0}") | — |"
@@ -379,6 +403,7 @@ details() {
 	echo
 	echo "- (d1) hive, Docker API: $(range_ms "$h_min" "$h_max") until $REPLICAS containers of the service ran per \`docker ps\` of the engine (labels \`hive.node.id\` of the run's node and \`hive.service.name\`, polled every $(awk -v p="$POLL" 'BEGIN { print p * 1000 }') ms); \`docker service create -d\` returned after $(fmt_ms "$hr") ($(range_ms "$hr_min" "$hr_max"))"
 	echo "- (d1′) hive, its own CLI: $(range_ms "$c_min" "$c_max"); \`hive service create -d\` returned after $(fmt_ms "$cr") ($(range_ms "$cr_min" "$cr_max"))"
+	echo "- (d1r) $REPLICAS \`docker run -d\` started at once (labelled \`$RAW_LABEL\`): $(range_ms "$w_min" "$w_max") until all ran; what no orchestrator on this engine can beat"
 	if [[ -n $s ]]; then
 		echo "- (d1) Swarm: $(range_ms "$s_min" "$s_max") until $REPLICAS containers labelled \`com.docker.swarm.service.name\` ran; \`docker service create -d\` returned after $(fmt_ms "$sr") ($(range_ms "$sr_min" "$sr_max"))"
 	fi
