@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hiveorch/hive/core/types"
+	"github.com/hiveorch/hive/internal/testutil"
 )
 
 const stackFile = `services:
@@ -77,6 +79,11 @@ func TestStackDeployRedeployPruneRm(t *testing.T) {
 	// The test backend delivers no secret, so app_api (and app_web, which
 	// depends on it) stay pending; app_db runs.
 	h.waitTasks("app_db", 1)
+	// Each service's task is made asynchronously after its create; the
+	// snapshot below must hold the pending ones too.
+	for _, s := range []string{"app_web", "app_api"} {
+		testutil.Eventually(t, 10*time.Second, s+" has its task", func() bool { return len(h.taskIDs(s)) == 1 })
+	}
 	if v, ok := h.b.SecretValue("app_db_password"); !ok || string(v) != "s3cret" {
 		t.Errorf("secret app_db_password holds %d bytes, ok %v", len(v), ok)
 	}
