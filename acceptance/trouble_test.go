@@ -64,6 +64,26 @@ func TestUnreachableRuntimeIsShown(t *testing.T) {
 	if short := n.must("plugin", "ls"); !strings.Contains(short, " unhealthy ") || !strings.Contains(short, "…") {
 		t.Errorf("plugin ls does not show the runtime unhealthy with its reason cut short:\n%s", short)
 	}
+
+	// node ls says why the node is not ready, and a task waiting for a
+	// node names the runtime.
+	unreachable := "containerd at " + sock + " is unreachable"
+	n.eventually(30*time.Second, "node ls to show the node down for its runtime", func() error {
+		out := n.must("node", "ls", "--no-trunc")
+		if !strings.Contains(out, "Down") || !strings.Contains(out, "runtime plugin runtime-containerd is unhealthy: ") || !strings.Contains(out, unreachable) {
+			return fmt.Errorf("node ls --no-trunc:\n%s", out)
+		}
+		return nil
+	})
+	name := uniq("pending")
+	n.must("service", "create", "-d", "--name", name, "hive-test/web:v1")
+	n.eventually(30*time.Second, "the pending task's reason to name the runtime", func() error {
+		out := n.must("service", "ps", "--no-trunc", name)
+		if !strings.Contains(out, "Pending") || !strings.Contains(out, "not ready: ") || !strings.Contains(out, unreachable) {
+			return fmt.Errorf("service ps --no-trunc:\n%s", out)
+		}
+		return nil
+	})
 }
 
 // TestServiceRmWait removes a service of two replicas with --wait: when it

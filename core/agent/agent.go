@@ -66,8 +66,13 @@ type Config struct {
 	// Resolvers are where the tasks' resolvers forward the names that are
 	// not hive's: the node's nameservers (NodeResolvers).
 	Resolvers []string
-	Clock     clock.Clock
-	Logger    *slog.Logger
+	// RuntimeTrouble says what is wrong with the runtime plugin (unhealthy,
+	// with its health check's error), "" when nothing is known to be; nil
+	// knows nothing. A node whose runtime does not answer registers with
+	// it as the reason, in preference to the failed call's error.
+	RuntimeTrouble func() string
+	Clock          clock.Clock
+	Logger         *slog.Logger
 }
 
 // DefaultDrainDelay is the DrainDelay of an agent configured with none.
@@ -80,6 +85,7 @@ type Agent struct {
 	rt       runtime.Runtime
 	mgr      session.Manager
 	describe func(ctx context.Context) types.NodeDescription
+	trouble  func() string
 	hostIP   string
 	sweep    time.Duration
 	drain    time.Duration
@@ -114,7 +120,7 @@ func New(cfg Config) *Agent {
 	}
 	logger := cfg.Logger
 	a := &Agent{
-		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe,
+		nodeID: cfg.NodeID, addr: cfg.Addr, rt: cfg.Runtime, mgr: cfg.Manager, describe: cfg.Describe, trouble: cfg.RuntimeTrouble,
 		hostIP: cfg.HostIP, sweep: cfg.SweepInterval, drain: cfg.DrainDelay, clock: cfg.Clock, logger: logger,
 		reporter: newReporter(cfg.NodeID, cfg.Manager, cfg.Clock, logger),
 		runners:  map[string]*runner{},
@@ -184,9 +190,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// unavailableAfter is how long the runtime may fail to answer at start
+// before the node registers as unable to run tasks (a plugin that starts
+// answers well within it).
+const unavailableAfter = 2 * time.Second
+
 // listOwn lists this node's containers, retrying until the runtime answers.
+// While it does not, past unavailableAfter, the node registers as unable
+// to run tasks with the runtime's error, once per distinct error, so that
+// node ls and the reasons of pending tasks say why.
 func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, error) {
 	backoff := minBackoff
+	reported := ""
 	for {
 		cs, err := a.rt.List(ctx, runtime.ListFilter{Labels: map[string]string{LabelNode: a.nodeID}})
 		if err == nil {
@@ -199,6 +214,11 @@ func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, err
 			return out, nil
 		}
 		a.logger.Log(ctx, a.startupLevel(), "cannot list containers yet; waiting for the runtime plugin", "error", err)
+		if reason := a.unavailable(err); reason != reported && a.clock.Now().Sub(a.started) >= unavailableAfter {
+			if a.registerUnavailable(ctx, reason) {
+				reported = reason
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -206,6 +226,30 @@ func (a *Agent) listOwn(ctx context.Context) (map[string]*runtime.Container, err
 		}
 		backoff = min(backoff*2, maxBackoff)
 	}
+}
+
+// unavailable is why the node cannot run tasks when a runtime call failed
+// with err: what is known to be wrong with the runtime plugin, else the
+// error.
+func (a *Agent) unavailable(err error) string {
+	if a.trouble != nil {
+		if msg := a.trouble(); msg != "" {
+			return msg
+		}
+	}
+	return "the runtime does not answer: " + err.Error()
+}
+
+// registerUnavailable registers the node as unable to run tasks for
+// reason, and reports whether the managers took it (they may not yet have
+// a leader: the caller tries again later).
+func (a *Agent) registerUnavailable(ctx context.Context, reason string) bool {
+	err := a.mgr.Register(ctx, session.Registration{NodeID: a.nodeID, Addr: a.addr, Description: a.describe(ctx), Unavailable: reason})
+	if err != nil {
+		a.logger.Debug("cannot register the node as unable to run tasks yet", "error", err)
+		return false
+	}
+	return true
 }
 
 // session registers the node and follows its assignments until the

@@ -190,8 +190,8 @@ type PluginStatus struct {
 	Capabilities []string `json:"capabilities,omitempty"`
 }
 
-// pluginKindRuntime is PluginStatus.Kind of a container runtime.
-const pluginKindRuntime = "runtime"
+// PluginKindRuntime is PluginStatus.Kind of a container runtime.
+const PluginKindRuntime = "runtime"
 
 // Trouble says what is wrong with a plugin that is unhealthy, restarting
 // or failed, and what that means for the node, as `hive up` warns: ""
@@ -209,7 +209,7 @@ func (p PluginStatus) Trouble() string {
 	if p.Error != "" {
 		msg += ": " + p.Error
 	}
-	if p.Kind == pluginKindRuntime {
+	if p.Kind == PluginKindRuntime {
 		msg += "; this node cannot run tasks until it is healthy"
 	}
 	return msg

@@ -121,6 +121,19 @@ func (d *daemon) pluginStatus() []api.PluginStatus {
 	return out
 }
 
+// runtimeTrouble says what is wrong with the runtime plugin, in the words
+// of plugin ls and hive up (api.PluginStatus.Trouble), "" when nothing is.
+func (d *daemon) runtimeTrouble() string {
+	for _, p := range d.pluginStatus() {
+		if p.Kind == api.PluginKindRuntime {
+			if msg := p.Trouble(); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
 // reportPluginTrouble warns, once the node's plugins have started, of each plugin that is unhealthy, restarting or failed,
 // in the words `hive up -d` prints: the foreground `hive up` shows it on
 // its terminal.

@@ -310,7 +310,7 @@ func (d *daemon) startNode(ctx context.Context) {
 		return agent.New(agent.Config{
 			NodeID: d.state.NodeID, Addr: d.addr, Runtime: d.runtime, Manager: d.session, Describe: d.describe,
 			HostIP: d.bindAddr(), SecretsDir: filepath.Join(RunDir, d.state.NodeID, "secrets"),
-			Network: d.network, Resolvers: agent.NodeResolvers(),
+			Network: d.network, Resolvers: agent.NodeResolvers(), RuntimeTrouble: d.runtimeTrouble,
 			Clock: d.clock, Logger: d.logger.With("component", "agent"),
 		}).Run(ctx)
 	})

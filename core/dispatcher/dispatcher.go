@@ -81,8 +81,10 @@ func New(s *store.Store, clk clock.Clock, logger *slog.Logger) *Dispatcher {
 }
 
 // Register creates the node's record, or refreshes its description and
-// address, and marks it ready. A new node is an active worker unless the
-// record already exists (the daemon creates managers' records itself).
+// address, and marks it ready, or down with the reason when the node says
+// it cannot run tasks (reg.Unavailable). A new node is an active worker
+// unless the record already exists (the daemon creates managers' records
+// itself).
 // It fails with a *store.NotLeaderError on a manager that is not the
 // leader.
 func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) error {
@@ -91,6 +93,10 @@ func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) err
 	}
 	if err := d.store.CheckLeader(); err != nil {
 		return fmt.Errorf("register node %s: %w", reg.NodeID, err)
+	}
+	status := types.NodeStatus{State: types.NodeStateReady, Addr: reg.Addr}
+	if reg.Unavailable != "" {
+		status.State, status.Message = types.NodeStateDown, reg.Unavailable
 	}
 	err := d.store.Update(ctx, func(tx store.Tx) error {
 		cur := tx.Node(reg.NodeID)
@@ -103,18 +109,23 @@ func (d *Dispatcher) Register(ctx context.Context, reg session.Registration) err
 				ID:          reg.NodeID,
 				Spec:        types.NodeSpec{Role: types.RoleWorker, Availability: types.AvailabilityActive},
 				Description: reg.Description,
-				Status:      types.NodeStatus{State: types.NodeStateReady, Addr: reg.Addr},
+				Status:      status,
 			})
 		}
 		n := cur.Copy()
 		n.Description = reg.Description
-		n.Status = types.NodeStatus{State: types.NodeStateReady, Addr: reg.Addr}
+		n.Status = status
 		return tx.UpdateNode(n)
 	})
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", reg.NodeID, err)
 	}
 	d.touch(reg.NodeID)
+	if reg.Unavailable != "" {
+		d.logger.Warn("node registered, unable to run tasks", "node_id", reg.NodeID, "hostname", reg.Description.Hostname,
+			"addr", reg.Addr, "reason", reg.Unavailable)
+		return nil
+	}
 	d.logger.Info("node registered", "node_id", reg.NodeID, "hostname", reg.Description.Hostname, "addr", reg.Addr)
 	return nil
 }

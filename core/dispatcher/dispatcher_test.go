@@ -124,3 +124,34 @@ func stateOf(set []*types.Task, id string) types.TaskState {
 }
 
 func sessionReg(id string) session.Registration { return session.Registration{NodeID: id} }
+
+// A node that registers unable to run tasks is recorded down with its
+// reason, and ready with no message once it registers able again.
+func TestRegisterUnavailableRecordsTheNodeDown(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := store.NewMemory(clk)
+	defer s.Close()
+	d := New(s, clk, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	node := func() types.NodeStatus {
+		var st types.NodeStatus
+		s.View(func(tx store.ReadTx) { st = tx.Node("n1").Status })
+		return st
+	}
+	reg := sessionReg("n1")
+	reg.Addr = "10.0.0.1:4242"
+	reg.Unavailable = "the runtime does not answer: containerd at /x.sock is unreachable"
+	if err := d.Register(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if st := node(); st.State != types.NodeStateDown || st.Message != reg.Unavailable || st.Addr != reg.Addr {
+		t.Errorf("node after an unavailable registration: %+v", st)
+	}
+	reg.Unavailable = ""
+	if err := d.Register(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if st := node(); st.State != types.NodeStateReady || st.Message != "" {
+		t.Errorf("node after it registered able: %+v", st)
+	}
+}

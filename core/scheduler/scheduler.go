@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hiveorch/hive/core/clock"
@@ -217,6 +218,7 @@ func (d *Driver) write(ctx context.Context, decisions []sdksched.Decision) error
 	for batch := range slices.Chunk(decisions, BatchSize) {
 		err := d.store.Update(ctx, func(tx store.Tx) error {
 			gate := DependsGate(tx)
+			notes := unreadyNotes(tx.Nodes())
 			for _, dec := range batch {
 				cur := tx.Task(dec.TaskID)
 				if cur == nil || !needsNode(cur) {
@@ -233,10 +235,11 @@ func (d *Driver) write(ctx context.Context, decisions []sdksched.Decision) error
 					t.NodeID = dec.NodeID
 					t.Status = types.TaskStatus{State: types.TaskStateAssigned, Timestamp: now, Message: "scheduler assigned task to node"}
 				} else {
-					if t.Status.State == types.TaskStatePending && t.Status.Err == dec.Reason {
+					reason := pendingReason(dec.Reason, notes)
+					if t.Status.State == types.TaskStatePending && t.Status.Err == reason {
 						continue
 					}
-					t.Status = types.TaskStatus{State: types.TaskStatePending, Timestamp: now, Message: "pending task scheduling", Err: dec.Reason}
+					t.Status = types.TaskStatus{State: types.TaskStatePending, Timestamp: now, Message: "pending task scheduling", Err: reason}
 				}
 				if err := tx.UpdateTask(t); err != nil {
 					return err
@@ -254,4 +257,42 @@ func (d *Driver) write(ctx context.Context, decisions []sdksched.Decision) error
 		}
 	}
 	return nil
+}
+
+// maxUnreadyNotes is how many not-ready nodes a pending task's reason
+// names.
+const maxUnreadyNotes = 3
+
+// unreadyNotes says, for the nodes that are not ready and whose status
+// says why (a runtime that does not answer, no heartbeat), "HOST: why",
+// sorted by hostname.
+func unreadyNotes(nodes []*types.Node) []string {
+	var notes []string
+	for _, n := range nodes {
+		if n.Status.State != types.NodeStateReady && n.Status.Message != "" {
+			host := n.Description.Hostname
+			if host == "" {
+				host = n.ID
+			}
+			notes = append(notes, host+": "+n.Status.Message)
+		}
+	}
+	slices.Sort(notes)
+	return notes
+}
+
+// pendingReason is the reason a task waits for a node: the scheduler's,
+// then why the nodes that are not ready are not (at most
+// maxUnreadyNotes), so that the reason names, say, the runtime that does
+// not answer.
+func pendingReason(reason string, notes []string) string {
+	if len(notes) == 0 {
+		return reason
+	}
+	shown := notes[:min(len(notes), maxUnreadyNotes)]
+	out := reason + "; not ready: " + strings.Join(shown, "; ")
+	if more := len(notes) - len(shown); more > 0 {
+		out += fmt.Sprintf("; and %d more", more)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,5 +153,64 @@ func TestRelevantWakesOnWhatCanMeetADependency(t *testing.T) {
 				t.Fatalf("relevant() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPendingReasonNamesWhyNodesAreNotReady: the only node cannot run
+// tasks because its runtime does not answer; the pending task's reason is
+// the scheduler's, then that node's message, and a second pass with the
+// same state writes nothing.
+func TestPendingReasonNamesWhyNodesAreNotReady(t *testing.T) {
+	web := service("web", 1)
+	d, _ := driver(t, []*types.Service{web}, []*types.Task{task("web1", web, 1, types.TaskStateNew)})
+	ctx := context.Background()
+	why := "the runtime does not answer: health check: containerd at /run/x.sock is unreachable"
+	err := d.store.Update(ctx, func(tx store.Tx) error {
+		n := tx.Node("node-1").Copy()
+		n.Description.Hostname = "laptop"
+		n.Status = types.NodeStatus{State: types.NodeStateDown, Message: why}
+		return tx.UpdateNode(n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := status(d, "web1")
+	want := "no suitable node (1 node not available for new tasks); not ready: laptop: " + why
+	if st.State != types.TaskStatePending || st.Err != want {
+		t.Fatalf("web1 = %s %q, want pending %q", st.State, st.Err, want)
+	}
+	v := version(d, "web1")
+	if _, err := d.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if version(d, "web1") != v {
+		t.Errorf("a second pass rewrote the pending task with the same reason")
+	}
+}
+
+func TestPendingReasonNamesAtMostThreeNodes(t *testing.T) {
+	for _, tc := range []struct {
+		notes []string
+		want  string
+	}{
+		{nil, "no suitable node"},
+		{[]string{"a: down"}, "no suitable node; not ready: a: down"},
+		{[]string{"a: x", "b: y", "c: z", "d: w", "e: v"}, "no suitable node; not ready: a: x; b: y; c: z; and 2 more"},
+	} {
+		if got := pendingReason("no suitable node", tc.notes); got != tc.want {
+			t.Errorf("pendingReason(%v) = %q, want %q", tc.notes, got, tc.want)
+		}
+	}
+	nodes := []*types.Node{
+		{ID: "n2", Description: types.NodeDescription{Hostname: "b"}, Status: types.NodeStatus{State: types.NodeStateDown, Message: "heartbeat failure"}},
+		{ID: "n1", Status: types.NodeStatus{State: types.NodeStateDown, Message: "no runtime"}},
+		{ID: "n3", Description: types.NodeDescription{Hostname: "c"}, Status: types.NodeStatus{State: types.NodeStateReady, Message: "ignored"}},
+		{ID: "n4", Description: types.NodeDescription{Hostname: "d"}, Status: types.NodeStatus{State: types.NodeStateUnknown}},
+	}
+	if got, want := unreadyNotes(nodes), []string{"b: heartbeat failure", "n1: no runtime"}; !slices.Equal(got, want) {
+		t.Errorf("unreadyNotes = %q, want %q", got, want)
 	}
 }

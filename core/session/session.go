@@ -43,6 +43,11 @@ type Registration struct {
 	NodeID      string                `json:"node_id"`
 	Addr        string                `json:"addr"`
 	Description types.NodeDescription `json:"description"`
+	// Unavailable says why the node cannot run tasks now (its runtime
+	// does not answer), "" when it can. The managers record such a node
+	// down with this as its status message, so that node ls and the
+	// reasons of pending tasks show it.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // StatusUpdate is one task's new status.

@@ -107,3 +107,45 @@ func TestEveryNodeRegistersAndNodeOneIsTheManager(t *testing.T) {
 		}
 	}
 }
+
+// A node whose runtime does not answer when it starts registers down with
+// the runtime's error; a task that only that node could run waits with a
+// reason naming it; once the runtime answers, the node is ready and the
+// task runs.
+func TestANodeWhoseRuntimeDoesNotAnswerShowsWhy(t *testing.T) {
+	c := startCluster(t, 2)
+	c.StopNode(1)
+	c.Node(1).Runtime.SetDown(true)
+	c.StartNode(1)
+	node := func() *types.Node {
+		var n *types.Node
+		c.Store().View(func(tx store.ReadTx) { n = tx.Node(c.Node(1).ID) })
+		return n
+	}
+	c.MustSettle(func() bool {
+		return node().Status.State == types.NodeStateDown && strings.HasPrefix(node().Status.Message, "the runtime does not answer: ")
+	}, 30*time.Second)
+	msg := node().Status.Message
+	if !strings.Contains(msg, "fake runtime is down") {
+		t.Fatalf("down node's message %q, want the runtime's error", msg)
+	}
+
+	spec := ReplicatedSpec("web", 1)
+	spec.Task.Placement.Constraints = []string{"node.hostname==host-2"}
+	c.CreateService(spec)
+	pendingWhy := func() string {
+		for _, x := range c.Tasks("web") {
+			if x.Status.State == types.TaskStatePending {
+				return x.Status.Err
+			}
+		}
+		return ""
+	}
+	c.MustSettle(func() bool { return strings.Contains(pendingWhy(), "not ready: host-2: "+msg) }, 30*time.Second)
+
+	c.Node(1).Runtime.SetDown(false)
+	c.MustSettle(c.Running("web", 1), 60*time.Second)
+	if n := node(); n.Status.State != types.NodeStateReady || n.Status.Message != "" {
+		t.Errorf("node once its runtime answers: %+v", n.Status)
+	}
+}
