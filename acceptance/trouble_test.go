@@ -122,3 +122,56 @@ func runEnv(env []string, args ...string) (stdout, stderr string, err error) {
 	leaks.output(args, o.String(), e.String())
 	return o.String(), e.String(), err
 }
+
+// TestMakeUpDownLeavesNoContainer runs README's `make up` (hive in the
+// background and a demo of three replicas) and `make down` on a data
+// directory of its own: when make down returns, hive has stopped and no
+// container of the demo is left, running or not.
+func TestMakeUpDownLeavesNoContainer(t *testing.T) {
+	dir, err := os.MkdirTemp("", "hive-acc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{t: t, dataDir: dir, host: "unix://" + filepath.Join(dir, "hive.sock"), listen: "127.0.0.1:" + freePort(t)}
+	port := freePort(t)
+	env := []string{"HIVE_DATA_DIR=" + dir, "HIVE_HOST=" + n.host, "HIVE_LISTEN_ADDR=" + n.listen}
+	makeIn := func(target string) string {
+		cmd := exec.Command("make", "-C", "..", "--no-print-directory", target, "HIVE="+hiveBin, "DEMO_PORT="+port)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		leaks.output([]string{"make", target}, string(out), "")
+		if err != nil {
+			t.Fatalf("make %s: %v\n%s", target, err, out)
+		}
+		return string(out)
+	}
+	var pid int
+	t.Cleanup(func() {
+		if pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		n.removeContainers()
+		os.RemoveAll(dir)
+	})
+	makeIn("up")
+	info := n.info()
+	n.nodeID = info["node_id"].(string)
+	pid = int(info["pid"].(float64))
+	n.eventually(60*time.Second, "the demo's 3 containers to run", func() error {
+		if got := len(n.runningContainers("demo")); got != 3 {
+			return fmt.Errorf("%d running", got)
+		}
+		return nil
+	})
+	if _, err := get("127.0.0.1:"+port, "/"); err != nil {
+		t.Errorf("the demo does not answer on port %s: %v", port, err)
+	}
+
+	makeIn("down")
+	if ids := n.containers("demo"); len(ids) != 0 {
+		t.Errorf("containers of the demo left after make down: %v", ids)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("hive (pid %d) still runs after make down", pid)
+	}
+}
