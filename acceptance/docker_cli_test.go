@@ -311,9 +311,13 @@ func TestDockerCLINetworksAndStacks(t *testing.T) {
 			}
 			return nil
 		})
-		if out := d.must("stack", "services", stack); !strings.Contains(out, stack+"_web") || !strings.Contains(out, "2/2") {
-			t.Errorf("docker stack services:\n%s", out)
-		}
+		// The containers run before their tasks' status says so.
+		n.eventually(20*time.Second, "docker stack services to count every task running", func() error {
+			if out := d.must("stack", "services", stack); !strings.Contains(out, stack+"_web") || !strings.Contains(out, "2/2") || !strings.Contains(out, "1/1") {
+				return fmt.Errorf("docker stack services:\n%s", out)
+			}
+			return nil
+		})
 		if out := d.must("stack", "ps", "--filter", "desired-state=running", "--format", "{{.Name}} {{.CurrentState}}", stack); strings.Count(out, " Running") != 3 {
 			t.Errorf("docker stack ps:\n%s", out)
 		}
