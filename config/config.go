@@ -50,9 +50,17 @@ type Config struct {
 	DockerAPI     DockerAPIConfig
 	Networks      NetworksConfig
 	CA            CAConfig
+	Events        EventsConfig
 	File          string // the file that was read, "" if none
 
 	sources map[string]string // key -> where its value came from
+}
+
+// EventsConfig holds the events.* keys.
+type EventsConfig struct {
+	// RingSize is how many events a manager keeps for replay; 0 turns
+	// events off.
+	RingSize int
 }
 
 // LogConfig holds the log.* keys.

@@ -315,6 +315,17 @@ var keyTable = func() []keyDef {
 		"2160h (90 days)", "2160h",
 		"How long the node certificates managers issue last; nodes renew theirs when two thirds of it have passed.",
 		false, set, show)
+
+	add("events.ring_size", "integer >= 0",
+		"10000", "10000",
+		"How many cluster events (hive events, GET /v1/events) a manager keeps for replay with --since; 0 turns events off.",
+		false,
+		func(c *Config, v valueCtx) error {
+			n, err := parseNonNegativeInt(v)
+			c.Events.RingSize = n
+			return err
+		},
+		func(c *Config) string { return strconv.Itoa(c.Events.RingSize) })
 	return t
 }()
 

@@ -386,6 +386,16 @@ func parsePositiveInt(v valueCtx) (int, error) {
 	return int(u), nil
 }
 
+// parseNonNegativeInt parses a whole number >= 0 that fits an int.
+func parseNonNegativeInt(v valueCtx) (int, error) {
+	const w = "a whole number >= 0"
+	u, ok := toUint64(v.raw)
+	if !ok || u > math.MaxInt32 {
+		return 0, wantError(w)
+	}
+	return int(u), nil
+}
+
 // parsePort parses a TCP or UDP port number.
 func parsePort(v valueCtx) (uint16, error) {
 	const w = "a port number from 1 to 65535"
