@@ -55,6 +55,11 @@ type Config struct {
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Pass     PassFunc
+	// Observe, when set, is given every event the loop reads (those the
+	// filter passed, and ActionReset), in order, on the loop's goroutine,
+	// before the pass they cause: for a feed that needs the changes
+	// themselves (core/events), not only a wake-up.
+	Observe func(store.Event)
 }
 
 // Backoff bounds, both after a failed pass and between subscriptions that
@@ -131,10 +136,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return nil
 		case <-cfg.Source.Done():
 			return nil
-		case _, ok := <-events:
+		case ev, ok := <-events:
 			if ok {
 				delivered = true
-				ok = drain(events)
+				observe(cfg.Observe, ev)
+				ok = drain(events, cfg.Observe)
 			}
 			if ok {
 				changed()
@@ -166,17 +172,26 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-// drain takes every event already queued, so that a burst causes one pass,
-// and reports whether the channel is still open.
-func drain(events <-chan store.Event) bool {
+// drain takes every event already queued (giving each to fn, if set), so
+// that a burst causes one pass, and reports whether the channel is still
+// open.
+func drain(events <-chan store.Event, fn func(store.Event)) bool {
 	for {
 		select {
-		case _, ok := <-events:
+		case ev, ok := <-events:
 			if !ok {
 				return false
 			}
+			observe(fn, ev)
 		default:
 			return true
 		}
+	}
+}
+
+// observe gives ev to fn when fn is set.
+func observe(fn func(store.Event), ev store.Event) {
+	if fn != nil {
+		fn(ev)
 	}
 }

@@ -125,7 +125,12 @@ var (
 		meta:   func(o any) *types.Meta { return &o.(*types.Cluster).Meta },
 		clone:  func(o any) any { return o.(*types.Cluster).Copy() },
 		decode: decodeAs[types.Cluster],
-		event:  func(ev *Event, o, _ any) { ev.Cluster = o.(*types.Cluster) },
+		event: func(ev *Event, o, old any) {
+			ev.Cluster = o.(*types.Cluster)
+			if old != nil {
+				ev.OldCluster = old.(*types.Cluster)
+			}
+		},
 	}
 	kindNode = &kind{
 		name:   "node",

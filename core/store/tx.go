@@ -151,12 +151,13 @@ type Event struct {
 	Secret  *types.Secret
 	Config  *types.Config
 	Network *types.Network
-	// OldTask, OldService, OldNode, OldSecret, OldConfig and OldNetwork
-	// are the values before an update.
+	// OldTask, OldService, OldNode, OldSecret, OldConfig, OldNetwork and
+	// OldCluster are the values before an update.
 	OldTask    *types.Task
 	OldService *types.Service
 	OldNode    *types.Node
 	OldSecret  *types.Secret
 	OldConfig  *types.Config
 	OldNetwork *types.Network
+	OldCluster *types.Cluster
 }
