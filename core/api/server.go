@@ -143,6 +143,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/services/{ref}/logs", s.serviceLogs)
 	mux.HandleFunc("GET /v1/tasks", s.listTasks)
 	mux.HandleFunc("GET /v1/plugins", s.plugins)
+	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("POST /v1/shutdown", s.shutdown)
 	mux.HandleFunc("GET /v1/join-tokens", s.joinTokens)
 	mux.HandleFunc("POST /v1/join-tokens/{role}/rotate", s.rotateJoinToken)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/hiveorch/hive/core/events"
 	"time"
 
 	"github.com/hiveorch/hive/core/types"
@@ -46,6 +47,11 @@ type Backend interface {
 	ServiceLogs(ctx context.Context, ref string, opts LogOptions, sink func(LogLine) error) error
 	// Plugins reports the plugins the node serving the request runs.
 	Plugins(ctx context.Context) ([]PluginStatus, error)
+	// Events sends sink the cluster events q asks for (replayed from the
+	// manager's ring, then live) until q.Until passes or ctx is done
+	// (managers only; events.ErrOff when events are off). See
+	// events.Ring.Stream.
+	Events(ctx context.Context, q events.Query, sink func(events.Event) error) error
 	// Shutdown asks the daemon to stop; it returns at once.
 	Shutdown(ctx context.Context) error
 

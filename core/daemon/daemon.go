@@ -38,6 +38,7 @@ import (
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/dispatcher"
 	"github.com/hiveorch/hive/core/dockerapi"
+	"github.com/hiveorch/hive/core/events"
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/rpc"
@@ -105,6 +106,8 @@ type daemon struct {
 	store      *store.Store
 	dispatcher *dispatcher.Dispatcher
 	control    *controlapi.Server
+	// events is the manager's event ring; nil when events are off.
+	events *events.Ring
 
 	runCtx   context.Context
 	stop     context.CancelFunc

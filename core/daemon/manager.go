@@ -106,6 +106,7 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 		return nil, err
 	}
 	joinLn := d.mux.Listener(transport.ProtoJoin, true)
+	d.startEvents()
 	d.run("join", func(ctx context.Context) error { return joinSrv.Serve(ctx, joinLn) })
 	d.run("leader", func(ctx context.Context) error { return d.leadership(ctx, current) })
 	d.run("keys", d.watchKeys)

@@ -89,6 +89,10 @@ type Query struct {
 	// when it has passed). Zero: follow until ctx ends.
 	Until  time.Time
 	Filter Filter
+	// Open, when set, is called once the stream is set up, before its
+	// first event: the API sends its response headers then, so that a
+	// client knows the stream is open even when no event comes.
+	Open func()
 }
 
 // Stream sends sink the kept events q asks for, then the new ones as they
@@ -104,6 +108,9 @@ func (r *Ring) Stream(ctx context.Context, q Query, sink func(Event) error) erro
 	replay, sub, ended := r.subscribe(q)
 	if sub != nil {
 		defer r.unsubscribe(sub)
+	}
+	if q.Open != nil {
+		q.Open()
 	}
 	for _, ev := range replay {
 		if err := sink(ev); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/hiveorch/hive/core/api"
 	"github.com/hiveorch/hive/core/ca"
 	"github.com/hiveorch/hive/core/controlapi"
+	"github.com/hiveorch/hive/core/events"
 	"github.com/hiveorch/hive/core/seal"
 	"github.com/hiveorch/hive/core/store"
 	"github.com/hiveorch/hive/core/types"
@@ -62,6 +63,9 @@ type Backend struct {
 	clock *fastClock
 	store *store.Store
 	dek   *seal.Key
+	// ring holds the events of the store's changes (events.Feed); Events
+	// streams it.
+	ring *events.Ring
 
 	once sync.Once
 	srv  *controlapi.Server
@@ -85,6 +89,7 @@ func New() *Backend {
 		panic(fmt.Sprintf("apitest: make a data key: %v", err))
 	}
 	b.dek = dek
+	b.startEvents()
 	b.write(func(tx store.Tx) error { return tx.CreateCluster(&types.Cluster{ID: types.ClusterID}) })
 	return b
 }
