@@ -123,6 +123,7 @@ socket by default, or the endpoint given with -H or HIVE_HOST.`,
 	root.AddCommand(c.infoCommand(), c.nodeCommand(), c.pluginCommand(), c.serviceCommand())
 	root.AddCommand(c.joinTokenCommand(), c.clusterCommand(), c.leaveCommand(), c.dockerEnvCommand())
 	root.AddCommand(c.secretCommand(), c.networkCommand(), c.stackCommand(), c.unlockCommand(), c.unlockKeyCommand())
+	root.AddCommand(c.eventsCommand())
 	root.AddCommand(c.opts.Extra...)
 	c.addConfigCommands(root)
 	return root
