@@ -51,6 +51,7 @@ type Config struct {
 	Networks      NetworksConfig
 	CA            CAConfig
 	Events        EventsConfig
+	Metrics       MetricsConfig
 	File          string // the file that was read, "" if none
 
 	sources map[string]string // key -> where its value came from
@@ -109,6 +110,13 @@ type DockerAPIConfig struct {
 	// Listen is the TCP address (host:port, the host possibly empty) a
 	// manager also serves the Docker-compatible API on, over mutual TLS;
 	// "" when it is off.
+	Listen string
+}
+
+// MetricsConfig holds the metrics.* keys.
+type MetricsConfig struct {
+	// Listen is the TCP address (host:port, port 0 picks a free one) every
+	// node serves Prometheus /metrics on; "" when it is off.
 	Listen string
 }
 

@@ -51,6 +51,7 @@ token_file = "/etc/vault-token"
 		{"networks.vxlan_port", "4789", "default", "HIVE_NETWORKS_VXLAN_PORT"},
 		{"ca.cert_expiry", "2160h", "default", "HIVE_CA_CERT_EXPIRY"},
 		{"events.ring_size", "10000", "default", "HIVE_EVENTS_RING_SIZE"},
+		{"metrics.listen", "127.0.0.1:9323", "default", "HIVE_METRICS_LISTEN"},
 		{"plugins.config.runtime-docker.api_version", "1.41", "env HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION", "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_API_VERSION"},
 		{"plugins.config.runtime-docker.socket_path", "/run/docker.sock", "file " + path, "HIVE_PLUGINS_CONFIG_RUNTIME_DOCKER_SOCKET_PATH"},
 		{"plugins.config.secrets-vault.token", "<redacted>", "file " + path, "HIVE_PLUGINS_CONFIG_SECRETS_VAULT_TOKEN"},
@@ -91,7 +92,7 @@ func TestKeysMatchTable(t *testing.T) {
 		"plugins.dir", "plugins.runtime", "plugins.scheduler", "plugins.network", "plugins.secrets", "plugins.health_interval",
 		"tasks.history_limit", "raft.heartbeat_timeout", "raft.election_timeout",
 		"raft.snapshot_threshold", "raft.snapshot_interval", "docker_api.socket", "docker_api.listen", "mesh.bind_addr",
-		"networks.default_pool", "networks.default_size", "networks.vxlan_port", "ca.cert_expiry", "events.ring_size"}
+		"networks.default_pool", "networks.default_size", "networks.vxlan_port", "ca.cert_expiry", "events.ring_size", "metrics.listen"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("Keys() = %v\nwant %v", names, want)
 	}

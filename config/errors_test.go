@@ -79,6 +79,10 @@ func TestBadValues(t *testing.T) {
 		args []string
 		want string // exact error; FILE is replaced by the file's path
 	}{
+		{name: "metrics listen without port", env: []string{"HIVE_METRICS_LISTEN=127.0.0.1"},
+			want: `config: metrics.listen: invalid value "127.0.0.1" from env HIVE_METRICS_LISTEN: want host:port with a port in 0-65535 (0 picks a free port), e.g. "127.0.0.1:9323", or empty for off (address 127.0.0.1: missing port in address)`},
+		{name: "metrics listen bad port", env: []string{"HIVE_METRICS_LISTEN=127.0.0.1:99999"},
+			want: `config: metrics.listen: invalid value "127.0.0.1:99999" from env HIVE_METRICS_LISTEN: want host:port with a port in 0-65535 (0 picks a free port), e.g. "127.0.0.1:9323", or empty for off (port "99999" is not a number in 0-65535)`},
 		{name: "level from env", env: []string{"HIVE_LOG_LEVEL=verbose"},
 			want: `config: log.level: invalid value "verbose" from env HIVE_LOG_LEVEL: want one of debug, info, warn, error`},
 		{name: "format from file", file: "log: {format: xml}\n",

@@ -326,6 +326,12 @@ var keyTable = func() []keyDef {
 			return err
 		},
 		func(c *Config) string { return strconv.Itoa(c.Events.RingSize) })
+	set, show = strKey(func(c *Config) *string { return &c.Metrics.Listen }, parseMetricsListen)
+	add("metrics.listen", "host:port, or empty",
+		"127.0.0.1:9323", "127.0.0.1:9323",
+		"TCP address on which every node (manager and worker) serves Prometheus metrics at /metrics. Port 0 picks a free port (hive info shows the real one). Empty turns it off. See docs/metrics.md.",
+		false, set, show)
+	t[len(t)-1].emptySets = true
 	return t
 }()
 

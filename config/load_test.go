@@ -344,6 +344,26 @@ func TestDockerAPIListen(t *testing.T) {
 	}
 }
 
+func TestMetricsListen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"default", nil, "127.0.0.1:9323"},
+		{"empty turns it off", []string{"HIVE_METRICS_LISTEN="}, ""},
+		{"port 0", []string{"HIVE_METRICS_LISTEN=127.0.0.1:0"}, "127.0.0.1:0"},
+		{"all addresses", []string{"HIVE_METRICS_LISTEN=:9323"}, ":9323"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if c := f.mustLoad(t, LoadOptions{Env: tc.env}); c.Metrics.Listen != tc.want {
+				t.Errorf("metrics.listen = %q, want %q", c.Metrics.Listen, tc.want)
+			}
+		})
+	}
+}
+
 func TestDefaultDataDir(t *testing.T) {
 	tests := []struct {
 		name      string

@@ -159,6 +159,27 @@ func parseOptionalListenAddr(v valueCtx) (string, error) {
 	return parseListenAddr(v)
 }
 
+// parseMetricsListen parses host:port where port 0 (a free port) is
+// allowed; an empty value means off.
+func parseMetricsListen(v valueCtx) (string, error) {
+	const w = `host:port with a port in 0-65535 (0 picks a free port), e.g. "127.0.0.1:9323", or empty for off`
+	s, err := v.str(wantError(w))
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", want("%s (%v)", w, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", want("%s (port %q is not a number in 0-65535)", w, port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
 // parseAdvertiseAddr parses host[:port]; "" means derived by the daemon.
 func parseAdvertiseAddr(v valueCtx) (string, error) {
 	const w = `host or host:port with a port in 1-65535, e.g. "10.0.0.5" or "node1.example.com:4242"`
