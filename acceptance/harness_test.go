@@ -127,7 +127,9 @@ func (n *node) launchEnv(args, env []string) {
 	n.t.Helper()
 	n.newLog()
 	cmd := exec.Command(hiveBin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// Many nodes share the loopback: each gets a free metrics port unless
+	// env sets HIVE_METRICS_LISTEN (the last value wins).
+	cmd.Env = append(append(os.Environ(), "HIVE_METRICS_LISTEN=127.0.0.1:0"), env...)
 	w := &lockedWriter{mu: n.logMu, w: n.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = ownGroup()

@@ -87,7 +87,11 @@ type Info struct {
 	// DockerAPITCP is where this manager also serves the Docker API over
 	// TCP with mutual TLS (tcp://HOST:PORT, as docker_api.listen says,
 	// its host possibly empty or unspecified), "" when it does not.
-	DockerAPITCP string    `json:"docker_api_tcp,omitempty"`
+	DockerAPITCP string `json:"docker_api_tcp,omitempty"`
+	// MetricsURL is where this node serves Prometheus metrics
+	// (http://HOST:PORT/metrics, the real bound port), "" when
+	// metrics.listen is empty.
+	MetricsURL   string    `json:"metrics_url,omitempty"`
 	Runtime      string    `json:"runtime"`
 	Scheduler    string    `json:"scheduler"`
 	Leader       bool      `json:"leader"`

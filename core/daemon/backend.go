@@ -65,6 +65,7 @@ func (d *daemon) baseInfo() *api.Info {
 		// The cluster is named by its root CA, which join tokens carry.
 		ClusterID: d.id.Root().Digest()[:25],
 		DockerAPI: d.dockerAPI, DockerAPITCP: d.dockerAPITCP,
+		MetricsURL: d.metricsURL,
 	}
 }
 

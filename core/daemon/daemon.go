@@ -40,6 +40,7 @@ import (
 	"github.com/hiveorch/hive/core/dockerapi"
 	"github.com/hiveorch/hive/core/events"
 	"github.com/hiveorch/hive/core/mesh"
+	"github.com/hiveorch/hive/core/metrics"
 	"github.com/hiveorch/hive/core/pluginhost"
 	"github.com/hiveorch/hive/core/rpc"
 	"github.com/hiveorch/hive/core/seal"
@@ -80,6 +81,7 @@ type daemon struct {
 	// serves, "" when none; dockerAPITCP the same over TCP with TLS.
 	dockerAPI    string
 	dockerAPITCP string
+	metricsURL   string // where this node serves /metrics, "" when off
 	state        nodeState
 	id           *ca.Identity
 	role         types.NodeRole
@@ -235,6 +237,22 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 		defer dockerTCP.Close() // in case Run fails before it serves
+	}
+	// Prometheus /metrics, on every node; the cluster-state series on
+	// managers only.
+	if addr := cfg.Metrics.Listen; addr != "" {
+		var metricsLn net.Listener
+		if metricsLn, d.metricsURL, err = metrics.Listen(addr); err != nil {
+			return fmt.Errorf("metrics listener (metrics.listen; empty turns it off): %w", err)
+		}
+		defer metricsLn.Close() // in case Run fails before it serves
+		var view metrics.Viewer
+		if d.role == types.RoleManager {
+			view = d.store
+		}
+		reg := metrics.NewRegistry(view)
+		d.run("metrics", func(ctx context.Context) error { return metrics.Serve(ctx, metricsLn, reg) })
+		d.logger.Info("serving metrics", "url", d.metricsURL)
 	}
 	srv := api.NewServer(backend, d.logger.With("component", "api"))
 	d.run("api", func(ctx context.Context) error { return srv.Serve(ctx, apiLn) })

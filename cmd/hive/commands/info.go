@@ -88,6 +88,9 @@ func renderInfo(w io.Writer, info *api.Info, now time.Time) error {
 		rows = append(rows, [2]string{"Autolock", lock})
 		rows = append(rows, [2]string{"Docker API", dockerAPIRow(info)})
 	}
+	if info.MetricsURL != "" {
+		rows = append(rows, [2]string{"Metrics", info.MetricsURL})
+	}
 	var b strings.Builder
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%-12s %s\n", r[0]+":", r[1])
