@@ -20,6 +20,7 @@
 //	web fetch URL...      print "URL: body" of a GET of each URL (or the error),
 //	                      then wait
 //	web sleep             wait
+//	web spin              keep one CPU busy, until SIGTERM or SIGINT
 //	web healthcheck       exit 0 if /healthz on $PORT answers 200 (for HEALTHCHECK)
 //
 // "wait" means: run until SIGTERM or SIGINT, then exit 0.
@@ -37,6 +38,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -44,6 +46,10 @@ import (
 // signals receives SIGTERM and SIGINT from the very start, so a signal
 // sent right after the container starts is never missed.
 var signals = make(chan os.Signal, 1)
+
+// spun is the count of the spin loop, kept where the compiler cannot drop
+// the loop.
+var spun atomic.Uint64
 
 func main() {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
@@ -142,6 +148,13 @@ func run(cmd string, args []string) error {
 		}
 		waitForSignal()
 	case "sleep":
+		waitForSignal()
+	case "spin":
+		go func() {
+			for n := uint64(0); ; n++ {
+				spun.Store(n)
+			}
+		}()
 		waitForSignal()
 	case "healthcheck":
 		c := http.Client{Timeout: 2 * time.Second}

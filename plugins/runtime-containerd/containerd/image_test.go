@@ -163,7 +163,8 @@ func TestStatsReportCPUTimeAndTheMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.MemoryLimit != 48<<20 || st.MemoryBytes == 0 || st.CPUNanos == 0 || st.Time.IsZero() {
+	if st.MemoryLimit != 48<<20 || st.MemoryBytes == 0 || st.CPUNanos == 0 || st.PIDs == 0 || st.Time.IsZero() ||
+		!st.Known.Has(runtime.StatsCPU|runtime.StatsMemory|runtime.StatsMemoryLimit|runtime.StatsPIDs|runtime.StatsNetwork) {
 		t.Errorf("Stats = %+v, want the 48 MiB limit, some memory and CPU time", *st)
 	}
 	ctx := namespaces.WithNamespace(t.Context(), env.ns)

@@ -63,10 +63,9 @@ type Runtime struct {
 	mu  sync.Mutex
 	eng *engine // nil until Configure or the first call
 
-	locks   keyedMutex // per container
-	pulls   keyedMutex // per image reference
-	health  *healthMonitor
-	samples sampleCache
+	locks  keyedMutex // per container
+	pulls  keyedMutex // per image reference
+	health *healthMonitor
 }
 
 // engine is one connection to containerd with the settings it was made

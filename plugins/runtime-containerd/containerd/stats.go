@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -16,46 +18,13 @@ import (
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
-// statsInterval is the gap between the two readings Stats takes when it
-// has no recent earlier one to compare with.
-const statsInterval = 250 * time.Millisecond
-
 // unlimited is the smallest memory limit a cgroup reports for "no limit".
 const unlimited = 1 << 62
 
-// sampleCache keeps each container's last CPU reading, so that Stats can
-// report the CPU use since the previous call.
-type sampleCache struct {
-	mu   sync.Mutex
-	last map[string]cpuSample
-}
-
-type cpuSample struct {
-	at  time.Time
-	cpu uint64
-}
-
-func (c *sampleCache) swap(id string, s cpuSample) (cpuSample, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
-		c.last = map[string]cpuSample{}
-	}
-	prev, ok := c.last[id]
-	c.last[id] = s
-	return prev, ok && s.at.Sub(prev.at) < 10*time.Second && s.at.After(prev.at)
-}
-
-func (c *sampleCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.last, id)
-}
-
-// Stats returns one sample of a running container's resource use from its
-// cgroup (v1 or v2); CPUPercent is the use since the previous call, or
-// over a quarter of a second when there was none recently. A container
-// that is not running reports zeros.
+// Stats returns one sample of a running container's resource use: CPU,
+// memory, PIDs and block I/O from its cgroup (v1 or v2), network bytes from
+// the network namespace of its task (/proc/PID/net/dev, loopback left
+// out). A container that is not running reports zeros.
 func (r *Runtime) Stats(ctx context.Context, id string) (*runtime.Stats, error) {
 	eng, err := r.engine()
 	if err != nil {
@@ -71,30 +40,61 @@ func (r *Runtime) Stats(ctx context.Context, id string) (*runtime.Stats, error) 
 		return nil, fmt.Errorf("stats: %w", err)
 	}
 	if p == nil || p.Status != tasktypes.Status_RUNNING && p.Status != tasktypes.Status_PAUSED {
-		r.samples.forget(id)
 		return &runtime.Stats{Time: time.Now()}, nil
 	}
 	st, err := eng.metrics(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	prev, ok := r.samples.swap(id, cpuSample{st.Time, st.CPUNanos})
-	if !ok {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("stats of container %s: %w", id, ctx.Err())
-		case <-time.After(statsInterval):
-		}
-		prev = cpuSample{st.Time, st.CPUNanos}
-		if st, err = eng.metrics(ctx, id); err != nil {
-			return nil, err
-		}
-		r.samples.swap(id, cpuSample{st.Time, st.CPUNanos})
-	}
-	if wall := st.Time.Sub(prev.at); wall > 0 && st.CPUNanos >= prev.cpu {
-		st.CPUPercent = float64(st.CPUNanos-prev.cpu) / float64(wall.Nanoseconds()) * 100
+	if rx, tx, err := netDev(fmt.Sprintf("/proc/%d/net/dev", p.Pid)); err == nil {
+		st.NetRxBytes, st.NetTxBytes = rx, tx
+		st.Known |= runtime.StatsNetwork
 	}
 	return st, nil
+}
+
+// hostMemory is the node's memory (MemTotal in /proc/meminfo), 0 when
+// unknown.
+func hostMemory() uint64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil && len(f) == 2 && f[1] == "kB" {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// netDev sums the bytes received and sent on the interfaces a
+// /proc/net/dev file lists, but for the loopback.
+func netDev(path string) (rx, tx uint64, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) == "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			continue
+		}
+		r, err1 := strconv.ParseUint(f[0], 10, 64)
+		t, err2 := strconv.ParseUint(f[8], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, 0, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		rx, tx = rx+r, tx+t
+	}
+	return rx, tx, nil
 }
 
 // metrics reads the task's cgroup metrics.
@@ -122,21 +122,59 @@ func (e *engine) metrics(ctx context.Context, id string) (*runtime.Stats, error)
 	case *v1.Metrics:
 		if d.CPU != nil && d.CPU.Usage != nil {
 			st.CPUNanos = d.CPU.Usage.Total
+			st.Known |= runtime.StatsCPU
+		}
+		if d.Pids != nil {
+			st.PIDs = d.Pids.Current
+			st.Known |= runtime.StatsPIDs
+		}
+		if d.Blkio != nil {
+			st.Known |= runtime.StatsBlockIO
+			for _, e := range d.Blkio.IoServiceBytesRecursive {
+				switch strings.ToLower(e.Op) {
+				case "read":
+					st.BlockReadBytes += e.Value
+				case "write":
+					st.BlockWriteBytes += e.Value
+				}
+			}
 		}
 		if mem := d.Memory; mem != nil && mem.Usage != nil {
 			st.MemoryBytes = withoutCache(mem.Usage.Usage, mem.TotalInactiveFile)
-			if mem.Usage.Limit < unlimited {
-				st.MemoryLimit = mem.Usage.Limit
+			st.Known |= runtime.StatsMemory
+			if st.MemoryLimit = mem.Usage.Limit; st.MemoryLimit >= unlimited {
+				// No limit: the node's memory is, as docker stats shows.
+				st.MemoryLimit = hostMemory()
+			}
+			if st.MemoryLimit > 0 {
+				st.Known |= runtime.StatsMemoryLimit
 			}
 		}
 	case *v2.Metrics:
 		if d.CPU != nil {
 			st.CPUNanos = d.CPU.UsageUsec * 1000
+			st.Known |= runtime.StatsCPU
+		}
+		if d.Pids != nil {
+			st.PIDs = d.Pids.Current
+			st.Known |= runtime.StatsPIDs
+		}
+		if d.Io != nil {
+			st.Known |= runtime.StatsBlockIO
+			for _, e := range d.Io.Usage {
+				st.BlockReadBytes += e.Rbytes
+				st.BlockWriteBytes += e.Wbytes
+			}
 		}
 		if mem := d.Memory; mem != nil {
 			st.MemoryBytes = withoutCache(mem.Usage, mem.InactiveFile)
-			if mem.UsageLimit < unlimited {
-				st.MemoryLimit = mem.UsageLimit
+			st.Known |= runtime.StatsMemory
+			if st.MemoryLimit = mem.UsageLimit; st.MemoryLimit >= unlimited {
+				// No limit: the node's memory is, as docker stats shows.
+				st.MemoryLimit = hostMemory()
+			}
+			if st.MemoryLimit > 0 {
+				st.Known |= runtime.StatsMemoryLimit
 			}
 		}
 	default:

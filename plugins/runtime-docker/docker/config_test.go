@@ -331,21 +331,32 @@ func TestParseTimeTreatsTheEnginesNeverAsZero(t *testing.T) {
 	}
 }
 
-func TestCPUPercentAndMemoryUsage(t *testing.T) {
-	pre := container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: 1_000}, SystemUsage: 10_000}
-	cur := container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: 2_000}, SystemUsage: 20_000, OnlineCPUs: 2}
-	if got := cpuPercent(pre, cur); got != 20 {
-		t.Errorf("cpuPercent = %v, want 20", got)
+func TestStatsFromSumsNetworksAndBlockIOAndSaysWhatIsKnown(t *testing.T) {
+	s := &container.StatsResponse{
+		CPUStats:    container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: 2_000}, OnlineCPUs: 2},
+		MemoryStats: container.MemoryStats{Usage: 100, Limit: 1000},
+		PidsStats:   container.PidsStats{Current: 3},
+		Networks:    map[string]container.NetworkStats{"eth0": {RxBytes: 10, TxBytes: 1}, "eth1": {RxBytes: 5, TxBytes: 2}},
+		BlkioStats: container.BlkioStats{IoServiceBytesRecursive: []container.BlkioStatEntry{
+			{Op: "Read", Value: 7}, {Op: "write", Value: 9}, {Op: "Total", Value: 16}, {Op: "read", Value: 1},
+		}},
 	}
-	cur.OnlineCPUs = 0
-	cur.CPUUsage.PercpuUsage = []uint64{1, 2, 3, 4}
-	if got := cpuPercent(pre, cur); got != 40 {
-		t.Errorf("cpuPercent from per-CPU list = %v, want 40", got)
+	st := statsFrom(s)
+	want := runtime.Stats{Known: runtime.StatsCPU | runtime.StatsMemory | runtime.StatsMemoryLimit | runtime.StatsPIDs | runtime.StatsNetwork | runtime.StatsBlockIO,
+		CPUNanos: 2_000, OnlineCPUs: 2, MemoryBytes: 100, MemoryLimit: 1000, PIDs: 3, NetRxBytes: 15, NetTxBytes: 3, BlockReadBytes: 8, BlockWriteBytes: 9}
+	if *st != want {
+		t.Errorf("statsFrom = %+v, want %+v", *st, want)
 	}
-	if got := cpuPercent(container.CPUStats{}, container.CPUStats{}); got != 0 {
-		t.Errorf("cpuPercent without a previous reading = %v, want 0", got)
+	s.Networks, s.BlkioStats = nil, container.BlkioStats{}
+	if st := statsFrom(s); st.Known.Has(runtime.StatsNetwork) || st.Known.Has(runtime.StatsBlockIO) {
+		t.Errorf("without networks and block I/O, Known = %b, want neither", st.Known)
 	}
+	if st := statsFrom(&container.StatsResponse{}); st.Known != 0 {
+		t.Errorf("a stopped container's Known = %b, want none", st.Known)
+	}
+}
 
+func TestMemoryUsage(t *testing.T) {
 	cases := []struct {
 		name string
 		mem  container.MemoryStats

@@ -189,7 +189,7 @@ func TestResourceLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.MemoryLimit != 64<<20 || st.MemoryBytes == 0 || st.MemoryBytes > 64<<20 || st.CPUNanos == 0 ||
-		st.CPUPercent < 0 || st.Time.IsZero() {
+		st.PIDs == 0 || !st.Known.Has(runtime.StatsCPU|runtime.StatsMemory|runtime.StatsMemoryLimit|runtime.StatsNetwork) || st.Time.IsZero() {
 		t.Fatalf("stats = %+v; want the 64 MiB limit and some use", st)
 	}
 }

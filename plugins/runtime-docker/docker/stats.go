@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -11,15 +12,15 @@ import (
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
-// Stats returns one sample of the container's resource use. The engine
-// takes two readings about a second apart, so CPUPercent is the use over
-// that second; a container that is not running reports zeros.
+// Stats returns one sample of the container's resource use, read at once
+// (the engine's one-shot stats: hive computes rates from two samples); a
+// container that is not running reports zeros.
 func (r *Runtime) Stats(ctx context.Context, id string) (*runtime.Stats, error) {
 	eng, err := r.engine()
 	if err != nil {
 		return nil, err
 	}
-	res, err := eng.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{Stream: false, IncludePreviousSample: true})
+	res, err := eng.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{Stream: false})
 	if err != nil {
 		return nil, wrapErr(err, "stats of container %s", id)
 	}
@@ -34,34 +35,45 @@ func (r *Runtime) Stats(ctx context.Context, id string) (*runtime.Stats, error) 
 	return statsFrom(&s), nil
 }
 
-// statsFrom converts the engine's sample.
+// statsFrom converts the engine's sample. Values the engine leaves out
+// (no network for a container on the host's, no block I/O on some cgroup
+// v2 hosts) are missing from Known.
 func statsFrom(s *container.StatsResponse) *runtime.Stats {
-	return &runtime.Stats{
+	st := &runtime.Stats{
 		Time:        s.Read,
 		CPUNanos:    s.CPUStats.CPUUsage.TotalUsage,
-		CPUPercent:  cpuPercent(s.PreCPUStats, s.CPUStats),
+		OnlineCPUs:  s.CPUStats.OnlineCPUs,
 		MemoryBytes: memoryUsage(s.MemoryStats),
 		MemoryLimit: s.MemoryStats.Limit,
+		PIDs:        s.PidsStats.Current,
 	}
-}
-
-// cpuPercent is the container's CPU use between two readings, relative to
-// the whole host's, times the number of CPUs, times 100 (so one busy CPU
-// is 100), as `docker stats` computes it.
-func cpuPercent(pre, cur container.CPUStats) float64 {
-	if cur.CPUUsage.TotalUsage <= pre.CPUUsage.TotalUsage || cur.SystemUsage <= pre.SystemUsage {
-		return 0
+	if st.CPUNanos == 0 && s.MemoryStats.Usage == 0 {
+		return st // not running: the engine reports nothing
 	}
-	cpuDelta := float64(cur.CPUUsage.TotalUsage - pre.CPUUsage.TotalUsage)
-	systemDelta := float64(cur.SystemUsage - pre.SystemUsage)
-	cpus := float64(cur.OnlineCPUs)
-	if cpus == 0 {
-		cpus = float64(len(cur.CPUUsage.PercpuUsage))
+	st.Known = runtime.StatsCPU | runtime.StatsMemory | runtime.StatsPIDs
+	if st.MemoryLimit > 0 {
+		st.Known |= runtime.StatsMemoryLimit
 	}
-	if cpus == 0 {
-		cpus = 1
+	if s.Networks != nil {
+		st.Known |= runtime.StatsNetwork
+		for _, n := range s.Networks {
+			st.NetRxBytes += n.RxBytes
+			st.NetTxBytes += n.TxBytes
+		}
 	}
-	return cpuDelta / systemDelta * cpus * 100
+	if s.BlkioStats.IoServiceBytesRecursive != nil {
+		st.Known |= runtime.StatsBlockIO
+		for _, e := range s.BlkioStats.IoServiceBytesRecursive {
+			// cgroup v1 says "Read"/"Write", cgroup v2 "read"/"write".
+			switch strings.ToLower(e.Op) {
+			case "read":
+				st.BlockReadBytes += e.Value
+			case "write":
+				st.BlockWriteBytes += e.Value
+			}
+		}
+	}
+	return st
 }
 
 // memoryUsage is the memory in use without the page cache the kernel can

@@ -225,20 +225,32 @@ func statsToPB(s *Stats) *pb.StatsResponse {
 		return &pb.StatsResponse{}
 	}
 	return &pb.StatsResponse{
-		Time:        timeToPB(s.Time),
-		CpuNanos:    s.CPUNanos,
-		CpuPercent:  s.CPUPercent,
-		MemoryBytes: s.MemoryBytes,
-		MemoryLimit: s.MemoryLimit,
+		Time:            timeToPB(s.Time),
+		Known:           uint32(s.Known),
+		CpuNanos:        s.CPUNanos,
+		OnlineCpus:      s.OnlineCPUs,
+		MemoryBytes:     s.MemoryBytes,
+		MemoryLimit:     s.MemoryLimit,
+		NetRxBytes:      s.NetRxBytes,
+		NetTxBytes:      s.NetTxBytes,
+		BlockReadBytes:  s.BlockReadBytes,
+		BlockWriteBytes: s.BlockWriteBytes,
+		Pids:            s.PIDs,
 	}
 }
 
 func statsFromPB(s *pb.StatsResponse) *Stats {
 	return &Stats{
-		Time:        timeFromPB(s.GetTime()),
-		CPUNanos:    s.GetCpuNanos(),
-		CPUPercent:  s.GetCpuPercent(),
-		MemoryBytes: s.GetMemoryBytes(),
-		MemoryLimit: s.GetMemoryLimit(),
+		Time:            timeFromPB(s.GetTime()),
+		Known:           StatsFields(s.GetKnown()),
+		CPUNanos:        s.GetCpuNanos(),
+		OnlineCPUs:      s.GetOnlineCpus(),
+		MemoryBytes:     s.GetMemoryBytes(),
+		MemoryLimit:     s.GetMemoryLimit(),
+		NetRxBytes:      s.GetNetRxBytes(),
+		NetTxBytes:      s.GetNetTxBytes(),
+		BlockReadBytes:  s.GetBlockReadBytes(),
+		BlockWriteBytes: s.GetBlockWriteBytes(),
+		PIDs:            s.GetPids(),
 	}
 }

@@ -129,6 +129,7 @@ type fakeContainer struct {
 	logWake    chan struct{} // closed and replaced when logs grow or the container stops
 	exited     chan struct{} // closed when the current run ends
 	cpuNanos   uint64
+	netBytes   uint64
 	check      *Healthcheck // the health check in effect, nil for none
 	health     forcedHealth // set by SetHealth for the current run
 }

@@ -282,8 +282,10 @@ func (c *fakeContainer) exitStatus() *ExitStatus {
 }
 
 // Stats returns a fixed sample for a running container (8 MiB of memory,
-// or half the limit when that is lower, and the spec's memory limit) and a
-// zero sample for a stopped one.
+// or half the limit when that is lower, the spec's memory limit or 1 GiB,
+// one more millisecond of CPU time at each call, 1 KiB more received and
+// 512 bytes more sent, one process, two CPUs; no block I/O is known) and
+// a zero sample for a stopped one.
 func (f *Fake) Stats(ctx context.Context, id string) (*Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -299,9 +301,12 @@ func (f *Fake) Stats(ctx context.Context, id string) (*Stats, error) {
 		return st, nil
 	}
 	c.cpuNanos += uint64(time.Millisecond)
-	st.CPUNanos = c.cpuNanos
-	st.CPUPercent = 0.5
-	st.MemoryBytes = 8 << 20
+	c.netBytes += 512
+	st.Known = StatsCPU | StatsMemory | StatsMemoryLimit | StatsNetwork | StatsPIDs
+	st.CPUNanos, st.OnlineCPUs = c.cpuNanos, 2
+	st.NetRxBytes, st.NetTxBytes = 2*c.netBytes, c.netBytes
+	st.PIDs = 1
+	st.MemoryBytes, st.MemoryLimit = 8<<20, 1<<30
 	if limit := c.spec.Resources.MemoryBytes; limit > 0 {
 		st.MemoryLimit = uint64(limit)
 		st.MemoryBytes = min(st.MemoryBytes, st.MemoryLimit/2)

@@ -20,7 +20,7 @@ type program struct {
 	known bool // cmd is one of the test image's sub-commands
 }
 
-var knownCommands = []string{"serve", "exit", "ignore-term", "print", "cat", "write", "whoami", "env", "stat", "sleep", "healthcheck"}
+var knownCommands = []string{"serve", "exit", "ignore-term", "print", "cat", "write", "whoami", "env", "stat", "sleep", "spin", "healthcheck"}
 
 // parseProgram reads the spec's command line as the test image's: Args
 // with the image's /web entrypoint, or a Command whose first word is web.

@@ -242,16 +242,52 @@ type LogEntry struct {
 	Line   []byte    `json:"line"`
 }
 
-// Stats is one sample of a container's resource use.
+// Stats is one raw sample of a container's resource use. Counters are
+// cumulative since the container started; a rate (CPU %, bytes per second)
+// needs two samples (CPUPercent). A value the runtime cannot report is zero
+// and its field is missing from Known.
 type Stats struct {
+	// Time is when the sample was read.
 	Time time.Time `json:"time"`
+	// Known says which of the values below the runtime reported.
+	Known StatsFields `json:"known"`
 	// CPUNanos is the CPU time used since the container started.
 	CPUNanos uint64 `json:"cpu_nanos"`
-	// CPUPercent is the use over the last sampling interval, 100 per CPU.
-	CPUPercent  float64 `json:"cpu_percent"`
-	MemoryBytes uint64  `json:"memory_bytes"`
-	MemoryLimit uint64  `json:"memory_limit,omitempty"`
+	// OnlineCPUs is the number of CPUs the container may run on.
+	OnlineCPUs uint32 `json:"online_cpus,omitempty"`
+	// MemoryBytes is the memory in use without the page cache the kernel
+	// can drop, as `docker stats` reports it.
+	MemoryBytes uint64 `json:"memory_bytes"`
+	// MemoryLimit is the container's memory limit, or the node's memory
+	// when the container has none (0 when unknown).
+	MemoryLimit uint64 `json:"memory_limit,omitempty"`
+	// NetRxBytes and NetTxBytes are the bytes received and sent on the
+	// container's network interfaces.
+	NetRxBytes uint64 `json:"net_rx_bytes,omitempty"`
+	NetTxBytes uint64 `json:"net_tx_bytes,omitempty"`
+	// BlockReadBytes and BlockWriteBytes are the bytes read from and
+	// written to block devices.
+	BlockReadBytes  uint64 `json:"block_read_bytes,omitempty"`
+	BlockWriteBytes uint64 `json:"block_write_bytes,omitempty"`
+	// PIDs is the number of processes and threads in the container.
+	PIDs uint64 `json:"pids,omitempty"`
 }
+
+// StatsFields is a set of the values of a Stats sample.
+type StatsFields uint32
+
+// The values of a Stats sample a runtime may report.
+const (
+	StatsCPU StatsFields = 1 << iota
+	StatsMemory
+	StatsMemoryLimit
+	StatsNetwork
+	StatsBlockIO
+	StatsPIDs
+)
+
+// Has reports whether every field of f is in s.
+func (s StatsFields) Has(f StatsFields) bool { return s&f == f }
 
 // PullProgress reports the progress of an image pull.
 type PullProgress struct {

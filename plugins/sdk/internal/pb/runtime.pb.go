@@ -1641,14 +1641,21 @@ func (x *StatsRequest) GetId() string {
 }
 
 type StatsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	CpuNanos      uint64                 `protobuf:"varint,2,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
-	CpuPercent    float64                `protobuf:"fixed64,3,opt,name=cpu_percent,json=cpuPercent,proto3" json:"cpu_percent,omitempty"`
-	MemoryBytes   uint64                 `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
-	MemoryLimit   uint64                 `protobuf:"varint,5,opt,name=memory_limit,json=memoryLimit,proto3" json:"memory_limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Time        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	CpuNanos    uint64                 `protobuf:"varint,2,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
+	MemoryBytes uint64                 `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	MemoryLimit uint64                 `protobuf:"varint,5,opt,name=memory_limit,json=memoryLimit,proto3" json:"memory_limit,omitempty"`
+	// known is the set of values reported (runtime.StatsFields bits).
+	Known           uint32 `protobuf:"varint,6,opt,name=known,proto3" json:"known,omitempty"`
+	OnlineCpus      uint32 `protobuf:"varint,7,opt,name=online_cpus,json=onlineCpus,proto3" json:"online_cpus,omitempty"`
+	NetRxBytes      uint64 `protobuf:"varint,8,opt,name=net_rx_bytes,json=netRxBytes,proto3" json:"net_rx_bytes,omitempty"`
+	NetTxBytes      uint64 `protobuf:"varint,9,opt,name=net_tx_bytes,json=netTxBytes,proto3" json:"net_tx_bytes,omitempty"`
+	BlockReadBytes  uint64 `protobuf:"varint,10,opt,name=block_read_bytes,json=blockReadBytes,proto3" json:"block_read_bytes,omitempty"`
+	BlockWriteBytes uint64 `protobuf:"varint,11,opt,name=block_write_bytes,json=blockWriteBytes,proto3" json:"block_write_bytes,omitempty"`
+	Pids            uint64 `protobuf:"varint,12,opt,name=pids,proto3" json:"pids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatsResponse) Reset() {
@@ -1695,13 +1702,6 @@ func (x *StatsResponse) GetCpuNanos() uint64 {
 	return 0
 }
 
-func (x *StatsResponse) GetCpuPercent() float64 {
-	if x != nil {
-		return x.CpuPercent
-	}
-	return 0
-}
-
 func (x *StatsResponse) GetMemoryBytes() uint64 {
 	if x != nil {
 		return x.MemoryBytes
@@ -1712,6 +1712,55 @@ func (x *StatsResponse) GetMemoryBytes() uint64 {
 func (x *StatsResponse) GetMemoryLimit() uint64 {
 	if x != nil {
 		return x.MemoryLimit
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetKnown() uint32 {
+	if x != nil {
+		return x.Known
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetOnlineCpus() uint32 {
+	if x != nil {
+		return x.OnlineCpus
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetNetRxBytes() uint64 {
+	if x != nil {
+		return x.NetRxBytes
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetNetTxBytes() uint64 {
+	if x != nil {
+		return x.NetTxBytes
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetBlockReadBytes() uint64 {
+	if x != nil {
+		return x.BlockReadBytes
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetBlockWriteBytes() uint64 {
+	if x != nil {
+		return x.BlockWriteBytes
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetPids() uint64 {
+	if x != nil {
+		return x.Pids
 	}
 	return 0
 }
@@ -1920,14 +1969,23 @@ const file_runtime_proto_rawDesc = "" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\x12\n" +
 	"\x04line\x18\x03 \x01(\fR\x04line\"\x1e\n" +
 	"\fStatsRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xc3\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x8d\x03\n" +
 	"\rStatsResponse\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
-	"\tcpu_nanos\x18\x02 \x01(\x04R\bcpuNanos\x12\x1f\n" +
-	"\vcpu_percent\x18\x03 \x01(\x01R\n" +
-	"cpuPercent\x12!\n" +
+	"\tcpu_nanos\x18\x02 \x01(\x04R\bcpuNanos\x12!\n" +
 	"\fmemory_bytes\x18\x04 \x01(\x04R\vmemoryBytes\x12!\n" +
-	"\fmemory_limit\x18\x05 \x01(\x04R\vmemoryLimit\"\x94\x01\n" +
+	"\fmemory_limit\x18\x05 \x01(\x04R\vmemoryLimit\x12\x14\n" +
+	"\x05known\x18\x06 \x01(\rR\x05known\x12\x1f\n" +
+	"\vonline_cpus\x18\a \x01(\rR\n" +
+	"onlineCpus\x12 \n" +
+	"\fnet_rx_bytes\x18\b \x01(\x04R\n" +
+	"netRxBytes\x12 \n" +
+	"\fnet_tx_bytes\x18\t \x01(\x04R\n" +
+	"netTxBytes\x12(\n" +
+	"\x10block_read_bytes\x18\n" +
+	" \x01(\x04R\x0eblockReadBytes\x12*\n" +
+	"\x11block_write_bytes\x18\v \x01(\x04R\x0fblockWriteBytes\x12\x12\n" +
+	"\x04pids\x18\f \x01(\x04R\x04pidsJ\x04\b\x03\x10\x04\"\x94\x01\n" +
 	"\fRegistryAuth\x12%\n" +
 	"\x0eserver_address\x18\x01 \x01(\tR\rserverAddress\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +

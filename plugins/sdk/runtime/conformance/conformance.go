@@ -121,6 +121,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, opts Optio
 		{"a dns server that is not an ip address is invalid", s.testDNSInvalid},
 		{"resource limits are accepted", s.testResources},
 		{"stats report memory of a running container", s.testStats},
+		{"stats report CPU time that grows under load", s.testStatsCPUGrows},
+		{"stats of a missing container is not found", s.testStatsMissing},
 		{"a published host port is reachable", s.testHostPort},
 		{"a new runtime instance adopts running containers", s.testAdoption},
 		{"health checks report starting healthy and unhealthy", s.testHealth},

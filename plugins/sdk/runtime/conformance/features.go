@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hiveorch/hive/plugins/sdk"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
 
@@ -127,8 +129,34 @@ func (s *suite) testStats(t *testing.T) {
 		if st.Time.IsZero() {
 			return false, "Stats().Time is zero"
 		}
-		return st.MemoryBytes > 0, fmt.Sprintf("last sample %+v", *st)
+		return st.MemoryBytes > 0 && st.Known.Has(runtime.StatsMemory), fmt.Sprintf("last sample %+v", *st)
 	})
+}
+
+func (s *suite) testStatsCPUGrows(t *testing.T) {
+	id := s.run(t, s.spec("spin", "spin"))
+	first, err := s.rt.Stats(s.ctx(t), id)
+	if err != nil {
+		t.Fatalf("Stats = %v", err)
+	}
+	if !first.Known.Has(runtime.StatsCPU) {
+		t.Fatalf("Stats().Known = %b of a running container, want CPU time (StatsCPU)", first.Known)
+	}
+	s.poll(t, "CPU time that grows while the container keeps a CPU busy", func() (bool, string) {
+		st, err := s.rt.Stats(s.ctx(t), id)
+		if err != nil {
+			t.Fatalf("Stats = %v", err)
+		}
+		return st.CPUNanos > first.CPUNanos && !st.Time.Before(first.Time),
+			fmt.Sprintf("first sample %+v, last %+v", *first, *st)
+	})
+}
+
+func (s *suite) testStatsMissing(t *testing.T) {
+	_, err := s.rt.Stats(s.ctx(t), "hive-conformance-no-such-container")
+	if !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("Stats of a missing container = %v, want an error wrapping sdk.ErrNotFound", err)
+	}
 }
 
 func (s *suite) testHostPort(t *testing.T) {
