@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -167,27 +165,7 @@ func (s *Server) serviceLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := StreamContext(r)
 	defer cancel()
-	rc := http.NewResponseController(w)
-	started := false
-	start := func() {
-		started = true
-		w.Header().Set("Content-Type", ContentTypeNDJSON)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-	}
-	enc := json.NewEncoder(w)
-	sink := func(line LogLine) error {
-		if !started {
-			start()
-		}
-		if err := enc.Encode(line); err != nil {
-			return fmt.Errorf("send log line: %w", err)
-		}
-		if err := rc.Flush(); err != nil {
-			return fmt.Errorf("send log line: %w", err)
-		}
-		return nil
-	}
+	out := newNDJSON(w)
 	ref := r.PathValue("ref")
 	if opts.Follow {
 		// Check the service exists so that a wrong name is a 404, then
@@ -197,22 +175,10 @@ func (s *Server) serviceLogs(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		start()
-		_ = rc.Flush()
+		out.open()
 	}
-	gone, err := StreamEnd(ctx, r, s.backend.ServiceLogs(ctx, ref, opts, sink))
-	if gone {
-		return
-	}
-	switch {
-	case err == nil && !started:
-		start()
-	case err != nil && !started:
-		writeError(w, err)
-	case err != nil:
-		_ = enc.Encode(StreamError{Error: errdefs.Message(err), Kind: errdefs.Kind(err)})
-		_ = rc.Flush()
-	}
+	sink := func(line LogLine) error { return out.send(line, "log line") }
+	out.end(StreamEnd(ctx, r, s.backend.ServiceLogs(ctx, ref, opts, sink)))
 }
 
 // respond writes v with status code, or err if it is not nil.

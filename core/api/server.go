@@ -141,6 +141,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/services/{ref}/rollback", s.rollbackService)
 	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
 	mux.HandleFunc("GET /v1/services/{ref}/logs", s.serviceLogs)
+	mux.HandleFunc("GET /v1/stats", s.stats)
 	mux.HandleFunc("GET /v1/tasks", s.listTasks)
 	mux.HandleFunc("GET /v1/plugins", s.plugins)
 	mux.HandleFunc("GET /v1/events", s.events)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"github.com/hiveorch/hive/core/events"
+	"slices"
 	"time"
 
 	"github.com/hiveorch/hive/core/types"
@@ -45,6 +46,12 @@ type Backend interface {
 	// order per task, until there are no more (or, with opts.Follow, until
 	// ctx is done). It stops and returns sink's error when sink fails.
 	ServiceLogs(ctx context.Context, ref string, opts LogOptions, sink func(LogLine) error) error
+	// Stats sends the resource use of the running tasks of opts.Services
+	// (of every service when none is given) to sink, one frame per refresh,
+	// from every node through the managers. A node that cannot be reached
+	// shows as an Error in its tasks' rows. An unknown service is an error
+	// wrapping errdefs.ErrNotFound.
+	Stats(ctx context.Context, opts StatsOptions, sink func(StatsFrame) error) error
 	// Plugins reports the plugins the node serving the request runs.
 	Plugins(ctx context.Context) ([]PluginStatus, error)
 	// Events sends sink the cluster events q asks for (replayed from the
@@ -251,3 +258,63 @@ const (
 	ContentTypeJSON   = "application/json"
 	ContentTypeNDJSON = "application/x-ndjson"
 )
+
+// StatsOptions says whose resource use Stats reports.
+type StatsOptions struct {
+	// Services are the services (names, IDs or ID prefixes) whose running
+	// tasks are sampled; none means every running task.
+	Services []string `json:"services,omitempty"`
+	// Stream keeps sending a frame every second until ctx is done;
+	// without it, Stats sends one frame (from two samples of each task,
+	// a second apart, for the CPU use) and returns.
+	Stream bool `json:"stream"`
+}
+
+// StatsFrame is one refresh of Stats: a row for every task sampled.
+type StatsFrame struct {
+	Time  time.Time   `json:"time"`
+	Tasks []TaskStats `json:"tasks"`
+}
+
+// The values a TaskStats row may know (TaskStats.Known).
+const (
+	StatsCPU         = "cpu"
+	StatsMemory      = "memory"
+	StatsMemoryLimit = "memory_limit"
+	StatsNetwork     = "network"
+	StatsBlockIO     = "block_io"
+	StatsPIDs        = "pids"
+)
+
+// TaskStats is one task's resource use, as its node's runtime reports it.
+// Byte and PID counts are totals since the task's container started; a
+// value the runtime cannot report is zero and missing from Known.
+type TaskStats struct {
+	TaskID       string `json:"task_id"`
+	TaskName     string `json:"task_name"`
+	ServiceID    string `json:"service_id"`
+	ServiceName  string `json:"service_name"`
+	NodeID       string `json:"node_id"`
+	NodeHostname string `json:"node_hostname"`
+	// Time is when the last sample was read; zero when there is none.
+	Time time.Time `json:"time,omitzero"`
+	// CPUPercent is the use between the last two samples, 100 per busy
+	// CPU (as docker stats shows it).
+	CPUPercent  float64 `json:"cpu_percent"`
+	MemoryBytes uint64  `json:"memory_bytes"`
+	MemoryLimit uint64  `json:"memory_limit"`
+	// MemoryPercent is MemoryBytes over MemoryLimit, times 100.
+	MemoryPercent   float64  `json:"memory_percent"`
+	NetRxBytes      uint64   `json:"net_rx_bytes"`
+	NetTxBytes      uint64   `json:"net_tx_bytes"`
+	BlockReadBytes  uint64   `json:"block_read_bytes"`
+	BlockWriteBytes uint64   `json:"block_write_bytes"`
+	PIDs            uint64   `json:"pids"`
+	Known           []string `json:"known"`
+	// Error says why the task has no sample (its node is down, its
+	// container is gone); "" when it has one.
+	Error string `json:"error,omitempty"`
+}
+
+// Knows reports whether the row has the value named (StatsCPU, ...).
+func (t TaskStats) Knows(value string) bool { return slices.Contains(t.Known, value) }

@@ -59,6 +59,9 @@ type Server struct {
 	// pool is where networks get their subnets; set by SetNetworkPool
 	// (see networks.go).
 	pool atomic.Pointer[ipam.Pool]
+	// stats samples the nodes' tasks; set by SetStatsSource (see
+	// stats.go).
+	stats atomic.Pointer[statsSource]
 }
 
 // New returns a Server. nodeID is the node serving requests ("self").

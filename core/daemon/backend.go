@@ -11,6 +11,7 @@ import (
 	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/rpc"
 	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/taskstats"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/core/version"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
@@ -168,20 +169,48 @@ func (d *daemon) TaskLogs(ctx context.Context, t *types.Task, opts runtime.LogOp
 	if t.NodeID == d.state.NodeID {
 		return d.localTaskLogs(ctx, t, opts, sink)
 	}
+	agent, err := d.agentOf(t.NodeID, "logs of task "+t.Name())
+	if err != nil {
+		return err
+	}
+	return agent.TaskLogs(ctx, t, opts, sink)
+}
+
+// TaskStats samples tasks of node nodeID: on this node's runtime, or on
+// another's through its Agent RPC service.
+func (d *daemon) TaskStats(ctx context.Context, nodeID string, req taskstats.Request, sink func(taskstats.Sample) error) error {
+	if nodeID == d.state.NodeID {
+		return d.localTaskStats(ctx, req, sink)
+	}
+	agent, err := d.agentOf(nodeID, "task stats")
+	if err != nil {
+		return err
+	}
+	return agent.TaskStats(ctx, req, sink)
+}
+
+// localTaskStats samples tasks of this node on its runtime.
+func (d *daemon) localTaskStats(ctx context.Context, req taskstats.Request, sink func(taskstats.Sample) error) error {
+	return taskstats.Collect(ctx, d.clock, d.runtime.Stats, req, sink)
+}
+
+// agentOf returns a client of node nodeID's Agent service, for what (the
+// call's words in an error).
+func (d *daemon) agentOf(nodeID, what string) (*rpc.AgentClient, error) {
 	var addr string
 	d.store.View(func(tx store.ReadTx) {
-		if n := tx.Node(t.NodeID); n != nil {
+		if n := tx.Node(nodeID); n != nil {
 			addr = n.Status.Addr
 		}
 	})
 	if addr == "" {
-		return fmt.Errorf("%w: task %s ran on node %s, which is no longer in the cluster", errdefs.ErrUnavailable, t.Name(), t.NodeID)
+		return nil, fmt.Errorf("%w: %s: node %s is no longer in the cluster", errdefs.ErrUnavailable, what, nodeID)
 	}
 	cc, err := d.pool.Conn(addr)
 	if err != nil {
-		return fmt.Errorf("%w: logs of task %s: node %s at %s: %w", errdefs.ErrUnavailable, t.Name(), t.NodeID, addr, err)
+		return nil, fmt.Errorf("%w: %s: node %s at %s: %w", errdefs.ErrUnavailable, what, nodeID, addr, err)
 	}
-	return rpc.NewAgentClient(cc).TaskLogs(ctx, t, opts, sink)
+	return rpc.NewAgentClient(cc), nil
 }
 
 // localTaskLogs reads a task's output from this node's runtime.

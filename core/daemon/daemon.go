@@ -191,7 +191,7 @@ func runOnce(ctx context.Context, opts Options) (err error) {
 
 	rpcSrv := rpc.NewServer(d.logger.With("component", "rpc"))
 	defer rpcSrv.Stop()
-	rpc.RegisterAgent(rpcSrv, d.localTaskLogs)
+	rpc.RegisterAgent(rpcSrv, d.localTaskLogs, d.localTaskStats)
 
 	var backend api.Backend
 	if d.role == types.RoleManager {

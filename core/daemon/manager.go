@@ -66,6 +66,7 @@ func (d *daemon) startManager(ctx context.Context, rpcSrv *grpc.Server, fresh bo
 	d.dispatcher.RefuseUnknownNodes = true
 	d.control = controlapi.New(d.store, d.clock, d.state.NodeID, caughtUp, d, d.logger.With("component", "api"))
 	d.control.SetCA(d.id.Root(), d.addr)
+	d.control.SetStatsSource(d)
 	if d.dek != nil {
 		d.control.SetDataKey(d.dek)
 	}

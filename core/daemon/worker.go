@@ -92,6 +92,9 @@ func (b *workerBackend) ListTasks(context.Context, api.TaskFilter) ([]*types.Tas
 func (b *workerBackend) ServiceLogs(context.Context, string, api.LogOptions, func(api.LogLine) error) error {
 	return b.notManager()
 }
+func (b *workerBackend) Stats(context.Context, api.StatsOptions, func(api.StatsFrame) error) error {
+	return b.notManager()
+}
 func (b *workerBackend) JoinTokens(context.Context) (*api.JoinTokens, error) {
 	return nil, b.notManager()
 }

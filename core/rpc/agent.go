@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"google.golang.org/grpc"
 
 	"github.com/hiveorch/hive/core/errdefs"
+	"github.com/hiveorch/hive/core/taskstats"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -17,7 +19,13 @@ import (
 const (
 	agentService   = "hive.Agent"
 	methodTaskLogs = "/" + agentService + "/TaskLogs"
+	// methodTaskStats streams samples of the node's tasks' resource use.
+	methodTaskStats = "/" + agentService + "/TaskStats"
 )
+
+// StatsFunc samples tasks of this node (taskstats.Collect over the local
+// runtime) and passes each sample to sink.
+type StatsFunc func(ctx context.Context, req taskstats.Request, sink func(taskstats.Sample) error) error
 
 // LogsFunc reads a task's output from the local runtime and passes each
 // line to sink, until the output ends (or, with opts.Follow, ctx ends).
@@ -30,7 +38,8 @@ type TaskLogsRequest struct {
 }
 
 type agentServer struct {
-	logs LogsFunc
+	logs  LogsFunc
+	stats StatsFunc
 }
 
 var agentDesc = serviceDesc(agentService, nil, []grpc.StreamDesc{
@@ -40,11 +49,18 @@ var agentDesc = serviceDesc(agentService, nil, []grpc.StreamDesc{
 		}
 		return s.logs(ctx, req.Task, req.Options, func(e runtime.LogEntry) error { return send(&e) })
 	}),
+	serverStream("TaskStats", func(s *agentServer, ctx context.Context, req *taskstats.Request, send func(*taskstats.Sample) error) error {
+		if len(req.Tasks) == 0 || slices.Contains(req.Tasks, nil) {
+			return fmt.Errorf("task stats: no task given: %w", errdefs.ErrInvalidArgument)
+		}
+		return s.stats(ctx, *req, func(x taskstats.Sample) error { return send(&x) })
+	}),
 })
 
-// RegisterAgent serves the Agent service on srv, reading logs with logs.
-func RegisterAgent(srv *grpc.Server, logs LogsFunc) {
-	srv.RegisterService(agentDesc, &agentServer{logs: logs})
+// RegisterAgent serves the Agent service on srv, reading logs with logs
+// and sampling tasks with stats.
+func RegisterAgent(srv *grpc.Server, logs LogsFunc, stats StatsFunc) {
+	srv.RegisterService(agentDesc, &agentServer{logs: logs, stats: stats})
 }
 
 // AgentClient calls a node's Agent service.
@@ -77,6 +93,31 @@ func (c *AgentClient) TaskLogs(ctx context.Context, t *types.Task, opts runtime.
 			return fmt.Errorf("logs of task %s: %w", t.ID, err)
 		}
 		if err := sink(*e); err != nil {
+			return err
+		}
+	}
+}
+
+// TaskStats samples tasks on the node they run on and passes each sample
+// to sink; it has StatsFunc's signature, so that a manager can sample any
+// node's tasks as its own. An error from sink ends the call and is
+// returned.
+func (c *AgentClient) TaskStats(ctx context.Context, req taskstats.Request, sink func(taskstats.Sample) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := openStream[taskstats.Sample](ctx, c.cc, methodTaskStats, &req)
+	if err != nil {
+		return fmt.Errorf("task stats: %w", err)
+	}
+	for {
+		x, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("task stats: %w", err)
+		}
+		if err := sink(*x); err != nil {
 			return err
 		}
 	}

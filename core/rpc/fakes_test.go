@@ -10,6 +10,7 @@ import (
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/taskstats"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -225,6 +226,19 @@ func fakeLogs(ctx context.Context, t *types.Task, opts runtime.LogOptions, sink 
 	for i := range 3 {
 		if err := sink(runtime.LogEntry{Stream: runtime.StreamStdout, Line: []byte(t.ID + " line " + string(rune('1'+i)))}); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// fakeStats sends req.Count samples (one when 0) of each task, with the
+// round number as its CPU time.
+func fakeStats(ctx context.Context, req taskstats.Request, sink func(taskstats.Sample) error) error {
+	for i := range max(req.Count, 1) {
+		for _, t := range req.Tasks {
+			if err := sink(taskstats.Sample{TaskID: t.ID, Stats: &runtime.Stats{Known: runtime.StatsCPU, CPUNanos: uint64(i + 1)}}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/hiveorch/hive/core/mesh"
 	"github.com/hiveorch/hive/core/session"
 	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/taskstats"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/sdk/runtime"
 )
@@ -39,7 +40,7 @@ func serveAll(t *testing.T, p *pki) *fullNode {
 		f.disp = newFakeDispatcher("", c) // leads: "" is c's leader
 		RegisterDispatcher(srv, f.disp)
 		RegisterManager(srv, f.mgr, fakeRenew)
-		RegisterAgent(srv, fakeLogs)
+		RegisterAgent(srv, fakeLogs, fakeStats)
 	})
 	f.disp.routes = map[mesh.PortKey]mesh.Route{
 		{Protocol: types.ProtocolTCP, Port: 8080}: {ServiceID: "s1", ServiceName: "web", Backends: []mesh.Backend{{TaskID: "t1", NodeID: "w1", Addr: "10.0.0.1:80"}}},
@@ -135,6 +136,21 @@ func TestEveryRPCRoundTrips(t *testing.T) {
 			t.Fatalf("TaskLogs with a failing sink = %v, want the sink's error", err)
 		}
 	})
+	t.Run("Agent.TaskStats", func(t *testing.T) {
+		var got []string
+		req := taskstats.Request{Tasks: []*types.Task{{ID: "t1"}, {ID: "t2"}}, Count: 2}
+		err := NewAgentClient(manager).TaskStats(ctx, req, func(x taskstats.Sample) error {
+			got = append(got, fmt.Sprintf("%s:%d", x.TaskID, x.Stats.CPUNanos))
+			return nil
+		})
+		if err != nil || !reflect.DeepEqual(got, []string{"t1:1", "t2:1", "t1:2", "t2:2"}) {
+			t.Fatalf("TaskStats = %q, %v", got, err)
+		}
+		err = NewAgentClient(manager).TaskStats(ctx, taskstats.Request{}, func(taskstats.Sample) error { return nil })
+		if !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Fatalf("TaskStats of no task = %v, want invalid argument", err)
+		}
+	})
 }
 
 // TestAuthorization proves the roles of cluster.md: worker and client
@@ -150,6 +166,12 @@ func TestAuthorization(t *testing.T) {
 	logs := func(cc *grpc.ClientConn) func() error {
 		return func() error {
 			return NewAgentClient(cc).TaskLogs(ctx, &types.Task{ID: "t1"}, runtime.LogOptions{}, func(runtime.LogEntry) error { return nil })
+		}
+	}
+	stats := func(cc *grpc.ClientConn) func() error {
+		return func() error {
+			req := taskstats.Request{Tasks: []*types.Task{{ID: "t1"}}, Count: 1}
+			return NewAgentClient(cc).TaskStats(ctx, req, func(taskstats.Sample) error { return nil })
 		}
 	}
 	session := func(cc *grpc.ClientConn, id string) func() error {
@@ -185,6 +207,9 @@ func TestAuthorization(t *testing.T) {
 		{"manager Heartbeat for itself", func() error { _, err := NewDispatcherClient(manager).Heartbeat(ctx, "m2"); return err }, true},
 		{"manager Status", func() error { _, err := NewManagerClient(manager).Status(ctx); return err }, true},
 		{"manager TaskLogs", logs(manager), true},
+		{"worker TaskStats", stats(worker), false},
+		{"client TaskStats", stats(client), false},
+		{"manager TaskStats", stats(manager), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

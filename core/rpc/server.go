@@ -56,6 +56,7 @@ var rules = map[string]access{
 	methodStatus:           {roles: managersOnly},
 	methodRenewCert:        {roles: nodesOnly},
 	methodTaskLogs:         {roles: managersOnly},
+	methodTaskStats:        {roles: managersOnly},
 }
 
 // NewServer returns a gRPC server for the cluster port's ProtoRPC

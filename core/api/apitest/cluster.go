@@ -13,8 +13,10 @@ import (
 	"github.com/hiveorch/hive/core/clock"
 	"github.com/hiveorch/hive/core/controlapi"
 	"github.com/hiveorch/hive/core/dispatcher"
+	"github.com/hiveorch/hive/core/errdefs"
 	"github.com/hiveorch/hive/core/leader"
 	"github.com/hiveorch/hive/core/store"
+	"github.com/hiveorch/hive/core/taskstats"
 	"github.com/hiveorch/hive/core/types"
 	"github.com/hiveorch/hive/plugins/scheduler-spread/spread"
 	"github.com/hiveorch/hive/plugins/sdk/network"
@@ -101,6 +103,8 @@ func (b *Backend) Leave(ctx context.Context, force bool) error {
 type cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// runtimes are the nodes' fake runtimes, by node ID.
+	runtimes map[string]*runtime.Fake
 }
 
 // converge starts the cluster when on and none runs, and stops it when
@@ -119,7 +123,7 @@ func (b *Backend) converge(on bool) {
 func (b *Backend) startCluster() *cluster {
 	b.server()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &cluster{cancel: cancel}
+	c := &cluster{cancel: cancel, runtimes: map[string]*runtime.Fake{}}
 	run := func(name string, fn func(context.Context) error) {
 		c.wg.Add(1)
 		go func() {
@@ -146,6 +150,7 @@ func (b *Backend) startCluster() *cluster {
 			continue
 		}
 		rt := runtime.NewFake()
+		c.runtimes[n.ID] = rt
 		rt.SetClock(clk.Now)
 		rt.AllowAnyImage(b.Images == nil)
 		rt.AddImage(b.Images...)
@@ -188,4 +193,20 @@ func (c *fastClock) NewTicker(d time.Duration) clock.Ticker {
 
 func (c *fastClock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	return c.real.AfterFunc(d/speedup, f)
+}
+
+// TaskStats samples tasks on the fake runtime of node nodeID, as a node's
+// agent does (controlapi.StatsSource); a node AutoRun does not run cannot
+// be reached.
+func (b *Backend) TaskStats(ctx context.Context, nodeID string, req taskstats.Request, sink func(taskstats.Sample) error) error {
+	b.mu.Lock()
+	var rt *runtime.Fake
+	if b.cluster != nil {
+		rt = b.cluster.runtimes[nodeID]
+	}
+	b.mu.Unlock()
+	if rt == nil {
+		return errdefs.Newf(errdefs.ErrUnavailable, "node %s does not answer", nodeID)
+	}
+	return taskstats.Collect(ctx, b.clock, rt.Stats, req, sink)
 }

@@ -103,6 +103,7 @@ func (b *Backend) server() *controlapi.Server {
 		}
 		b.srv = controlapi.New(b.store, b.clock, b.InfoValue.NodeID, nil, nil, b.Logger.With("component", "api"))
 		b.srv.SetDataKey(b.dek)
+		b.srv.SetStatsSource(b)
 	})
 	return b.srv
 }
@@ -300,6 +301,12 @@ func (b *Backend) ServiceLogs(ctx context.Context, ref string, opts api.LogOptio
 		}
 		return nil
 	})
+}
+
+// Stats is controlapi's, sampling the fake runtimes AutoRun runs (see
+// TaskStats).
+func (b *Backend) Stats(ctx context.Context, opts api.StatsOptions, sink func(api.StatsFrame) error) error {
+	return b.do("Stats", func(srv *controlapi.Server) error { return srv.Stats(ctx, opts, sink) })
 }
 
 // ListNodes is controlapi's.

@@ -120,12 +120,51 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return c.call(ctx, http.MethodPost, "/v1/shutdown", nil, nil, nil)
 }
 
-// streamLine is one line of a log stream: a LogLine, or the error that
-// ended the stream.
-type streamLine struct {
-	api.LogLine
-	Error string `json:"error"`
-	Kind  string `json:"kind"`
+// Stats streams the frames of GET /v1/stats to sink until the server ends
+// the stream (after one frame without opts.Stream), ctx is done, or sink
+// fails (its error is returned).
+func (c *Client) Stats(ctx context.Context, opts api.StatsOptions, sink func(api.StatsFrame) error) error {
+	q := url.Values{"service": opts.Services}
+	if opts.Stream {
+		q.Set("stream", "true")
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/stats", q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return readStream(ctx, c, resp, "stats", sink)
+}
+
+// readStream passes each NDJSON value of resp's body to sink until the
+// body ends, ctx is done, or sink fails (its error is returned). An error
+// the server sends after the stream began (an api.StreamError line) is
+// returned as an *Error; what names the stream in other errors.
+func readStream[T any](ctx context.Context, c *Client, resp *http.Response, what string, sink func(T) error) error {
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: %w", what, ctx.Err())
+			}
+			return fmt.Errorf("read %s from %s: %w", what, c.endpoint, err)
+		}
+		var e api.StreamError
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return &Error{StatusCode: resp.StatusCode, Kind: e.Kind, Message: e.Error}
+		}
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("read %s from %s: %w", what, c.endpoint, err)
+		}
+		if err := sink(v); err != nil {
+			return err
+		}
+	}
 }
 
 // ServiceLogs streams a service's log lines to sink until the server ends
@@ -151,23 +190,5 @@ func (c *Client) ServiceLogs(ctx context.Context, ref string, opts api.LogOption
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var l streamLine
-		if err := dec.Decode(&l); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("service logs %s: %w", ref, ctx.Err())
-			}
-			return fmt.Errorf("read logs of %s from %s: %w", ref, c.endpoint, err)
-		}
-		if l.Error != "" {
-			return &Error{StatusCode: resp.StatusCode, Kind: l.Kind, Message: l.Error}
-		}
-		if err := sink(l.LogLine); err != nil {
-			return err
-		}
-	}
+	return readStream(ctx, c, resp, "logs of "+ref, sink)
 }
